@@ -40,6 +40,9 @@ class SshSpec:
     # Read ~/.ssh/config (or this file) for HostName, User, Port, IdentityFile, ProxyJump.
     ssh_config: Path | None = None
     connect_timeout: float = 10.0
+    # Off by default so a lab run never depends on whoever's agent or ~/.ssh keys happen to be around.
+    allow_agent: bool = False
+    look_for_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,17 @@ class SerialSpec:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """What the inventory declares about a device; suites compare the device's answers to it."""
+
+    os_name: str | None = None
+    os_version: str | None = None
+    arch: str | None = None
+    cpu_count: int | None = None
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     name: str
     kind: str  # handset | board | module
@@ -63,6 +77,7 @@ class DeviceSpec:
     model: str | None = None
     soc: str | None = None
     tags: tuple[str, ...] = ()
+    declared: Declared = field(default_factory=Declared)
     adb: AdbSpec | None = None
     ssh: SshSpec | None = None
     serial: SerialSpec | None = None

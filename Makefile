@@ -1,0 +1,32 @@
+# The two commands of the quick start: `make run` and `make test`. Each makes .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench deps clean
+
+$(STAMP): pyproject.toml
+	@sh scripts/system-deps.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+deps: $(STAMP)
+
+# The main job, on the built-in simulated lab when there is no hardware.
+run: $(STAMP)
+	$(BIN)/python -m harness.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness tests bench
+	$(BIN)/mypy harness
+
+bench: $(STAMP)
+	$(BIN)/python bench/transports.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""The `harness` command line. Errors end as one line on stderr with a meaningful exit code:
+
+0 success; 1 product failures (run/verify); 2 usage or configuration error; 3 lab trouble or an
+incomplete run; for `exec`: the remote exit code, 124 on timeout, 255 on lab trouble (as ssh does)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError, HarnessError
+from ..secrets import redact
+
+EXIT_USAGE = 2
+# click >= 8.2 raises this (after printing help) for a group called with no arguments.
+_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", click.UsageError)
+EXIT_LAB = 3
+
+
+def default_inventory() -> Path:
+    return Path(os.environ.get("HARNESS_INVENTORY", "devices.toml"))
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"harness: {redact(message)}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--inventory",
+    "-i",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Inventory file (default: $HARNESS_INVENTORY or ./devices.toml).",
+)
+@click.version_option(package_name="harness", prog_name="harness")
+@click.pass_context
+def cli(ctx: click.Context, inventory: Path | None) -> None:
+    """Run compatibility suites on handsets and chip-module boards over ADB, SSH and serial."""
+    ctx.obj = {"inventory": inventory or default_inventory()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from . import devices, exec_cmd  # noqa: F401  (registers the commands)
+
+    try:
+        rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:
+        if isinstance(exc, click.UsageError) and exc.ctx and type(exc) is not click.UsageError:
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(EXIT_USAGE)
+        raise
+    except click.UsageError as exc:
+        hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        fail(f"error: {exc.format_message()}{hint}", EXIT_USAGE)
+    except click.Abort:
+        fail("interrupted", 130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
+    except HarnessError as exc:
+        fail(f"lab trouble: {exc}", EXIT_LAB)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,100 @@
+"""harness devices: the inventory, whether each device answers, and who it says it is."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..device import DeviceStatus, check_device
+from ..inventory import load_inventory
+from ..specs import DeviceSpec
+from . import EXIT_LAB, cli
+
+
+def describe_links(spec: DeviceSpec) -> dict[str, str]:
+    """Where each link goes, secrets left out."""
+    links: dict[str, str] = {}
+    if spec.ssh:
+        user = f"{spec.ssh.user}@" if spec.ssh.user else ""
+        jump = f" via {spec.ssh.jump.host}" if spec.ssh.jump else ""
+        links["ssh"] = f"{user}{spec.ssh.host}:{spec.ssh.port}{jump}"
+    if spec.adb:
+        links["adb"] = f"{spec.adb.serial} @ {spec.adb.server_host}:{spec.adb.server_port}"
+    if spec.serial:
+        links["serial"] = f"{spec.serial.port} {spec.serial.baud}"
+    return links
+
+
+def status_record(status: DeviceStatus) -> dict[str, object]:
+    spec = status.spec
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "profile": spec.profile,
+        "vendor": spec.vendor,
+        "model": spec.model,
+        "soc": spec.soc,
+        "tags": list(spec.tags),
+        "transports": spec.transports,
+        "links": describe_links(spec),
+        "via": status.via,
+        "reachable": status.reachable,
+        "error": status.error,
+        "identity": status.identity.to_dict() if status.identity else None,
+    }
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.option("--no-probe", is_flag=True, help="List the inventory without contacting devices.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+              help="Seconds to reach each device.")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def devices(ctx: click.Context, as_json: bool, no_probe: bool, timeout: float, names: tuple[str, ...]) -> int:
+    """List devices, whether each is reachable, and its identity. Exits 3 when one is unreachable."""
+    inventory = load_inventory(Path(ctx.obj["inventory"]))
+    specs = inventory.select(list(names))
+    if no_probe:
+        statuses = [DeviceStatus(spec=s, via=s.primary_transport) for s in specs]
+    else:
+        with ThreadPoolExecutor(max_workers=min(32, max(1, len(specs)))) as pool:
+            statuses = list(pool.map(lambda s: check_device(s, timeout), specs))
+    if as_json:
+        click.echo(json.dumps([status_record(s) for s in statuses], indent=2, ensure_ascii=False))
+    else:
+        print_table(statuses, probed=not no_probe)
+    if not no_probe and not all(s.reachable for s in statuses):
+        return EXIT_LAB
+    return 0
+
+
+def print_table(statuses: list[DeviceStatus], probed: bool) -> None:
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("device", "kind", "profile", "transports", "reachable", "identity / error"):
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        if not probed:
+            reach, detail = "-", ", ".join(f"{k}: {v}" for k, v in describe_links(s.spec).items())
+        elif s.reachable:
+            reach, detail = f"[green]yes[/] ({s.via})", s.identity.summary() if s.identity else ""
+        else:
+            reach, detail = f"[red]no[/] ({s.via})", s.error or ""
+        table.add_row(s.spec.name, s.spec.kind, s.spec.profile, ",".join(s.spec.transports), reach,
+                      _escape(detail))
+    import sys
+
+    # Piped output (CI logs) gets a wide table rather than 80 folded columns.
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def _escape(text: str) -> str:
+    # Device output is untrusted: rich markup in it must stay text.
+    from rich.markup import escape
+
+    return escape(text)

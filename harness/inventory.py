@@ -1,0 +1,322 @@
+"""devices.toml -> validated DeviceSpecs.
+
+Every problem is reported as one line naming the file, the device, the key and the bad value, as a
+ConfigError (the CLI exits 2). Unknown keys are refused, with a "did you mean" where one is close."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .profiles import profile_names
+from .secrets import Secret
+from .specs import AdbSpec, Declared, DeviceSpec, JumpSpec, SerialSpec, SshSpec
+
+KINDS = ("handset", "board", "module")
+TRANSPORTS = ("ssh", "adb", "serial")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
+HOSTPORT_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+)(?::(?P<port>\d+))?$")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    devices: dict[str, DeviceSpec]
+
+    def get(self, name: str) -> DeviceSpec:
+        if name in self.devices:
+            return self.devices[name]
+        raise ConfigError(f"{self.path}: no device named {name!r}{_suggest(name, self.devices)}")
+
+    def select(self, names: list[str] = (), tags: list[str] = (), all_: bool = False) -> list[DeviceSpec]:  # type: ignore[assignment]
+        if all_ or (not names and not tags):
+            return list(self.devices.values())
+        chosen: dict[str, DeviceSpec] = {n: self.get(n) for n in names}
+        for tag in tags:
+            tagged = [d for d in self.devices.values() if tag in d.tags]
+            if not tagged:
+                known = sorted({t for d in self.devices.values() for t in d.tags})
+                raise ConfigError(f"{self.path}: no device has tag {tag!r}{_suggest(tag, known)}")
+            chosen.update((d.name, d) for d in tagged)
+        return list(chosen.values())
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Where:
+    """The place a value came from, for error messages: file, device and dotted key."""
+
+    def __init__(self, path: Path, device: str | None, key: str = "") -> None:
+        self.path, self.device, self.key = path, device, key
+
+    def child(self, key: str) -> _Where:
+        return _Where(self.path, self.device, f"{self.key}.{key}" if self.key else key)
+
+    def fail(self, value: Any, problem: str) -> ConfigError:
+        where = f"device {self.device!r}, " if self.device else ""
+        shown = "********" if _is_secret_key(self.key) else repr(value)
+        return ConfigError(f"{self.path}: {where}key {self.key!r} = {shown}: {problem}")
+
+
+def _is_secret_key(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] == "password"
+
+
+# --- value checkers: each takes (value, where) and returns the converted value -----------------------
+
+Checker = Callable[[Any, _Where], Any]
+
+
+def _str(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.fail(value, "expected a non-empty string")
+    return value
+
+
+def _int_range(lo: int, hi: int) -> Checker:
+    def check(value: Any, where: _Where) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise where.fail(value, f"expected an integer from {lo} to {hi}")
+        return value
+
+    return check
+
+
+def _positive_float(value: Any, where: _Where) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise where.fail(value, "expected a positive number of seconds")
+    return float(value)
+
+
+def _bool(value: Any, where: _Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.fail(value, "expected true or false")
+    return value
+
+
+def _one_of(*choices: str) -> Checker:
+    def check(value: Any, where: _Where) -> str:
+        if value not in choices:
+            raise where.fail(value, f"expected one of {', '.join(choices)}{_suggest(str(value), choices)}")
+        return str(value)
+
+    return check
+
+
+def _regex(value: Any, where: _Where) -> str:
+    text = _str(value, where)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise where.fail(value, f"not a valid regular expression ({exc})") from None
+    return text
+
+
+def _env_name(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise where.fail(value, "expected an environment variable name")
+    return value
+
+
+def _tags(value: Any, where: _Where) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in value):
+        raise where.fail(value, "expected a list of tag names (letters, digits, '.', '_', '-')")
+    return tuple(value)
+
+
+def _fingerprint(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not FINGERPRINT_RE.match(value):
+        raise where.fail(value, "expected a host key fingerprint like 'SHA256:' + 43 base64 characters")
+    return value
+
+
+def _path_under(base: Path) -> Checker:
+    def check(value: Any, where: _Where) -> Path:
+        path = Path(_str(value, where)).expanduser()
+        return path if path.is_absolute() else (base / path)
+
+    return check
+
+
+def _hostport(default_port: int) -> Checker:
+    def check(value: Any, where: _Where) -> tuple[str | None, str, int]:
+        m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
+        port = int(m["port"]) if m and m["port"] else default_port
+        if not m or not 1 <= port <= 65535:
+            raise where.fail(value, "expected [user@]host[:port]")
+        return m["user"], m["host"].strip("[]"), port
+
+    return check
+
+
+def _table(
+    raw: Any, where: _Where, schema: Mapping[str, Checker], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise where.fail(raw, "expected a table")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in schema:
+            raise where.child(key).fail(value, f"unknown key{_suggest(key, schema)}")
+        out[key] = schema[key](value, where.child(key))
+    for key in required:
+        if key not in out:
+            raise where.child(key).fail(None, "required key is missing")
+    return out
+
+
+def _password(fields: dict[str, Any], where: _Where) -> Secret:
+    if "password" in fields and "password_env" in fields:
+        raise where.child("password").fail(None, "give either password or password_env, not both")
+    return Secret(inline=fields.pop("password", None), env=fields.pop("password_env", None))
+
+
+# --- the tables -----------------------------------------------------------------------------------
+
+
+def _ssh(raw: Any, where: _Where, base: Path) -> SshSpec:
+    path = _path_under(base)
+    f = _table(
+        raw,
+        where,
+        {
+            "host": _str,
+            "port": _int_range(1, 65535),
+            "user": _str,
+            "key_file": path,
+            "password": _str,
+            "password_env": _env_name,
+            "known_hosts": path,
+            "host_key": _fingerprint,
+            "accept_unknown_host_key": _bool,
+            "jump": _hostport(22),
+            "ssh_config": path,
+            "connect_timeout": _positive_float,
+        },
+        required=("host",),
+    )
+    password = _password(f, where)
+    if "jump" in f:
+        user, host, port = f.pop("jump")
+        f["jump"] = JumpSpec(host=host, port=port, user=user)
+    return SshSpec(password=password, **f)
+
+
+def _adb(raw: Any, where: _Where) -> AdbSpec:
+    f = _table(
+        raw, where, {"serial": _str, "server": _hostport(5037), "connect": _str}, required=("serial",)
+    )
+    if "server" in f:
+        user, host, port = f.pop("server")
+        if user:
+            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
+        f["server_host"], f["server_port"] = host, port
+    return AdbSpec(**f)
+
+
+def _serial(raw: Any, where: _Where) -> SerialSpec:
+    f = _table(
+        raw,
+        where,
+        {
+            "port": _str,
+            "baud": _int_range(50, 12_000_000),
+            "user": _str,
+            "password": _str,
+            "password_env": _env_name,
+            "prompt": _regex,
+            "login_prompt": _regex,
+            "password_prompt": _regex,
+        },
+        required=("port",),
+    )
+    password = _password(f, where)
+    return SerialSpec(password=password, **f)
+
+
+def _declared(raw: Any, where: _Where) -> Declared:
+    f = _table(
+        raw,
+        where,
+        {
+            "os_name": _str,
+            "os_version": _str,
+            "arch": _str,
+            "cpu_count": _int_range(1, 4096),
+            "memory_mb": _int_range(1, 1 << 30),
+        },
+    )
+    return Declared(**f)
+
+
+def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
+    where = _Where(path, name)
+    if not NAME_RE.match(name):
+        raise where.fail(name, "device names use letters, digits, '.', '_' and '-'")
+    profiles = profile_names()
+    simple = _table(
+        {k: v for k, v in raw.items() if k not in TRANSPORTS and k != "declared"}
+        if isinstance(raw, dict)
+        else raw,
+        where,
+        {
+            "kind": _one_of(*KINDS),
+            "profile": _one_of(*profiles),
+            "vendor": _str,
+            "model": _str,
+            "soc": _str,
+            "tags": _tags,
+            "primary": _one_of(*TRANSPORTS),
+        },
+        required=("kind", "profile"),
+    )
+    links: dict[str, Any] = {}
+    if "ssh" in raw:
+        links["ssh"] = _ssh(raw["ssh"], where.child("ssh"), path.parent)
+    if "adb" in raw:
+        links["adb"] = _adb(raw["adb"], where.child("adb"))
+    if "serial" in raw:
+        links["serial"] = _serial(raw["serial"], where.child("serial"))
+    if not links:
+        raise where.child("ssh").fail(None, "a device needs at least one transport table: ssh, adb or serial")
+    primary = simple.get("primary")
+    if primary and primary not in links:
+        raise where.child("primary").fail(primary, f"no [{primary}] table for this device")
+    declared = _declared(raw["declared"], where.child("declared")) if "declared" in raw else Declared()
+    return DeviceSpec(name=name, source=path, declared=declared, **simple, **links)
+
+
+def parse_inventory(text: str, path: Path) -> Inventory:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    root = _Where(path, None)
+    for key in data:
+        if key not in ("devices", "lab"):
+            raise root.child(key).fail(data[key], f"unknown top-level table{_suggest(key, ['devices', 'lab'])}")
+    devices_raw = data.get("devices", {})
+    if not isinstance(devices_raw, dict):
+        raise root.child("devices").fail(devices_raw, "expected [devices.NAME] tables")
+    devices = {name: _device(name, raw, path) for name, raw in devices_raw.items()}
+    return Inventory(path=path, devices=devices)
+
+
+def load_inventory(path: Path) -> Inventory:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: inventory file not found (give --inventory PATH or create it)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the inventory: {exc}") from None
+    return parse_inventory(text, path)

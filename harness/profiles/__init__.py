@@ -1,0 +1,78 @@
+"""OS profiles: per-OS knowledge as data (one TOML file each), not code.
+
+A profile says how to read a device's identity, where its kernel config lives, which commands give
+its logs, how to tell that boot has completed and how to reboot it."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from ..errors import ConfigError
+
+PROFILE_DIR = Path(__file__).parent
+IDENTITY_FIELDS = ("os_name", "os_version", "kernel", "arch", "model", "serial", "fingerprint", "security_patch")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    family: str  # linux | ohos | android
+    # field -> shell command printing the value on its first line (IDENTITY_FIELDS and extras).
+    identity: dict[str, str]
+    kernel_config_paths: tuple[str, ...]
+    logs: dict[str, str]
+    # Exit 0 once the OS has finished booting.
+    boot_completed: str
+    # For adb: the property that reads "1"/"true" once boot has completed.
+    boot_completed_prop: str | None
+    reboot_command: str
+    boot_time_budget: float
+    # Free-form data the suites read (thresholds, LSM name, ...).
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def profile_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in PROFILE_DIR.glob("*.toml")))
+
+
+@cache
+def load_profile(name: str) -> Profile:
+    path = PROFILE_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown OS profile {name!r}; known: {', '.join(profile_names())}")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    inherits = data.pop("inherits", None)
+    if inherits:
+        base = load_profile(inherits)
+        identity = {**base.identity, **data.pop("identity", {})}
+        logs = {**base.logs, **data.pop("logs", {})}
+        merged = {
+            "title": base.title,
+            "family": base.family,
+            "kernel_config_paths": list(base.kernel_config_paths),
+            "boot_completed": base.boot_completed,
+            "boot_completed_prop": base.boot_completed_prop,
+            "reboot_command": base.reboot_command,
+            "boot_time_budget": base.boot_time_budget,
+            "extra": dict(base.extra),
+        }
+        merged["extra"].update(data.pop("extra", {}))  # type: ignore[attr-defined]
+        merged.update(data)
+        data = {**merged, "identity": identity, "logs": logs}
+    return Profile(
+        name=name,
+        title=data["title"],
+        family=data["family"],
+        identity=dict(data["identity"]),
+        kernel_config_paths=tuple(data.get("kernel_config_paths", ())),
+        logs=dict(data.get("logs", {})),
+        boot_completed=data.get("boot_completed", "true"),
+        boot_completed_prop=data.get("boot_completed_prop"),
+        reboot_command=data.get("reboot_command", "reboot"),
+        boot_time_budget=float(data.get("boot_time_budget", 120)),
+        extra=dict(data.get("extra", {})),
+    )

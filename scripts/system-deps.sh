@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the system programs the real-peer tests and the simulated lab need (Debian/Ubuntu).
+# As root it installs them with apt; otherwise it says which are missing and how to get them.
+set -eu
+need=""
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
+[ -x /usr/sbin/sshd ] || need="$need openssh-server"
+command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
+command -v socat >/dev/null 2>&1 || need="$need socat"
+command -v ser2net >/dev/null 2>&1 || need="$need ser2net"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing system packages:$need"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
+else
+    echo "missing system packages:$need (install them: sudo apt-get install$need)" >&2
+fi
