@@ -45,7 +45,7 @@ def cli(ctx: click.Context, inventory: Path | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import devices, exec_cmd  # noqa: F401  (registers the commands)
+    from . import devices, exec_cmd, keys_cmd  # noqa: F401  (registers the commands)
 
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)

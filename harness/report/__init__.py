@@ -1,0 +1,1 @@
+"""Reports: JUnit XML, HTML, results.json, and signed bundles."""
