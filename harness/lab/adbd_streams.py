@@ -3,6 +3,7 @@ control (exactly one WRTE in flight per stream: the next waits for the peer's OK
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import socket
@@ -100,8 +101,8 @@ class Stream:
         return True
 
 
-# Starts the service named in an OPEN on its own thread; returns False for an unknown service.
-ServiceStarter = Callable[[Stream], bool]
+# Finds the service named in an OPEN: returns the function that serves it, None when unknown.
+ServiceResolver = Callable[[Stream], Callable[[], None] | None]
 
 
 class AdbConnection:
@@ -111,12 +112,12 @@ class AdbConnection:
         self,
         sock: socket.socket,
         banner: bytes,
-        start_service: ServiceStarter,
+        resolve_service: ServiceResolver,
         max_payload: int = MAX_PAYLOAD,
     ) -> None:
         self.sock = sock
         self.banner = banner
-        self.start_service = start_service
+        self.resolve_service = resolve_service
         self.max_payload = max_payload
         self.online = False
         self._send_lock = threading.Lock()
@@ -144,10 +145,8 @@ class AdbConnection:
         if self._dead:
             return
         self._dead = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
 
     def serve(self) -> None:
@@ -207,9 +206,12 @@ class AdbConnection:
     def _open(self, message: Message) -> None:
         service = message.data.rstrip(b"\0").decode("utf-8", errors="replace")
         stream = Stream(self, next(_ids), message.arg0, service)
+        serve = self.resolve_service(stream)
+        if serve is None:
+            self.send(Message(A_CLSE, 0, message.arg0))  # what adbd answers to an unknown service
+            return
         with self._streams_lock:
             self._streams[stream.local_id] = stream
         # The OKAY must precede the service's first WRTE, so it goes out before the service starts.
         self.send(Message(A_OKAY, stream.local_id, stream.remote_id))
-        if not self.start_service(stream):
-            stream.close()
+        threading.Thread(target=serve, name=f"adbd-{service[:20]}", daemon=True).start()

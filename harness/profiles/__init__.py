@@ -50,7 +50,8 @@ def load_profile(name: str) -> Profile:
         base = load_profile(inherits)
         identity = {**base.identity, **data.pop("identity", {})}
         logs = {**base.logs, **data.pop("logs", {})}
-        merged = {
+        extra = {**base.extra, **data.pop("extra", {})}
+        merged: dict[str, object] = {
             "title": base.title,
             "family": base.family,
             "kernel_config_paths": list(base.kernel_config_paths),
@@ -58,11 +59,9 @@ def load_profile(name: str) -> Profile:
             "boot_completed_prop": base.boot_completed_prop,
             "reboot_command": base.reboot_command,
             "boot_time_budget": base.boot_time_budget,
-            "extra": dict(base.extra),
         }
-        merged["extra"].update(data.pop("extra", {}))  # type: ignore[attr-defined]
         merged.update(data)
-        data = {**merged, "identity": identity, "logs": logs}
+        data = {**merged, "identity": identity, "logs": logs, "extra": extra}
     return Profile(
         name=name,
         title=data["title"],

@@ -1,0 +1,88 @@
+"""A sync protocol v1 client (STAT, SEND, RECV, QUIT) on a socket already opened to `sync:`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat as stat_mod
+from pathlib import Path
+
+from harness.errors import ConnectionLost, TransferError
+
+from .adb_host import recv_exact
+from .adb_wire import SYNC_HEADER, SYNC_MAX_DATA, SYNC_STAT_REPLY, SyncStat, sync_frame
+
+
+def _path_bytes(path: str) -> bytes:
+    raw = path.encode()
+    if len(raw) > 1024:
+        raise TransferError(f"remote path too long ({len(raw)} bytes)")
+    return raw
+
+
+def _read_fail(sock: socket.socket, length: int) -> str:
+    return recv_exact(sock, length).decode("utf-8", errors="replace")
+
+
+def sync_stat(sock: socket.socket, remote: str) -> SyncStat:
+    raw = _path_bytes(remote)
+    sock.sendall(sync_frame(b"STAT", len(raw), raw))
+    ident, mode, size, mtime = SYNC_STAT_REPLY.unpack(recv_exact(sock, SYNC_STAT_REPLY.size))
+    if ident != b"STAT":
+        raise ConnectionLost(f"sync: unexpected reply {ident!r} to STAT")
+    return SyncStat(mode, size, mtime)
+
+
+def sync_send(sock: socket.socket, local: Path, remote: str) -> int:
+    """Upload a file; returns its size. A FAIL from the device raises TransferError."""
+    try:
+        st = os.stat(local)
+        src = open(local, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise TransferError(f"cannot read {local}: {exc.strerror}") from None
+    spec = _path_bytes(f"{remote},{stat_mod.S_IMODE(st.st_mode) | stat_mod.S_IFREG}")
+    sock.sendall(sync_frame(b"SEND", len(spec), spec))
+    with src:
+        while chunk := src.read(SYNC_MAX_DATA):
+            sock.sendall(sync_frame(b"DATA", len(chunk), chunk))
+    sock.sendall(sync_frame(b"DONE", int(st.st_mtime)))
+    ident, value = SYNC_HEADER.unpack(recv_exact(sock, SYNC_HEADER.size))
+    if ident == b"FAIL":
+        raise TransferError(f"push to {remote} failed: {_read_fail(sock, value)}")
+    if ident != b"OKAY":
+        raise TransferError(f"push to {remote}: unexpected reply {ident!r}")
+    return st.st_size
+
+
+def sync_recv(sock: socket.socket, remote: str, local: Path) -> int:
+    """Download a file into `local` (written whole or not at all); returns the bytes received."""
+    raw = _path_bytes(remote)
+    sock.sendall(sync_frame(b"RECV", len(raw), raw))
+    tmp = local.with_name(f".{local.name}.partial")
+    received = 0
+    try:
+        with open(tmp, "wb") as out:
+            while True:
+                ident, value = SYNC_HEADER.unpack(recv_exact(sock, SYNC_HEADER.size))
+                if ident == b"DATA":
+                    if value > SYNC_MAX_DATA:
+                        raise TransferError(f"pull {remote}: oversized DATA chunk ({value} bytes)")
+                    out.write(recv_exact(sock, value))
+                    received += value
+                elif ident == b"DONE":
+                    break
+                elif ident == b"FAIL":
+                    raise TransferError(f"pull {remote} failed: {_read_fail(sock, value)}")
+                else:
+                    raise TransferError(f"pull {remote}: unexpected reply {ident!r}")
+        os.replace(tmp, local)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return received
+
+
+def sync_quit(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(sync_frame(b"QUIT", 0))
