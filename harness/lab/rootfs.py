@@ -1,0 +1,207 @@
+"""Lay out a device's private root folder from a persona, on the host, before any namespace exists.
+
+The folder holds everything the device owns (its /etc, /system, /data, /tmp, /root, ...) plus empty
+mount points for what the sandbox binds in at start: the host's /usr (read-only), a few /dev nodes,
+a fresh /proc. Files that must cover kernel- or host-provided paths (/proc/cpuinfo, /usr/lib/os-release)
+are parked under /.persona/overlay/ and bound over their targets; `mounts` lists every such step for
+the setup script. The device's own control files (reboot request, runtime properties, cleared logs)
+live in /.sim, which the device process outside reads and writes too."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness.lab.persona import SHIMS_DIR, Persona
+
+# Host top-level entries the device needs to run programs. On merged-/usr hosts they are symlinks
+# into /usr and are copied as symlinks; where they are real folders they are bound read-only.
+HOST_LIB_ENTRIES = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+# Host /etc files the dynamic loader and programs need; everything else in /etc is composed.
+HOST_ETC_COPIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d")
+# Host /etc folders bound read-only: /usr/bin/awk and friends resolve through /etc/alternatives
+# (hundreds of symlinks: binding costs one mount, copying them ~1 ms each on a slow disk).
+HOST_ETC_BINDS = ("alternatives",)
+SIM_DIR = ".sim"
+PERSONA_DATA_DIR = ".persona"
+# Paths whose content the kernel or host gives and a persona file must cover by a bind mount.
+_OVERLAID_ROOTS = ("proc", "usr")
+
+
+def build_rootfs(persona: Persona, root: Path) -> None:
+    """(Re)create `root` as the device's freshly flashed root folder."""
+    if root.exists():
+        remove_tree(root)
+    root.mkdir(parents=True)
+    mounts: list[str] = ["host /usr"]
+    for sub in ("usr", "dev/pts", "dev/shm", "proc", "sys", "etc", "data", "root", "run", "var/log", "home"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("tmp", "var/tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / sub).chmod(0o1777)
+    (root / "data").chmod(0o771)
+    (root / "root").chmod(0o700)
+    for entry in HOST_LIB_ENTRIES:
+        host = Path("/") / entry
+        if host.is_symlink():
+            (root / entry).symlink_to(os.readlink(host))
+        elif host.is_dir():
+            (root / entry).mkdir()
+            mounts.append(f"host /{entry}")
+    for node in DEV_NODES:
+        (root / "dev" / node).touch()
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")):
+        (root / "dev" / name).symlink_to(target)
+
+    _compose_etc(persona, root)
+    for name in HOST_ETC_BINDS:
+        if Path("/etc", name).is_dir():
+            (root / "etc" / name).mkdir()
+            mounts.append(f"host /etc/{name}")
+    overlays = _copy_persona_files(persona, root)
+    if "usr/lib/os-release" not in overlays and Path("/usr/lib/os-release").exists():
+        # /etc/os-release is often a symlink to /usr/lib/os-release: the host's must never show
+        # through. A persona without one (Android, OpenHarmony) gets an empty file there.
+        own = persona.files_dir / "etc/os-release"
+        _park_overlay(root, "usr/lib/os-release", own if own.is_file() else None)
+        overlays.append("usr/lib/os-release")
+    mounts += [f"overlay /{rel}" for rel in overlays]
+    _install_shims(persona, root)
+    _write_persona_data(persona, root)
+    for path, mode in persona.file_modes.items():
+        (root / path.lstrip("/")).chmod(mode)
+    mounts += [f"readonly {d}" for d in persona.readonly_dirs]
+    (root / PERSONA_DATA_DIR / "mounts").write_text("".join(f"{m}\n" for m in mounts))
+
+
+def clear_volatile(root: Path) -> None:
+    """What a reboot forgets: /tmp and the device's runtime control state (not /data)."""
+    for sub in ("tmp", "var/tmp", "run", SIM_DIR):
+        folder = root / sub
+        for child in list(folder.iterdir()) if folder.is_dir() else ():
+            if child.is_dir() and not child.is_symlink():
+                remove_tree(child)
+            else:
+                child.unlink()
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that also removes what the device made unreadable (chmod 000 folders)."""
+
+    def make_writable_and_retry(func: Any, target: str, exc_info: Any) -> None:
+        parent = os.path.dirname(target)
+        if not os.path.realpath(parent).startswith(os.path.realpath(path)):
+            raise exc_info[1]  # never chmod anything outside the tree being removed
+        os.chmod(parent, 0o700)
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.chmod(target, 0o700)
+        func(target)
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def _compose_etc(persona: Persona, root: Path) -> None:
+    etc = root / "etc"
+    for name in HOST_ETC_COPIES:
+        host = Path("/etc") / name
+        if host.is_dir():
+            shutil.copytree(host, etc / name, symlinks=True)
+        elif host.exists():
+            shutil.copy2(host, etc / name)
+    shell = {"sh": "/bin/sh", "ash": "/bin/sh", "bash": "/bin/bash"}[persona.shell]
+    files = {
+        "passwd": f"root:x:0:0:root:{persona.home}:{shell}\n"
+                  "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        "group": "root:x:0:\nnogroup:x:65534:\n",
+        "hostname": f"{persona.hostname}\n",
+        "hosts": f"127.0.0.1\tlocalhost\n127.0.1.1\t{persona.hostname}\n::1\tlocalhost ip6-localhost\n",
+        "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+        "shells": "/bin/sh\n/bin/bash\n",
+    }
+    for name, text in files.items():
+        (etc / name).write_text(text)
+    (etc / "mtab").symlink_to("../proc/self/mounts")
+
+
+def _relative_files(folder: Path) -> set[str]:
+    if not folder.is_dir():
+        return set()
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def _copy_persona_files(persona: Persona, root: Path) -> list[str]:
+    """Copy files/ into the root; return the relative paths that must be bound over host/kernel ones."""
+    overlays: list[str] = []
+    for rel in sorted(_relative_files(persona.files_dir)):
+        source = persona.files_dir / rel
+        if rel.split("/", 1)[0] in _OVERLAID_ROOTS:
+            _park_overlay(root, rel, source)
+            overlays.append(rel)
+            continue
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            target.unlink()  # persona files replace composed ones (e.g. its own /etc/passwd)
+        shutil.copy2(source, target, follow_symlinks=False)
+    return overlays
+
+
+def _park_overlay(root: Path, rel: str, source: Path | None) -> None:
+    parked = root / PERSONA_DATA_DIR / "overlay" / rel
+    parked.parent.mkdir(parents=True, exist_ok=True)
+    if source is None:
+        parked.write_text("")
+    else:
+        shutil.copyfile(source, parked)
+    parked.chmod(0o444)
+
+
+def _install_shims(persona: Persona, root: Path) -> None:
+    target = root / persona.bin_dir.lstrip("/")
+    target.mkdir(parents=True, exist_ok=True)
+    for folder in persona.shim_dirs():
+        for shim in sorted(folder.iterdir()):
+            if shim.is_file():
+                dest = target / shim.name
+                shutil.copyfile(shim, dest)
+                dest.chmod(0o755)
+    # For shells that prefer built-in applets to PATH (busybox ash): one function per shim.
+    (root / PERSONA_DATA_DIR).mkdir(exist_ok=True)
+    functions = "".join(f'{shim.name}() {{ {persona.bin_dir}/{shim.name} "$@"; }}\n'
+                        for shim in sorted(target.iterdir()) if shim.name.isidentifier())
+    (root / PERSONA_DATA_DIR / "ashrc").write_text(functions)
+    if (SHIMS_DIR / "lib").is_dir():
+        shutil.copytree(SHIMS_DIR / "lib", root / PERSONA_DATA_DIR / "lib")
+
+
+def _write_persona_data(persona: Persona, root: Path) -> None:
+    """The persona as plain key=value and line files the shims read with POSIX sh."""
+    data = root / PERSONA_DATA_DIR
+    data.mkdir(exist_ok=True)
+    (root / SIM_DIR).mkdir(exist_ok=True)
+    u = persona.uname
+    fields = {
+        "sysname": u.sysname, "release": u.release, "version": u.version, "machine": u.machine,
+        "processor": u.processor, "hardware_platform": u.hardware_platform,
+        "operating_system": u.operating_system,
+    }
+    (data / "uname").write_text("".join(f"{k}={v}\n" for k, v in fields.items()))
+    (data / "props").write_text("".join(f"{k}={v}\n" for k, v in sorted(persona.properties.items())))
+    (data / "selinux").write_text(f"{persona.selinux}\n")
+    key, value = persona.boot_completed
+    (data / "boot").write_text(f"boot_completed={key}={value}\n")
+    (data / "log.kmsg").write_text("".join(f"{line}\n" for line in persona.console.kernel_messages))
+    for buffer, lines in persona.logs.items():
+        (data / f"log.{buffer}").write_text("".join(f"{line}\n" for line in lines))
+    if persona.selinux != "Disabled":
+        selinuxfs = root / "sys/fs/selinux"
+        selinuxfs.mkdir(parents=True, exist_ok=True)
+        (selinuxfs / "enforce").write_text("1" if persona.selinux == "Enforcing" else "0")
+    if persona.lsm:
+        security = root / "sys/kernel/security"
+        security.mkdir(parents=True, exist_ok=True)
+        (security / "lsm").write_text(",".join(persona.lsm))
