@@ -1,0 +1,175 @@
+"""harness run / retry / merge: run suites on many devices at once, resume, retry, merge shards.
+
+Exit codes are the CI gate (harness.run.gate): 0 pass, 1 product failure, 2 usage or configuration
+error (also: `retry` refused because a device now runs a different build), 3 incomplete or lab trouble."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ConfigError
+from ..inventory import load_inventory
+from ..run.finish import finish_run
+from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
+from ..run.merge import merge_runs
+from ..run.progress import make_progress
+from ..run.retry import check_builds
+from ..run.rundir import RunInfo, create_run_dir, new_info, resolve_run
+from ..run.runid import new_run_id
+from ..run.runner import DeviceJob, RunOptions, execute, resume_jobs, retry_jobs, states, suites_of
+from ..run.selection import Selection, collect_test_ids, resolve_suites
+from ..run.shard import parse_shard
+from ..run.workers import INTERRUPT_GRACE
+from ..suites import default_suites_root
+from . import cli, fail
+
+_common = [
+    click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=Path("reports"),
+                 show_default=True, help="Folder of run directories."),
+    click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                 help="Also write junit.xml here."),
+    click.option("--strict", is_flag=True, help="Pass the gate only when every device is CERTIFIED."),
+    click.option("--plain", is_flag=True, help="One line per test even on a terminal."),
+    click.option("--grace", type=click.FloatRange(min=0), default=INTERRUPT_GRACE, show_default=True,
+                 help="On Ctrl-C: seconds the workers get to write their records before they are killed."),
+]
+
+
+def common_options(fn: Any) -> Any:
+    for option in reversed(_common):
+        fn = option(fn)
+    return fn
+
+
+def _command_line() -> list[str]:
+    return ["harness", *sys.argv[1:]]
+
+
+def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
+             via: str | None = None) -> RunOptions:
+    return RunOptions(progress=make_progress(plain or None), junit_paths=[junit] if junit else [],
+                      strict=strict, grace=grace, via=via)
+
+
+@cli.command("run")
+@click.argument("suite_ids", nargs=-1)
+@click.option("--device", "-d", "devices", multiple=True, help="Device name (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Every device with this tag (repeatable).")
+@click.option("--all", "all_", is_flag=True, help="Every device in the inventory.")
+@click.option("-k", "keyword", default=None, help="pytest -k expression.")
+@click.option("--include", multiple=True, help="Only test ids matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Leave out test ids matching this glob (repeatable).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, help="Run each test N times.")
+@click.option("--test-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop a test after SECONDS (ERROR).")
+@click.option("--shard", "shard_text", default=None, help="K/N: run the K-th of N slices of the tests.")
+@click.option("--run-id", default=None, help="Name of the run directory (default: time + random).")
+@click.option("--resume", "resume_ref", default=None, metavar="RUN",
+              help="Finish RUN (id, path or 'latest'): only planned tests without a result.")
+@click.option("--suites-root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder of suites (default: the suites beside the harness).")
+@click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
+@common_options
+@click.pass_context
+def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str, ...],
+        all_: bool, keyword: str | None, include: tuple[str, ...], exclude: tuple[str, ...], repeat: int,
+        test_timeout: float | None, shard_text: str | None, run_id: str | None, resume_ref: str | None,
+        suites_root: Path | None, via: str | None, reports: Path, junit: Path | None, strict: bool,
+        plain: bool, grace: float) -> int:
+    """Run SUITE... (default: every suite) on the chosen devices, one worker per device in parallel."""
+    if resume_ref is not None:
+        if suite_ids or devices or tags or all_ or keyword or include or exclude or shard_text or run_id:
+            raise click.UsageError("--resume takes the run's own suites, devices and selection; "
+                                   "give only --reports/--junit/--strict with it")
+        return _resume(resume_ref, reports, _options(junit, strict, plain, grace, via))
+    shard = parse_shard(shard_text) if shard_text is not None else None
+    root = (suites_root or default_suites_root()).resolve()
+    suites = resolve_suites(list(suite_ids), root)
+    inventory_path = Path(ctx.obj["inventory"]).resolve()
+    specs = load_inventory(inventory_path).select(list(devices), list(tags), all_)
+    if not specs:
+        raise ConfigError(f"{inventory_path}: no devices to run on")
+    selection = Selection(root, suites, keyword, list(include), list(exclude))
+    selected = collect_test_ids(selection) if selection.filtered else None
+    if selected is not None and not selected:
+        raise ConfigError("no test matches the --include/--exclude globs")
+    run_dir = create_run_dir(reports.resolve(), run_id or new_run_id())
+    info = new_info(run_dir.run_id, suites, [s.name for s in specs], inventory_path, root, _command_line())
+    info.shard, info.keyword, info.include, info.exclude = (str(shard) if shard else None), keyword, \
+        list(include), list(exclude)
+    info.repeat, info.test_timeout, info.strict = repeat, test_timeout, strict
+    jobs = [DeviceJob(s.name, attempt=1, only=selected) for s in specs]
+    return execute(run_dir, info, jobs, "run", _command_line(), _options(junit, strict, plain, grace, via))
+
+
+def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
+    if not (run_info.include or run_info.exclude):
+        return None
+    sel = Selection(info_root, suites_of(run_info), run_info.keyword, run_info.include, run_info.exclude)
+    return collect_test_ids(sel)
+
+
+def _resume(ref: str, reports: Path, opts: RunOptions) -> int:
+    run_dir = resolve_run(ref, reports)
+    info = run_dir.read_info()
+    jobs = resume_jobs(run_dir, info, _selected_again(Path(info.suites_root), info))
+    if not jobs:
+        opts.progress.note(f"run {info.run_id}: every planned test has a result; nothing to resume")
+    return execute(run_dir, info, jobs, "resume", _command_line(), opts)
+
+
+@cli.command("retry")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--force", is_flag=True, help="Retry even on a device whose build fingerprint changed.")
+@click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
+@common_options
+def retry(run_ref: str, force: bool, via: str | None, reports: Path, junit: Path | None, strict: bool,
+          plain: bool, grace: float) -> int:
+    """Rerun the FAIL, ERROR and NOT_RUN tests of RUN as its next attempt, on the same builds.
+
+    Refuses (exit 2) when a device reports a different build fingerprint than the run recorded, unless
+    --force; exits 3 when a device does not answer the check."""
+    run_dir = resolve_run(run_ref, reports)
+    info = run_dir.read_info()
+    opts = _options(junit, strict, plain, grace, via)
+    jobs = retry_jobs(run_dir, info)
+    if not jobs:
+        opts.progress.note(f"run {info.run_id}: nothing to retry (no FAIL, ERROR or NOT_RUN)")
+        return finish_run(run_dir, info, interrupted=False, junit_paths=opts.junit_paths,
+                          strict=strict or info.strict)
+    by_device = states(run_dir, info)
+    checks = check_builds([by_device[j.device] for j in jobs], Path(info.inventory))
+    for check in checks:
+        if check.error is not None:
+            fail(f"retry: device {check.device!r} did not answer the build check: {check.error}",
+                 EXIT_INCOMPLETE)
+        if not check.same_build:
+            if not force:
+                fail(f"retry refused: device {check.device!r} now reports build {check.current!r}, run "
+                     f"{info.run_id} recorded {check.recorded!r} (use --force to retry anyway)", EXIT_USAGE)
+            opts.progress.note(f"[{check.device}] build changed ({check.recorded} -> {check.current}); "
+                               "retrying anyway (--force)")
+    # A device that never got as far as a plan runs its whole selection, with the run's globs.
+    selected = _selected_again(Path(info.suites_root), info)
+    for job in jobs:
+        if job.only is None:
+            job.only = selected
+    return execute(run_dir, info, jobs, "retry", _command_line(), opts)
+
+
+@cli.command("merge")
+@click.argument("run_refs", nargs=-1, required=True, metavar="RUN...")
+@click.option("--run-id", default=None, help="Name of the merged run directory.")
+@common_options
+def merge(run_refs: tuple[str, ...], run_id: str | None, reports: Path, junit: Path | None, strict: bool,
+          plain: bool, grace: float) -> int:
+    """Combine shards (and their retries) into one new run whose results equal the unsharded run's."""
+    sources = [resolve_run(ref, reports) for ref in run_refs]
+    if len({s.path for s in sources}) != len(sources):
+        raise ConfigError("merge: the same run is named twice")
+    target, info = merge_runs(sources, reports.resolve(), run_id or new_run_id(), _command_line())
+    return finish_run(target, info, interrupted=False, junit_paths=[junit] if junit else [], strict=strict)

@@ -1,0 +1,182 @@
+"""The run directory `reports/<run-id>/`: run.json (who ran what, when, on which devices), one journal
+per device, worker logs, and the `reports/latest` symlink."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import ConfigError
+from ..suites import Suite
+from .runid import valid_run_id
+
+RUN_JSON = "run.json"
+LATEST = "latest"
+
+
+@dataclass
+class SuiteRef:
+    id: str
+    version: str
+    content_hash: str
+
+    @classmethod
+    def of(cls, suite: Suite) -> SuiteRef:
+        return cls(id=suite.id, version=suite.version, content_hash=suite.content_hash())
+
+
+@dataclass
+class Invocation:
+    """One command that wrote to this run (run, resume, retry, merge)."""
+
+    action: str
+    command_line: list[str]
+    start: float
+    end: float | None = None
+    attempt: int = 1
+    devices: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+@dataclass
+class RunInfo:
+    """run.json. The selection fields let `--resume` and `retry` run the same thing again."""
+
+    run_id: str
+    harness_version: str
+    suites: list[SuiteRef]
+    command_line: list[str]
+    host: str
+    operator: str
+    start: float
+    inventory: str
+    devices: list[str]
+    suites_root: str
+    end: float | None = None
+    shard: str | None = None
+    keyword: str | None = None
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    repeat: int = 1
+    test_timeout: float | None = None
+    strict: bool = False
+    merged_from: list[str] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunInfo:
+        names = {f.name for f in fields(cls)}
+        info = cls(**{k: v for k, v in data.items() if k in names})
+        info.suites = [SuiteRef(**s) for s in data.get("suites", [])]
+        info.invocations = [Invocation(**i) for i in data.get("invocations", [])]
+        return info
+
+
+def operator_name() -> str:
+    with contextlib.suppress(Exception):
+        return os.environ.get("USER") or getpass.getuser()
+    return "unknown"
+
+
+def host_name() -> str:
+    return socket.gethostname()
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.path / "journal"
+
+    def journal(self, device: str) -> Path:
+        return self.journal_dir / f"{device}.jsonl"
+
+    def log_dir(self, device: str) -> Path:
+        return self.path / "logs" / device
+
+    @property
+    def run_json(self) -> Path:
+        return self.path / RUN_JSON
+
+    def read_info(self) -> RunInfo:
+        try:
+            return RunInfo.from_dict(json.loads(self.run_json.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ConfigError(f"{self.path}: not a run directory (no {RUN_JSON})") from None
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{self.run_json}: unreadable: {exc}") from None
+
+    def write_info(self, info: RunInfo) -> None:
+        # Write-then-rename: a crash never leaves a half-written run.json.
+        tmp = self.run_json.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.run_json)
+
+    def devices_with_journals(self) -> list[str]:
+        return sorted(p.stem for p in self.journal_dir.glob("*.jsonl"))
+
+
+def create_run_dir(reports: Path, run_id: str) -> RunDir:
+    if not valid_run_id(run_id):
+        raise ConfigError(f"run id {run_id!r}: use letters, digits, '.', '_' and '-' (no '/')")
+    path = reports / run_id
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        raise ConfigError(f"{path}: a run with this id exists already (pick another --run-id)") from None
+    run = RunDir(path)
+    run.journal_dir.mkdir()
+    (path / "logs").mkdir()
+    return run
+
+
+def new_info(run_id: str, suites: list[Suite], devices: list[str], inventory: Path, suites_root: Path,
+             command_line: list[str]) -> RunInfo:
+    return RunInfo(
+        run_id=run_id,
+        harness_version=__version__,
+        suites=[SuiteRef.of(s) for s in suites],
+        command_line=command_line,
+        host=host_name(),
+        operator=operator_name(),
+        start=time.time(),
+        inventory=str(inventory.resolve()),
+        devices=devices,
+        suites_root=str(suites_root.resolve()),
+    )
+
+
+def resolve_run(ref: str, reports: Path) -> RunDir:
+    """A run named by id (under `reports`), by path, or `latest`."""
+    candidates = [Path(ref)] if ("/" in ref or ref in (".", "..")) else [reports / ref, Path(ref)]
+    for path in candidates:
+        if (path / RUN_JSON).is_file():
+            return RunDir(path.resolve())
+    raise ConfigError(f"no run {ref!r} (looked in {reports}; give a run id, a path or 'latest')")
+
+
+def update_latest(run: RunDir) -> None:
+    """Point reports/latest at this run; atomic (rename over the old link)."""
+    link = run.path.parent / LATEST
+    tmp = run.path.parent / f".{LATEST}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run.path.name)
+    os.replace(tmp, link)

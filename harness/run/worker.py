@@ -1,0 +1,161 @@
+"""One worker process per device: pytest with the harness plugin, journaling into the run dir and
+copying each journal line to a pipe the runner reads for live progress."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import harness
+
+PR_SET_PDEATHSIG = 1
+# A journal line longer than this is not progress we can use (evidence is bounded well below it).
+MAX_LINE = 8 * 1024 * 1024
+READ_SIZE = 64 * 1024
+PLUGIN = "harness.plugin"
+# pytest settings every worker gets. importlib mode lets two suites hold test files with the same name.
+BASE_FLAGS = ("-p", "no:cacheprovider", "-q", "--import-mode=importlib")
+
+
+def _plugin_autoloads() -> bool:
+    """Whether pytest loads the plugin by itself (installed `pytest11` entry point). Naming it with -p
+    as well would register it twice, which pytest refuses."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return False
+    return any(ep.value.split(":")[0] == PLUGIN for ep in entry_points(group="pytest11"))
+
+
+def pytest_flags() -> list[str]:
+    return [*(() if _plugin_autoloads() else ("-p", PLUGIN)), *BASE_FLAGS]
+
+
+@dataclass
+class WorkerArgs:
+    device: str
+    inventory: Path
+    run_dir: Path
+    suites_root: Path
+    suite_paths: list[Path]
+    keyword: str | None = None
+    attempt: int = 1
+    repeat: int = 1
+    only_file: Path | None = None
+    shard: str | None = None
+    test_timeout: float | None = None
+    via: str | None = None
+
+
+def worker_argv(a: WorkerArgs) -> list[str]:
+    argv = [sys.executable, "-m", "pytest", *pytest_flags(), f"--rootdir={a.suites_root}",
+            *(str(p) for p in a.suite_paths),
+            "--device", a.device, "--inventory", str(a.inventory), "--harness-run-dir", str(a.run_dir),
+            "--harness-attempt", str(a.attempt)]
+    if a.repeat > 1:
+        argv += ["--harness-repeat", str(a.repeat)]
+    if a.keyword:
+        argv += ["-k", a.keyword]
+    if a.only_file:
+        argv += ["--harness-only", str(a.only_file)]
+    if a.shard:
+        argv += ["--harness-shard", a.shard]
+    if a.test_timeout:
+        argv += ["--harness-test-timeout", f"{a.test_timeout:g}"]
+    if a.via:
+        argv += ["--via", a.via]
+    return argv
+
+
+def _die_with_parent(parent: int) -> None:
+    # Runs in the child between fork and exec: a worker must not outlive a killed harness.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def worker_env(progress_fd: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["HARNESS_PROGRESS_FD"] = str(progress_fd)
+    # The worker imports this very harness, installed or not.
+    root = str(Path(harness.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class Worker:
+    """A running worker. `read()` returns the journal lines that arrived, or None once the pipe closed."""
+
+    def __init__(self, args: WorkerArgs, log_path: Path) -> None:
+        self.args = args
+        self.device = args.device
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        read_fd, write_fd = os.pipe()
+        parent = os.getpid()
+        try:
+            with open(log_path, "ab") as log:
+                # Own session: a terminal's Ctrl-C reaches the runner only, which forwards exactly one
+                # SIGINT (a second one would cut the worker's final journal writes short).
+                self.proc = subprocess.Popen(
+                    worker_argv(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,), env=worker_env(write_fd), cwd=args.suites_root,
+                    start_new_session=True, preexec_fn=lambda: _die_with_parent(parent),
+                )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.fd: int | None = read_fd
+        self._buf = bytearray()
+        self._skipping = False  # inside an over-long line
+
+    def fileno(self) -> int:
+        assert self.fd is not None
+        return self.fd
+
+    def read(self) -> list[dict[str, Any]] | None:
+        assert self.fd is not None
+        chunk = os.read(self.fd, READ_SIZE)
+        if not chunk:
+            self.close_pipe()
+            return None
+        lines: list[dict[str, Any]] = []
+        self._buf += chunk
+        while (nl := self._buf.find(b"\n")) >= 0:
+            line, self._buf = bytes(self._buf[:nl]), self._buf[nl + 1 :]
+            if self._skipping:
+                self._skipping = False
+                continue
+            with contextlib.suppress(ValueError):
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    lines.append(obj)
+        if len(self._buf) > MAX_LINE:
+            self._buf.clear()
+            self._skipping = True
+        return lines
+
+    def close_pipe(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        # The whole session: a worker's own helpers go with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.signal(signal.SIGKILL)
