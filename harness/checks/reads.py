@@ -1,0 +1,84 @@
+"""Reading files and values off a device through the `dut` fixture, so every command is evidence.
+
+The only module of harness.checks that talks to a device; everything it returns goes to the pure
+parsers beside it. A missing file or property comes back as None for the caller to FAIL or SKIP on,
+never as an empty value that could pass."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Protocol
+
+from ..transports.base import CommandResult
+
+# Device output is untrusted: what a check reads is bounded (a config.gz expands to ~300 KB,
+# kallsyms to ~15 MB on big kernels).
+SMALL = 64 * 1024
+LARGE = 32 * 1024 * 1024
+
+
+class Dut(Protocol):
+    def run(self, cmd: str, timeout: float = 60) -> CommandResult: ...
+
+
+def read_file(dut: Dut, path: str, limit: int = SMALL, timeout: float = 30) -> str | None:
+    """The file's text, or None when it does not exist or cannot be read."""
+    quoted = shlex.quote(path)
+    result = dut.run(f"test -r {quoted} && head -c {limit} {quoted}", timeout=timeout)
+    return result.stdout_text if result.ok else None
+
+
+def exists(dut: Dut, path: str, test: str = "-e") -> bool:
+    return dut.run(f"test {test} {shlex.quote(path)}").ok
+
+
+def list_dir(dut: Dut, path: str) -> list[str] | None:
+    result = dut.run(f"ls -1 {shlex.quote(path)}")
+    return result.stdout_text.split() if result.ok else None
+
+
+def first_line(dut: Dut, cmd: str) -> str | None:
+    """First output line of a command that succeeded with non-empty output, else None."""
+    result = dut.run(cmd)
+    text = result.stdout_text.strip()
+    return text.splitlines()[0].strip() if result.ok and text else None
+
+
+def get_property(dut: Dut, key: str, family: str) -> str | None:
+    """A system property: `param get` on OpenHarmony, `getprop` on Android-likes. Empty is missing."""
+    command = "param get" if family == "ohos" else "getprop"
+    value = first_line(dut, f"{command} {shlex.quote(key)}")
+    if value is None or (family == "ohos" and value.lower().startswith(("get parameter", "fail"))):
+        return None
+    return value
+
+
+def which(dut: Dut, name: str) -> str | None:
+    return first_line(dut, f"command -v {shlex.quote(name)}")
+
+
+def shell_path(path: str) -> str:
+    """Quote a path for the device's shell, leaving only a literal $(uname -r) to expand there."""
+    return shlex.quote(path).replace("$(uname -r)", "'\"$(uname -r)\"'")
+
+
+def read_any(dut: Dut, path: str, limit: int = LARGE, timeout: float = 60) -> str | None:
+    """A text file, or a .gz file decompressed on the device (zcat, else gzip -dc); None if unreadable.
+    The path may contain $(uname -r), expanded on the device."""
+    target = shell_path(path)
+    if path.endswith(".gz"):
+        body = f"{{ zcat {target} 2>/dev/null || gzip -dc {target}; }} | head -c {limit}"
+    else:
+        body = f"head -c {limit} {target}"
+    result = dut.run(f"test -r {target} && {body}", timeout=timeout)
+    return result.stdout_text if result.ok and result.stdout else None
+
+
+def read_kernel_configs(dut: Dut, paths: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(path, text) of every readable kernel config among `paths`, in the profile's order."""
+    found = []
+    for path in paths:
+        text = read_any(dut, path)
+        if text is not None and "CONFIG_" in text:
+            found.append((path, text))
+    return found

@@ -1,0 +1,124 @@
+"""The suites hang together: every requirement is covered by a test naming it, every id a test names
+exists, and `harness suites --json` reports exactly that."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.checks.coverage import coverage, requirement_markers
+from harness.suites import default_suites_root, discover_suites
+
+ROOT = default_suites_root()
+SUITES = discover_suites(ROOT)
+
+
+def test_at_least_sixty_requirements():
+    total = sum(len(s.requirements) for s in SUITES.values())
+    assert total >= 60, f"only {total} requirements"
+
+
+def test_every_requirement_is_covered():
+    uncovered = [
+        f"{suite.id}:{req_id}"
+        for suite in SUITES.values()
+        for req_id in suite.requirements
+        if not coverage(suite.path).get(req_id)
+    ]
+    assert not uncovered, f"requirements without a test: {uncovered}"
+
+
+def test_every_named_requirement_exists_in_its_suite():
+    unknown = []
+    for suite in SUITES.values():
+        for req_id, tests in coverage(suite.path).items():
+            if req_id not in suite.requirements:
+                unknown.append(f"{req_id} (named by {tests})")
+    assert not unknown, f"tests name requirements their suite.toml lacks: {unknown}"
+
+
+def test_every_test_names_a_requirement():
+    bare = [
+        f"{module}::{name}"
+        for suite in SUITES.values()
+        for module in suite.path.glob("test_*.py")
+        for name, ids in requirement_markers(module).items()
+        if not ids
+    ]
+    assert not bare, f"tests without a requirement marker: {bare}"
+
+
+def test_requirement_ids_are_unique_across_suites():
+    seen: dict[str, str] = {}
+    clashes = []
+    for suite in SUITES.values():
+        for req_id in suite.requirements:
+            if req_id in seen:
+                clashes.append(f"{req_id} in {seen[req_id]} and {suite.id}")
+            seen[req_id] = suite.id
+    assert not clashes
+
+
+def test_titles_in_both_languages():
+    missing = [
+        r.id
+        for s in SUITES.values()
+        for r in s.requirements.values()
+        if not r.title_en.strip() or not any("\u4e00" <= c <= "\u9fff" for c in r.title_zh)
+    ]
+    assert not missing, f"requirements without an English or Chinese title: {missing}"
+
+
+def test_applicability_names_known_profiles_and_kinds():
+    from harness.profiles import profile_names
+
+    bad = [
+        r.id
+        for s in SUITES.values()
+        for r in s.requirements.values()
+        if set(r.profiles) - set(profile_names()) or set(r.kinds) - {"handset", "board", "module"}
+    ]
+    assert not bad, f"applies_to names unknown profiles or kinds: {bad}"
+
+
+def test_marker_parsing_finds_class_and_function_markers(tmp_path: Path):
+    module = tmp_path / "test_x.py"
+    module.write_text(
+        "import pytest\n"
+        "@pytest.mark.requirement('A-1', 'A-2')\n"
+        "def test_a(): pass\n"
+        "@pytest.mark.requirement('B-1')\n"
+        "class TestB:\n"
+        "    @pytest.mark.requirement('B-2')\n"
+        "    def test_b(self): pass\n"
+        "def helper(): pass\n"
+        "def test_bare(): pass\n"
+    )
+    assert requirement_markers(module) == {
+        "test_a": ["A-1", "A-2"],
+        "TestB::test_b": ["B-1", "B-2"],
+        "test_bare": [],
+    }
+
+
+def test_cli_json_lists_suites_requirements_and_tests():
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "suites", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    data = json.loads(out)
+    by_id = {s["id"]: s for s in data["suites"]}
+    assert set(by_id) == set(SUITES)
+    kernel = {r["id"]: r for r in by_id["kernel"]["requirements"]}
+    assert kernel["KERN-CFG-002"]["level"] == "MUST"
+    assert kernel["KERN-CFG-002"]["tests"] == ["suites/kernel/test_kernel.py::test_required_options"]
+    assert kernel["KERN-TAINT-002"]["title_zh"]
+    for suite in data["suites"]:
+        assert {"id", "version", "title_en", "title_zh", "requirements"} <= set(suite)
+        for req in suite["requirements"]:
+            assert req["tests"], f"{req['id']} has no covering test in the CLI output"
