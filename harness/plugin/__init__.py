@@ -1,0 +1,24 @@
+"""The harness pytest plugin (entry point `pytest11: harness`): --device and friends, the `dut`
+fixture, the `requirement` marker, evidence capture and the per-device journal."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fixtures import Dut, dut
+from .options import add_options
+from .session import start_session
+
+__all__ = ["Dut", "dut"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requirement(*ids): the suite.toml requirement(s) this test checks (certification verdicts use them)",
+    )
+    start_session(config)

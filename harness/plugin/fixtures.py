@@ -1,0 +1,165 @@
+"""The `dut` fixture: the device under test, as a suite author sees it. Every command it runs is
+recorded as evidence in the current test's record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from ..errors import ConfigError, TransportError
+from ..identity import Identity
+from ..profiles import Profile
+from ..results.model import Evidence, Metric
+from ..specs import DeviceSpec
+from ..transports.base import CommandResult, OutputCallback, Transport
+from .evidence import make_evidence
+from .link import DeviceLink
+from .outcome import describe
+
+DEFAULT_COMMAND_TIMEOUT = 60.0
+
+
+class Recorder(Protocol):
+    """Where a Dut puts what it saw: the current test's record (and the command log)."""
+
+    def add_evidence(self, evidence: Evidence, stdout: bytes, stderr: bytes) -> None: ...
+
+    def add_metric(self, metric: Metric) -> None: ...
+
+
+class Dut:
+    def __init__(self, link: DeviceLink, recorder: Recorder) -> None:
+        self._link = link
+        self._recorder = recorder
+
+    # -- what the device is --------------------------------------------------------------------
+
+    @property
+    def spec(self) -> DeviceSpec:
+        return self._link.spec
+
+    @property
+    def name(self) -> str:
+        return self._link.spec.name
+
+    @property
+    def profile(self) -> Profile:
+        return self._link.ensure().profile
+
+    @property
+    def transport(self) -> Transport:
+        """The raw link, for what `run` cannot do; nothing done through it is recorded."""
+        return self._link.ensure().transport
+
+    def identity(self, refresh: bool = False) -> Identity:
+        device = self._link.ensure()
+        return device.identity(refresh=refresh)
+
+    # -- doing things, with evidence -----------------------------------------------------------
+
+    def run(
+        self, cmd: str, timeout: float = DEFAULT_COMMAND_TIMEOUT, *, on_output: OutputCallback | None = None
+    ) -> CommandResult:
+        """Run a shell command; a non-zero exit is a result. Lab trouble is recorded, then raised."""
+        device = self._link.ensure()
+        started, t0 = time.time(), time.monotonic()
+        try:
+            result = device.transport.run(cmd, timeout, on_output=on_output)
+        except TransportError as exc:
+            self._link.note_error(exc)
+            out, err = getattr(exc, "stdout", b""), getattr(exc, "stderr", b"")
+            self._record(cmd, started, time.monotonic() - t0, None, out, err, error=describe(exc))
+            raise
+        except BaseException as exc:  # per-test timeout, Ctrl-C: the command did not finish
+            self._record(cmd, started, time.monotonic() - t0, None, b"", b"", error=describe(exc))
+            raise
+        self._record(
+            cmd, started, result.duration, result.exit_code, result.stdout, result.stderr, result.truncated
+        )
+        return result
+
+    def push(self, local: Path, remote: str, timeout: float = DEFAULT_COMMAND_TIMEOUT) -> None:
+        self._transfer(f"[push] {local} -> {remote}", lambda t: t.push(Path(local), remote, timeout))
+
+    def pull(self, remote: str, local: Path, timeout: float = DEFAULT_COMMAND_TIMEOUT) -> None:
+        self._transfer(f"[pull] {remote} -> {local}", lambda t: t.pull(remote, Path(local), timeout))
+
+    def reboot_and_wait(self, timeout: float | None = None) -> Identity:
+        """Reboot, wait until the device answers (default: the profile's boot budget), re-read its
+        identity. Until that succeeds the link counts as broken, so the next test reconnects."""
+        device = self._link.ensure()
+        budget = timeout if timeout is not None else self._link.boot_timeout
+        self._link.needs_reconnect = True
+
+        def reboot(transport: Transport) -> None:
+            transport.reboot()
+            transport.wait_ready(budget)
+
+        self._transfer(f"[reboot] wait up to {budget:g}s", reboot)
+        self._link.needs_reconnect = False
+        return device.identity(refresh=True)
+
+    def metric(
+        self, name: str, value: float, unit: str = "", low: float | None = None, high: float | None = None
+    ) -> Metric:
+        metric = Metric(name=name, value=float(value), unit=unit, low=low, high=high)
+        self._recorder.add_metric(metric)
+        return metric
+
+    def _transfer(self, what: str, action: Callable[[Transport], None]) -> None:
+        device = self._link.ensure()
+        started, t0 = time.time(), time.monotonic()
+        try:
+            action(device.transport)
+        except TransportError as exc:
+            self._link.note_error(exc)
+            self._record(what, started, time.monotonic() - t0, None, b"", b"", error=describe(exc))
+            raise
+        except BaseException as exc:
+            self._record(what, started, time.monotonic() - t0, None, b"", b"", error=describe(exc))
+            raise
+        self._record(what, started, time.monotonic() - t0, 0, b"", b"")
+
+    def _record(
+        self,
+        cmd: str,
+        started: float,
+        duration: float,
+        exit_code: int | None,
+        stdout: bytes,
+        stderr: bytes,
+        truncated: bool = False,
+        error: str | None = None,
+    ) -> None:
+        evidence = make_evidence(
+            cmd,
+            started=started,
+            duration=duration,
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            truncated=truncated,
+            error=error,
+        )
+        self._recorder.add_evidence(evidence, stdout, stderr)
+
+    def __repr__(self) -> str:
+        return f"Dut({self.name})"
+
+
+@pytest.fixture(scope="session")
+def dut(request: pytest.FixtureRequest) -> Iterator[Dut]:
+    """The connected device named by --device, its identity probed."""
+    from .session import HarnessSession
+
+    session = HarnessSession.of(request.config)
+    if session.link is None:
+        raise ConfigError(
+            "this test needs a device: give --device NAME (and --inventory PATH, or set $HARNESS_INVENTORY)"
+        )
+    session.link.ensure()
+    yield Dut(session.link, session)

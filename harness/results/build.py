@@ -1,0 +1,221 @@
+"""run dir -> results.json: run.json (who, what, when) plus every device journal, folded into each
+planned test's final outcome, its attempt history, the requirement statuses and the device verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import ConfigError
+from ..suites import Requirement, Suite, default_suites_root, discover_suites
+from .journal import DeviceJournal, PlannedTest, read_journals
+from .model import SCHEMA_VERSION, Outcome, TestRecord
+from .verdict import assess
+
+RESULTS_JSON = "results.json"
+# Several records of one test in its final attempt (--harness-repeat): the most severe decides.
+_SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.NOT_RUN, Outcome.PASS, Outcome.SKIP)
+NO_RESULT = "no result: the worker stopped before this test finished"
+NOT_FOUND = "not found among the collected tests"
+UNREACHABLE = "device unreachable"
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """run.json as written by the runner; missing or unreadable, defaults that say so."""
+    info: dict[str, Any] = {}
+    try:
+        loaded = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            info = loaded
+    except (OSError, ValueError):
+        pass
+    return {
+        **info,
+        "run_id": str(info.get("run_id") or run_dir.name),
+        "harness_version": str(info.get("harness_version") or __version__),
+        "command_line": [str(a) for a in info.get("command_line") or []],
+        "host": str(info.get("host") or ""),
+        "operator": str(info.get("operator") or ""),
+        "start": info.get("start"),
+        "end": info.get("end"),
+        "suites": [s for s in info.get("suites") or [] if isinstance(s, dict) and "id" in s],
+        "run_json": bool(info),
+    }
+
+
+def _load_suites(root: Path | None) -> dict[str, Suite]:
+    try:
+        return discover_suites(root or default_suites_root())
+    except (ConfigError, OSError):
+        return {}
+
+
+def _worst(records: list[TestRecord]) -> TestRecord:
+    outcome = min((r.outcome for r in records), key=_SEVERITY.index)
+    return [r for r in records if r.outcome == outcome][-1]
+
+
+def _missing_record(
+    journal: DeviceJournal, test: PlannedTest, attempt: int, repeat: int, why: str
+) -> TestRecord:
+    return TestRecord(
+        test_id=test.test_id,
+        suite=test.suite,
+        outcome=Outcome.NOT_RUN,
+        device=journal.device,
+        requirements=list(test.requirements),
+        message=why,
+        attempt=attempt,
+        repeat=repeat,
+    )
+
+
+def _test_entry(journal: DeviceJournal, test: PlannedTest, why_missing: str = NO_RESULT) -> dict[str, Any]:
+    """One planned test: the final attempt decides; a planned run with no result is NOT_RUN."""
+    records = sorted(
+        (r for r in journal.results if r.test_id == test.test_id), key=lambda r: (r.attempt, r.repeat)
+    )
+    plans = [p for p in journal.plans if any(t.test_id == test.test_id for t in p.tests)]
+    last_plan = max(plans, key=lambda p: p.attempt, default=None)
+    final = max([r.attempt for r in records] + ([last_plan.attempt] if last_plan else [1]))
+    repeats = last_plan.repeat if last_plan and last_plan.attempt == final else 1
+    have = {r.repeat for r in records if r.attempt == final}
+    records += [
+        _missing_record(journal, test, final, i, why_missing) for i in range(repeats) if i not in have
+    ]
+    final_records = [r for r in records if r.attempt == final]
+    decider = _worst(final_records)
+    outcomes = {r.outcome for r in records}
+    entry = decider.to_dict()
+    entry.update(
+        requirements=list(decider.requirements or test.requirements),
+        suite=decider.suite or test.suite,
+        repeats=len(final_records),
+        # Flaky: the device both passed and failed it (lab errors alone are not flakiness).
+        flaky=Outcome.PASS in outcomes and Outcome.FAIL in outcomes,
+        attempts=[r.to_dict() for r in records],
+    )
+    return entry
+
+
+def _planned_tests(journal: DeviceJournal) -> list[tuple[PlannedTest, str]]:
+    planned = {tid: (t, NO_RESULT) for tid, t in journal.planned.items()}
+    for rec in journal.results:  # results whose plan line was lost still count
+        planned.setdefault(
+            rec.test_id, (PlannedTest(rec.test_id, rec.suite, tuple(rec.requirements)), NO_RESULT)
+        )
+    for plan in journal.plans:
+        for tid in plan.missing:
+            suite = tid.split("/", 1)[0] if "/" in tid else ""
+            planned.setdefault(tid, (PlannedTest(tid, suite), NOT_FOUND))
+    return list(planned.values())
+
+
+def _requirements_in_scope(suite_ids: Iterable[str], suites: dict[str, Suite]) -> list[Requirement]:
+    return [
+        req for sid in dict.fromkeys(suite_ids) if sid in suites for req in suites[sid].requirements.values()
+    ]
+
+
+def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[str]) -> dict[str, Any]:
+    tests = [_test_entry(journal, test, why) for test, why in _planned_tests(journal)]
+    final = [TestRecord.from_dict(t) for t in tests]
+    requirements = _requirements_in_scope((t.suite for t in final), suites)
+    assessment = assess(requirements, final, profile=journal.profile, kind=journal.kind, waivers=waivers)
+    counts = Counter(str(t.outcome) for t in final)
+    unreachable = journal.identity is None or any(t.message.startswith(UNREACHABLE) for t in final)
+    identities = {json.dumps(i, sort_keys=True) for i in journal.identities}
+    return {
+        "name": journal.device,
+        "kind": journal.kind,
+        "profile": journal.profile,
+        "identity": journal.identity,
+        "identity_changed": len(identities) > 1,
+        "reachable": not unreachable,
+        "interrupted": journal.interrupted,
+        "attempts": sorted({p.attempt for p in journal.plans} | {t.attempt for t in final}),
+        "journal_bad_lines": journal.bad_lines,
+        "verdict": str(assessment.verdict),
+        "verdict_reasons": assessment.reasons,
+        "summary": {**{str(o): counts.get(str(o), 0) for o in Outcome}, "total": len(final)},
+        "requirements": [r.to_dict() for r in assessment.requirements],
+        "tests": tests,
+    }
+
+
+def _suite_refs(info: dict[str, Any], suites: dict[str, Suite], used: set[str]) -> list[dict[str, Any]]:
+    refs: dict[str, dict[str, Any]] = {}
+    for ref in info["suites"]:
+        refs[str(ref["id"])] = {
+            "id": str(ref["id"]),
+            "version": str(ref.get("version", "")),
+            "content_hash": str(ref.get("content_hash", "")),
+        }
+    for sid in sorted(used - set(refs)):
+        suite = suites.get(sid)
+        # Not in run.json: hashed now, which pins what is on disk at build time.
+        refs[sid] = {
+            "id": sid,
+            "version": suite.version if suite else "",
+            "content_hash": suite.content_hash() if suite else "",
+        }
+    for sid, ref in refs.items():
+        suite = suites.get(sid)
+        ref["title_en"] = suite.title_en if suite else ""
+        ref["title_zh"] = suite.title_zh if suite else ""
+    return list(refs.values())
+
+
+def build_results(
+    run_dir: Path, *, suites_root: Path | None = None, waivers: Iterable[str] | None = None
+) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    root = suites_root or (Path(info["suites_root"]) if info.get("suites_root") else None)
+    suites = _load_suites(root)
+    waived = set(waivers if waivers is not None else info.get("waivers") or [])
+    devices = [build_device(j, suites, waived) for j in read_journals(run_dir)]
+    used = {t["suite"] for d in devices for t in d["tests"] if t["suite"]}
+    verdicts = Counter(d["verdict"] for d in devices)
+    outcomes: Counter[str] = Counter()
+    for d in devices:
+        outcomes.update({k: v for k, v in d["summary"].items() if k != "total"})
+    run = {k: v for k, v in info.items() if k not in ("suites", "run_json")}
+    run["run_json_found"] = info["run_json"]
+    run["waivers"] = sorted(waived)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated": time.time(),
+        "run": run,
+        "suites": _suite_refs(info, suites, used),
+        "devices": devices,
+        "summary": {
+            "devices": len(devices),
+            "verdicts": dict(sorted(verdicts.items())),
+            "outcomes": {str(o): outcomes.get(str(o), 0) for o in Outcome},
+        },
+    }
+
+
+def write_results(run_dir: Path, **kwargs: Any) -> dict[str, Any]:
+    """Build and write results.json atomically (temp file + rename); returns the document."""
+    run_dir = Path(run_dir)
+    document = build_results(run_dir, **kwargs)
+    target = run_dir / RESULTS_JSON
+    tmp = run_dir / f".{RESULTS_JSON}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(document, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, target)
+    return document
+
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "results.schema.json"
