@@ -1,0 +1,219 @@
+"""The serial console transport against real peers: a login program and a real shell behind a socat pty,
+reached as a device path, and through ser2net 4 as socket:// and rfc2217://."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, TransferError
+from harness.lab.console import ConsolePeer
+from harness.transports.base import Transport
+from harness.transports.console import END_TAG, START_TAG
+from harness.transports.serial import SerialTransport
+
+pytestmark = pytest.mark.peer("console")
+
+KINDS = ["pty", "socket", "rfc2217"]
+# rfc2217 through pyserial queues every byte on its own: keep its bulk tests smaller.
+BULK = {"pty": 4_000_000, "socket": 2_000_000, "rfc2217": 200_000}
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def peer(kind: str) -> Iterator[ConsolePeer]:
+    # One console per way in: ser2net and a direct user must never share a pty (both would read it).
+    with ConsolePeer(ser2net=kind != "pty") as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def console(peer: ConsolePeer, kind: str) -> Iterator[SerialTransport]:
+    transport = SerialTransport(peer.serial_spec(peer.url(kind)), connect_timeout=15)
+    transport.connect()
+    yield transport
+    transport.close()
+
+
+def unique_duration() -> str:
+    """A sleep length no other test run on this host uses, so its process can be looked for by name."""
+    return f"40.{random.randrange(10**8):08d}"
+
+
+def processes_with(*argv: str) -> list[int]:
+    """Pids whose command line is exactly `argv` (the peer's shell runs on this host)."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_is_a_transport(console: SerialTransport) -> None:
+    assert isinstance(console, Transport) and console.kind == "serial"
+
+
+def test_logs_in_and_runs_in_the_boards_shell(console: SerialTransport, peer: ConsolePeer) -> None:
+    result = console.run("echo $HOME; tty")
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == str(peer.home)  # the login program's environment, not ours
+    assert lines[1].startswith("/dev/pts/")
+    assert result.stderr == b"" and not result.stderr_separate
+    assert peer.dmesg_log.read_text().splitlines() == ["-n 1"]  # console printk silenced once
+
+
+@pytest.mark.parametrize("code", [0, 1, 127, 255])
+def test_exit_codes(console: SerialTransport, code: int) -> None:
+    assert console.run(f"(exit {code})").exit_code == code
+
+
+def test_command_not_found_is_127_with_its_message(console: SerialTransport) -> None:
+    result = console.run("no-such-command-here")
+    assert result.exit_code == 127 and b"not found" in result.stdout
+
+
+def test_multiline_and_non_utf8_output_arrive_exactly(console: SerialTransport) -> None:
+    assert console.run("printf 'one\\ntwo\\n\\nfour'").stdout == b"one\ntwo\n\nfour"
+    assert console.run("printf '\\377\\376'").stdout == b"\xff\xfe"
+    assert console.run("printf 'cr\\r\\nlf\\n'").stdout == b"cr\r\nlf\n"  # ONLCR is off: bytes as sent
+    assert console.run("echo '中文 # not a comment'").stdout == "中文 # not a comment\n".encode()
+
+
+def test_large_binary_output_arrives_intact(console: SerialTransport, kind: str) -> None:
+    size = BULK[kind]
+    made = console.run(f"head -c {size} /dev/urandom > bulk.bin && sha256sum bulk.bin")
+    assert made.exit_code == 0
+    chunks: list[bytes] = []
+    result = console.run("cat bulk.bin", timeout=30, on_output=lambda _stream, c: chunks.append(c))
+    assert result.exit_code == 0 and len(result.stdout) == size
+    assert hashlib.sha256(result.stdout).hexdigest() == made.stdout.split()[0].decode()
+    assert b"".join(chunks) == result.stdout  # streamed as it came, with no marker bytes in it
+
+
+def test_output_is_bounded_and_marked_truncated(console: SerialTransport) -> None:
+    result = console.run("head -c 100000 /dev/zero; echo; exit_code=3; (exit 3)", max_output=1000)
+    assert len(result.stdout) == 1000 and result.truncated and result.exit_code == 3
+    assert console.run("echo next").stdout == b"next\n"
+
+
+def test_streamed_output_never_shows_markers(console: SerialTransport) -> None:
+    chunks: list[bytes] = []
+    console.run("for i in 1 2 3; do echo line$i; done", on_output=lambda _s, c: chunks.append(c))
+    joined = b"".join(chunks)
+    assert joined == b"line1\nline2\nline3\n"
+    assert START_TAG.encode() not in joined and END_TAG.encode() not in joined
+
+
+def test_timeout_stops_the_command_and_the_console_stays_usable(console: SerialTransport) -> None:
+    duration = unique_duration()
+    with pytest.raises(CommandTimeout) as caught:
+        console.run(f"echo started; sleep {duration}", timeout=1.0)
+    assert caught.value.usable and caught.value.stdout == b"started\n"
+    assert processes_with("sleep", duration) == []  # Ctrl-C really stopped it on the board
+    assert console.run("echo after").stdout == b"after\n"
+
+
+def test_push_pull_round_trip(console: SerialTransport, kind: str, tmp_path: Path) -> None:
+    payload = os.urandom(BULK[kind] // 20) + b"\r\n\x03\x04'\"$`"
+    local = tmp_path / "up.bin"
+    local.write_bytes(payload)
+    console.push(local, "pushed file.bin", timeout=30)
+    assert console.run("sha256sum 'pushed file.bin'").stdout.split()[0].decode() == hashlib.sha256(
+        payload).hexdigest()
+    back = tmp_path / "down.bin"
+    console.pull("pushed file.bin", back, timeout=30)
+    assert back.read_bytes() == payload
+
+
+def test_pull_of_a_missing_file_is_a_transfer_error(console: SerialTransport, tmp_path: Path) -> None:
+    with pytest.raises(TransferError):
+        console.pull("/no/such/file", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_wrong_password_is_auth_failed_and_never_shown(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-pw-4711"
+    # A console nobody has logged in on yet (the shared one already has a shell).
+    with ConsolePeer(ser2net=kind != "pty") as peer:
+        transport = SerialTransport(peer.serial_spec(peer.url(kind), password=wrong), connect_timeout=10)
+        with pytest.raises(AuthFailed) as caught:
+            transport.connect()
+        transport.close()
+        right = SerialTransport(peer.serial_spec(peer.url(kind)), connect_timeout=10)
+        assert right.run("echo in").stdout == b"in\n"  # the console asks again; the right one works
+        right.close()
+    for text in (str(caught.value), repr(transport), caplog.text):
+        assert wrong not in text and peer.password not in text
+
+
+def test_link_dropped_mid_command_is_connection_lost(kind: str) -> None:
+    with ConsolePeer(ser2net=kind != "pty") as peer:
+        transport = SerialTransport(peer.serial_spec(peer.url(kind)), connect_timeout=15)
+        transport.connect()
+        drop = peer.kill_socat if kind == "pty" else peer.kill_ser2net
+        dropped = threading.Event()
+        seen = bytearray()
+
+        def on_output(_stream: str, chunk: bytes) -> None:
+            seen.extend(chunk)  # chunks can split a word: look at all output so far
+            if b"running" in seen and not dropped.is_set():
+                dropped.set()
+                drop()
+
+        with pytest.raises(ConnectionLost):
+            transport.run("echo running; sleep 20", timeout=15, on_output=on_output)
+        assert dropped.is_set()
+        transport.close()
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash", "ash"])
+def test_shell_variants(shell: str) -> None:
+    if shell == "ash" and shutil.which("busybox") is None:
+        pytest.skip("busybox is not installed")
+    with ConsolePeer(shell=shell) as peer, SerialTransport(peer.serial_spec(), connect_timeout=15) as console:
+        console.connect()
+        assert console.run("echo $0").exit_code == 0
+        assert console.run("printf 'a\\nb'").stdout == b"a\nb"
+        assert console.run("(exit 7)").exit_code == 7
+        assert console.run("printf '\\033[?2004h\\033[6nraw'").stdout == b"\x1b[?2004h\x1b[6nraw"
+        duration = unique_duration()
+        with pytest.raises(CommandTimeout) as caught:
+            console.run(f"sleep {duration}", timeout=0.5)
+        assert caught.value.usable and processes_with("sleep", duration) == []
+        assert console.run("echo still").stdout == b"still\n"
+
+
+def test_console_already_logged_in() -> None:
+    with ConsolePeer(login=False) as peer, SerialTransport(peer.serial_spec(), connect_timeout=15) as console:
+        assert console.run("echo no login needed").stdout == b"no login needed\n"
+        assert peer.dmesg_log.read_text().splitlines() == ["-n 1"]  # silenced without a login too
+
+
+def test_reboot_then_wait_ready_logs_in_again() -> None:
+    with ConsolePeer(respawn=True) as peer, SerialTransport(
+        peer.serial_spec(), connect_timeout=15, ready_command="test -d /proc"
+    ) as console:
+        before = console.run("echo $$").stdout
+        console.reboot()
+        console.wait_ready(timeout=15)
+        after = console.run("echo $$").stdout
+        assert before != after  # a new shell (a new login) answers
+        assert console.run("(exit 5)").exit_code == 5
