@@ -55,6 +55,8 @@ class Defect:
     area: str
     detail: str
     evidence: str  # where a suite finds it: a path, a property key or a command
+    # The suite requirement ids this defect must fail, and the only ones it may.
+    requirements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,8 @@ def _persona_from(data: dict[str, Any], folder: Path) -> Persona:
         shim_sets=tuple(data.get("shim_sets", ("common",))),
         file_modes=file_modes,
         env={k: str(v) for k, v in data.get("env", {}).items()},
-        defects=tuple(Defect(**d) for d in data.get("defects", ())),
+        defects=tuple(Defect(**{**d, "requirements": tuple(d.get("requirements", ()))})
+                      for d in data.get("defects", ())),
         folder=folder,
     )
 

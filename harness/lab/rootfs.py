@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,24 @@ def build_rootfs(persona: Persona, root: Path) -> None:
     mounts += [f"overlay /{rel}" for rel in overlays]
     _install_shims(persona, root)
     _write_persona_data(persona, root)
+    _set_rtc_clocks(root)
     for path, mode in persona.file_modes.items():
         (root / path.lstrip("/")).chmod(mode)
     mounts += [f"readonly {d}" for d in persona.readonly_dirs]
     (root / PERSONA_DATA_DIR / "mounts").write_text("".join(f"{m}\n" for m in mounts))
+
+
+def _set_rtc_clocks(root: Path) -> None:
+    """A persona's /sys is a plain folder (the sandbox mounts no sysfs), so its RTCs (sys/class/rtc/rtc*,
+    named by the persona) read the time the device was flashed, in UTC as an RTC keeps it, not a date
+    frozen in the persona's data."""
+    now = time.time()
+    stamp = time.gmtime(now)
+    for rtc in sorted((root / "sys/class/rtc").glob("rtc*")):
+        if (rtc / "name").is_file():
+            (rtc / "date").write_text(time.strftime("%Y-%m-%d\n", stamp))
+            (rtc / "time").write_text(time.strftime("%H:%M:%S\n", stamp))
+            (rtc / "since_epoch").write_text(f"{int(now)}\n")
 
 
 def clear_volatile(root: Path) -> None:
