@@ -3,6 +3,7 @@ benchmark. Everything it needs (host key, client key, config, pid file, log) liv
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import os
@@ -265,7 +266,5 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _kill(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

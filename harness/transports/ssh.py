@@ -1,0 +1,350 @@
+"""The SSH transport: one persistent paramiko connection per device, an exec channel per command,
+SFTP for files. Connection set-up (config, host keys, login, jump host) lives in ssh_connect."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import select
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import paramiko
+
+from ..errors import (
+    AuthFailed,
+    CommandTimeout,
+    ConfigError,
+    ConnectionLost,
+    HostKeyMismatch,
+    NotReady,
+    TransferError,
+    TransportError,
+)
+from ..secrets import redact
+from ..specs import SshSpec
+from ..waiting import Deadline, poll_until
+from . import ssh_sftp
+from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback
+from .ssh_connect import HostKeyCheck, SshEndpoint, connect_endpoint, resolve
+from .ssh_exec import LINK_ERRORS, REAPER, drain, report_exit_signals, send_signal
+
+REAP_TIMEOUT = 5.0
+# After a timeout: how long a SIGTERM (signal request) gets before SIGKILL and the reaper.
+STOP_GRACE = 0.5
+
+
+TransferAction = Callable[[paramiko.SFTPClient, Deadline], None]
+
+
+class SshTransport:
+    kind = "ssh"
+
+    def __init__(self, spec: SshSpec, *, reboot_command: str = "reboot", ready_command: str | None = None):
+        self.spec = spec
+        self.reboot_command = reboot_command
+        self.ready_command = ready_command
+        self._target: SshEndpoint | None = None
+        self._hostkeys: HostKeyCheck | None = None
+        self._transport: paramiko.Transport | None = None
+        self._jump: paramiko.Transport | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._channels: set[paramiko.Channel] = set()
+        self._lock = threading.RLock()
+
+    @property
+    def label(self) -> str:
+        if self._target is not None:
+            return self._target.label
+        return f"{self.spec.user or '?'}@{self.spec.host}:{self.spec.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None and self._transport.is_active()
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def connect(self, timeout: float | None = None) -> None:
+        """Open the connection unless it is up; a dropped one is replaced. Idempotent."""
+        with self._lock:
+            if self.connected:
+                return
+            self._drop()
+            spec = self.spec if timeout is None else dataclasses.replace(self.spec, connect_timeout=timeout)
+            target, jump_endpoint, config = resolve(spec)
+            self._target = target
+            if self._hostkeys is None:  # kept across reconnects: it remembers opted-in unknown keys
+                self._hostkeys = HostKeyCheck(spec, config)
+            if jump_endpoint is not None:
+                self._jump = connect_endpoint(jump_endpoint, spec, self._hostkeys, via=None, pinned=False)
+            try:
+                self._transport = connect_endpoint(target, spec, self._hostkeys, via=self._jump, pinned=True)
+            except BaseException:
+                self._drop()
+                raise
+            self._transport.set_keepalive(30)
+            report_exit_signals(self._transport)
+
+    def _drop(self) -> None:
+        """Forget the connection (closing what is left of it), keeping this object reusable."""
+        with self._lock:
+            for chan in list(self._channels):
+                chan.close()
+            self._channels.clear()
+            for closable in (self._sftp, self._transport, self._jump):
+                if closable is not None:
+                    with contextlib.suppress(*LINK_ERRORS):
+                        closable.close()
+            self._sftp = self._transport = self._jump = None
+
+    def _open_channel(self) -> paramiko.Channel:
+        self.connect()
+        for attempt in (1, 2):
+            transport = self._transport
+            assert transport is not None
+            try:
+                chan = transport.open_session(timeout=self.spec.connect_timeout)
+                break
+            except paramiko.ChannelException as exc:  # refused (MaxSessions...), the link is fine
+                raise TransportError(f"{self.label} refused a new session: {exc}", usable=True) from None
+            except LINK_ERRORS as exc:
+                # The link died while idle and paramiko had not noticed yet. Nothing ran, so one
+                # reconnect and retry is safe.
+                self._drop()
+                if attempt == 2:
+                    message = f"cannot open a channel to {self.label}: {exc}"
+                    raise ConnectionLost(message, usable=True) from exc
+                self.connect()
+        with self._lock:
+            self._channels.add(chan)
+        return chan
+
+    def _release(self, chan: paramiko.Channel) -> None:
+        chan.close()
+        with self._lock:
+            self._channels.discard(chan)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        cmd: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        on_output: OutputCallback | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> CommandResult:
+        started = time.monotonic()
+        deadline = Deadline(timeout)
+        chan = self._open_channel()
+        out, err = BoundedBuffer(max_output), BoundedBuffer(max_output)
+        try:
+            try:
+                chan.exec_command(cmd)
+            except LINK_ERRORS as exc:
+                raise self._lost(f"could not start {cmd!r}: {exc}", chan.get_transport()) from None
+            exit_code = self._collect(chan, cmd, deadline, timeout, out, err, on_output)
+        except CommandTimeout as exc:
+            self._stop_remote(chan)
+            exc.usable = self.connected
+            raise
+        except BaseException:
+            # Also on Ctrl-C or a failing on_output: do not leave the remote command running.
+            if not chan.closed:
+                self._stop_remote(chan)
+            raise
+        finally:
+            self._release(chan)
+        return CommandResult(
+            command=cmd,
+            exit_code=exit_code,
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            duration=time.monotonic() - started,
+            truncated=out.truncated or err.truncated,
+        )
+
+    def _collect(
+        self,
+        chan: paramiko.Channel,
+        cmd: str,
+        deadline: Deadline,
+        timeout: float,
+        out: BoundedBuffer,
+        err: BoundedBuffer,
+        on_output: OutputCallback | None,
+    ) -> int:
+        # The channel's fileno is a pipe paramiko sets when data, EOF or close arrives: select on it
+        # sleeps until something happens, with no polling interval to add latency.
+        while True:
+            drain(chan, out, err, on_output)
+            if chan.eof_received or chan.closed:
+                drain(chan, out, err, on_output)
+                break
+            if deadline.expired:
+                self._timed_out(chan, cmd, timeout, out, err, on_output)
+            select.select([chan], [], [], deadline.remaining())
+        # Output ended; the exit status may still be on its way (or the command closed its output
+        # and keeps running).
+        if not chan.status_event.wait(deadline.remaining()):
+            self._timed_out(chan, cmd, timeout, out, err, on_output)
+        if chan.exit_status == -1 and _link_broken(chan.get_transport()):
+            raise self._lost(f"connection dropped while running {cmd!r}", chan.get_transport())
+        # -1 only from a server that sends neither exit-status nor exit-signal.
+        return chan.exit_status
+
+    def _stop_remote(self, chan: paramiko.Channel) -> None:
+        """Stop a command that must not go on: SIGTERM by signal request, a short grace, SIGKILL,
+        close the channel (EOF for commands that read or write), and if it still had not ended
+        (servers that ignore signal requests), the reaper."""
+        send_signal(chan, "TERM")
+        if chan.status_event.wait(STOP_GRACE):
+            chan.close()
+            return
+        send_signal(chan, "KILL")
+        chan.close()
+        with self._lock:
+            alone = not (self._channels - {chan})
+        if not alone or not self.connected:
+            return  # the reaper cannot tell the other commands' processes from this one's
+        with contextlib.suppress(TransportError, *LINK_ERRORS):
+            reaper_chan = self._open_channel()
+            try:
+                reaper_chan.exec_command(REAPER)
+                reaper_chan.status_event.wait(REAP_TIMEOUT)
+            finally:
+                self._release(reaper_chan)
+
+    def _timed_out(
+        self,
+        chan: paramiko.Channel,
+        cmd: str,
+        timeout: float,
+        out: BoundedBuffer,
+        err: BoundedBuffer,
+        on_output: OutputCallback | None,
+    ) -> None:
+        # run() stops the remote command on the way out; usable is judged after that.
+        drain(chan, out, err, on_output)
+        raise CommandTimeout(
+            redact(f"{cmd!r} on {self.label} ran past {timeout:g}s and was stopped"),
+            usable=True,
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            timeout=timeout,
+        )
+
+    def _lost(self, what: str, broken: paramiko.Transport | None = None) -> ConnectionLost:
+        with self._lock:
+            # Another thread may already have replaced the broken connection: keep the new one.
+            if broken is None or broken is self._transport:
+                self._drop()
+        # usable: the next run() reconnects on its own.
+        return ConnectionLost(redact(f"{self.label}: {what}"), usable=True)
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        self.connect()
+        with self._lock:
+            channel = self._sftp.get_channel() if self._sftp is not None else None
+            if self._sftp is None or channel is None or channel.closed:
+                assert self._transport is not None
+                try:
+                    self._sftp = paramiko.SFTPClient.from_transport(self._transport)
+                except LINK_ERRORS as exc:
+                    raise TransferError(f"cannot start SFTP on {self.label}: {exc}") from None
+                if self._sftp is None:
+                    raise TransferError(f"cannot start SFTP on {self.label}")
+            return self._sftp
+
+    def _transfer(self, what: str, timeout: float, action: TransferAction) -> None:
+        deadline = Deadline(timeout)
+        sftp = self._sftp_client()
+        channel = sftp.get_channel()
+        if channel is not None:
+            channel.settimeout(timeout)  # bounds each SFTP round trip; the deadline bounds the whole
+        try:
+            action(sftp, deadline)
+        except ssh_sftp.TransferTimeout:
+            self._sftp = None  # a half-finished transfer leaves the SFTP session in an unknown state
+            sftp.close()
+            raise TransferError(f"{what}: timed out after {timeout:g}s") from None
+        except LINK_ERRORS as exc:
+            if _link_broken(self._transport):
+                raise self._lost(f"{what}: connection dropped", self._transport) from None
+            raise TransferError(f"{what}: {ssh_sftp.reason(exc)}") from None
+
+    def push(self, local: Path, remote: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        local = Path(local)
+        what = f"push {local} -> {self.label}:{remote}"
+        if not local.is_file():
+            raise TransferError(f"{what}: no such local file")
+        self._transfer(what, timeout, lambda sftp, deadline: ssh_sftp.put(sftp, local, remote, deadline))
+
+    def pull(self, remote: str, local: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        local = Path(local)
+        what = f"pull {self.label}:{remote} -> {local}"
+        self._transfer(what, timeout, lambda sftp, deadline: ssh_sftp.get(sftp, remote, local, deadline))
+
+    # -- reboot --------------------------------------------------------------------------------
+
+    def reboot(self) -> None:
+        chan = self._open_channel()
+        # exec_command returns once sshd has started it; a device that drops the link before the
+        # reply got the request anyway.
+        with contextlib.suppress(*LINK_ERRORS):
+            chan.exec_command(self.reboot_command)
+        self._release(chan)
+        self._drop()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = Deadline(timeout)
+
+        def answers() -> bool:
+            budget = max(0.5, deadline.remaining())
+            try:
+                self.connect(timeout=min(self.spec.connect_timeout, budget))
+                if not self.run("true", timeout=budget).ok:
+                    return False
+                return self.ready_command is None or self.run(self.ready_command, timeout=budget).ok
+            except (AuthFailed, HostKeyMismatch, ConfigError):
+                raise  # will not get better by waiting
+            except TransportError:
+                self._drop()
+                return False
+
+        try:
+            poll_until(answers, timeout, interval=0.5, what=f"{self.label} to answer")
+        except TimeoutError:
+            raise NotReady(f"{self.label} did not become ready within {timeout:g}s") from None
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._drop()
+
+    def __enter__(self) -> SshTransport:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SshTransport({self.label}, connected={self.connected})"
+
+
+def _link_broken(transport: paramiko.Transport | None) -> bool:
+    # paramiko records the socket error before it closes the channels and only later marks the
+    # transport inactive: a channel closed by a dying link may still see is_active() True.
+    # (It also keeps auth and channel-open refusals there; those say nothing about the link.)
+    if transport is None or not transport.is_active():
+        return True
+    error = transport.saved_exception
+    harmless = (paramiko.AuthenticationException, paramiko.ChannelException)
+    return isinstance(error, LINK_ERRORS) and not isinstance(error, harmless)

@@ -1,0 +1,389 @@
+"""SshTransport against a real OpenSSH sshd on loopback (harness.lab.sshd), no mocks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import (
+    AuthFailed,
+    CommandTimeout,
+    ConnectFailed,
+    ConnectionLost,
+    HostKeyMismatch,
+    NotReady,
+    TransferError,
+)
+from harness.lab.sshd import OpenSshServer
+from harness.secrets import Secret
+from harness.specs import JumpSpec
+from harness.transports.base import Transport
+from harness.transports.ssh import SshTransport
+from harness.waiting import free_port, poll_until
+
+PASSWORD = "pw-Correct-horse-42"
+WRONG_PASSWORD = "pw-Wrong-battery-17"
+
+pytestmark = pytest.mark.peer("sshd")
+
+
+@pytest.fixture(scope="module")
+def sshd() -> Iterator[OpenSshServer]:
+    if not os.path.exists("/usr/sbin/sshd") or shutil.which("ssh-keygen") is None:
+        pytest.skip("OpenSSH server (sshd, ssh-keygen) is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("the private sshd needs root for its clean HOME and test password")
+    with OpenSshServer(password=PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ssh(sshd: OpenSshServer) -> Iterator[SshTransport]:
+    with SshTransport(sshd.spec()) as transport:
+        yield transport
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state == "Z"  # killed, waiting for its parent to reap it
+
+
+def _socket_owner(port: int) -> int:
+    """The pid owning the local TCP socket bound to 127.0.0.1:port (from /proc, like `ss -p`)."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            inode = fields[9]
+    assert inode is not None, f"no TCP socket on local port {port}"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                    return int(pid)
+        except OSError:
+            continue
+    raise AssertionError(f"no process owns socket inode {inode}")
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def test_is_a_transport(ssh: SshTransport) -> None:
+    assert isinstance(ssh, Transport)
+    assert ssh.kind == "ssh"
+
+
+@pytest.mark.parametrize(
+    ("cmd", "code"),
+    [("true", 0), ("false", 1), ("no-such-command-xyz", 127), ("exit 255", 255)],
+)
+def test_exit_codes_are_results(ssh: SshTransport, cmd: str, code: int) -> None:
+    result = ssh.run(cmd, timeout=10)
+    assert result.exit_code == code
+    assert result.ok is (code == 0)
+
+
+@pytest.mark.parametrize(("sig", "code"), [("KILL", 137), ("TERM", 143)])
+def test_command_killed_by_a_signal_exits_128_plus_n(ssh: SshTransport, sig: str, code: int) -> None:
+    # sshd reports this as exit-signal, not exit-status; the code is what a shell would show.
+    result = ssh.run(f"echo before; kill -{sig} $$", timeout=10)
+    assert result.exit_code == code
+    assert result.stdout == b"before\n"
+
+
+def test_stdout_and_stderr_are_separate(ssh: SshTransport) -> None:
+    result = ssh.run("echo to-out; echo to-err >&2; echo more-out; exit 3", timeout=10)
+    assert result.stdout == b"to-out\nmore-out\n"
+    assert result.stderr == b"to-err\n"
+    assert result.exit_code == 3
+    assert result.stderr_separate
+
+
+def test_ten_megabytes_on_both_streams_at_once_arrive_intact(ssh: SshTransport, tmp_path: Path) -> None:
+    blob = os.urandom(10 * 1024 * 1024)
+    source = tmp_path / "blob.bin"
+    source.write_bytes(blob)
+    # Both streams flow at the same time: a reader that drains one while the other's window is
+    # full would deadlock here.
+    result = ssh.run(f"cat {source} & cat {source} >&2; wait", timeout=60)
+    assert result.exit_code == 0
+    assert len(result.stdout) == len(blob) and _sha(result.stdout) == _sha(blob)
+    assert len(result.stderr) == len(blob) and _sha(result.stderr) == _sha(blob)
+    assert not result.truncated
+
+
+def test_binary_and_non_utf8_bytes_arrive_exactly(ssh: SshTransport) -> None:
+    result = ssh.run(r"printf '\377\000\001\r\n\200'", timeout=10)
+    assert result.stdout == b"\xff\x00\x01\r\n\x80"
+
+
+def test_on_output_streams_while_the_command_runs(ssh: SshTransport, tmp_path: Path) -> None:
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    chunks: list[tuple[str, bytes]] = []
+
+    def on_output(stream: str, data: bytes) -> None:
+        chunks.append((stream, data))
+        if b"first" in data:
+            # The command blocks on the fifo until this callback runs: only streaming lets it finish.
+            with open(fifo, "w") as gate:
+                gate.write("go\n")
+
+    result = ssh.run(f"echo first; read x < {fifo}; echo second-$x; echo e >&2", timeout=20,
+                     on_output=on_output)
+    assert result.stdout == b"first\nsecond-go\n"
+    assert b"".join(d for s, d in chunks if s == "stdout") == result.stdout
+    assert b"".join(d for s, d in chunks if s == "stderr") == b"e\n"
+
+
+def test_max_output_truncates_and_says_so(ssh: SshTransport) -> None:
+    result = ssh.run("head -c 200000 /dev/zero; echo tail >&2", timeout=10, max_output=1000)
+    assert result.exit_code == 0
+    assert result.stdout == b"\0" * 1000
+    assert result.stderr == b"tail\n"
+    assert result.truncated
+
+
+def test_timeout_kills_the_remote_command_and_the_connection_stays_usable(
+    ssh: SshTransport, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "hung.pid"
+    connection_before = ssh.run("echo $PPID", timeout=10).stdout
+    with pytest.raises(CommandTimeout) as caught:
+        ssh.run(f"echo $$ > {pid_file}; echo partial; sleep 1000", timeout=0.5)
+    assert caught.value.usable
+    assert caught.value.stdout == b"partial\n"
+    pid = int(pid_file.read_text())
+    poll_until(lambda: _pid_gone(pid), 10, what=f"timed-out remote command {pid} to die")
+    after = ssh.run("echo $PPID", timeout=10)
+    assert after.ok
+    # Same sshd session process as parent: the same connection, not a new one.
+    assert after.stdout == connection_before
+
+
+def test_timeout_also_kills_what_the_command_started(ssh: SshTransport, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    with pytest.raises(CommandTimeout):
+        ssh.run(f"sh -c 'echo $$ > {pid_file}; exec sleep 1000' & wait", timeout=0.5)
+    pid = int(pid_file.read_text())
+    poll_until(lambda: _pid_gone(pid), 10, what=f"child {pid} of the timed-out command to die")
+
+
+def test_dropped_connection_is_connection_lost_then_next_run_reconnects(sshd: OpenSshServer) -> None:
+    with SshTransport(sshd.spec()) as transport:
+        first_session = transport.run("echo $PPID", timeout=10).stdout
+        with pytest.raises(ConnectionLost):
+            # The parent of the command is this connection's sshd process: the link drops mid-command.
+            transport.run("echo going; kill -9 $PPID; sleep 30", timeout=20)
+        again = transport.run("echo $PPID", timeout=10)
+        assert again.ok
+        assert again.stdout != first_session
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+
+def test_password_login(sshd: OpenSshServer) -> None:
+    with SshTransport(sshd.spec(key_file=None, password=Secret(inline=PASSWORD))) as transport:
+        assert transport.run("echo in", timeout=10).stdout == b"in\n"
+
+
+def test_wrong_password_is_auth_failed_and_never_shown(sshd: OpenSshServer) -> None:
+    spec = sshd.spec(key_file=None, password=Secret(inline=WRONG_PASSWORD))
+    transport = SshTransport(spec)
+    with pytest.raises(AuthFailed) as caught:
+        transport.run("true", timeout=10)
+    message = str(caught.value)
+    assert f"{sshd.user}@{sshd.host}:{sshd.port}" in message
+    for text in (message, repr(caught.value), repr(transport), repr(spec), str(spec)):
+        assert WRONG_PASSWORD not in text
+    transport.close()
+
+
+def test_no_credentials_is_auth_failed(sshd: OpenSshServer) -> None:
+    with pytest.raises(AuthFailed):
+        SshTransport(sshd.spec(key_file=None)).connect()
+
+
+def test_nothing_listening_is_connect_failed(sshd: OpenSshServer) -> None:
+    with pytest.raises(ConnectFailed):
+        SshTransport(sshd.spec(port=free_port(), connect_timeout=5)).connect()
+
+
+# -- host keys -----------------------------------------------------------------------------------
+
+
+def _other_host_key_line(sshd: OpenSshServer, tmp_path: Path) -> str:
+    other = OpenSshServer()  # only for its freshly generated keys; never started
+    try:
+        other._make_keys()
+        kind, blob = other.host_key.with_suffix(".pub").read_text().split()[:2]
+    finally:
+        other.cleanup()
+    return f"[{sshd.host}]:{sshd.port} {kind} {blob}\n"
+
+
+def test_pinned_fingerprint_is_checked(sshd: OpenSshServer, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with SshTransport(sshd.spec(known_hosts=empty, host_key=sshd.fingerprint)) as good:
+        assert good.run("true", timeout=10).ok
+    wrong = "SHA256:" + "A" * 43
+    with pytest.raises(HostKeyMismatch) as caught:
+        SshTransport(sshd.spec(host_key=wrong)).connect()
+    assert sshd.fingerprint in str(caught.value) and wrong in str(caught.value)
+
+
+def test_known_hosts_mismatch_is_refused_even_with_the_opt_in(sshd: OpenSshServer, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(_other_host_key_line(sshd, tmp_path))
+    for accept in (False, True):
+        with pytest.raises(HostKeyMismatch) as caught:
+            SshTransport(sshd.spec(known_hosts=known, accept_unknown_host_key=accept)).connect()
+        assert sshd.fingerprint in str(caught.value)
+
+
+def test_unknown_host_key_refused_by_default_accepted_with_opt_in(
+    sshd: OpenSshServer, tmp_path: Path
+) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(HostKeyMismatch) as caught:
+        SshTransport(sshd.spec(known_hosts=empty)).connect()
+    assert "unknown" in str(caught.value) and sshd.fingerprint in str(caught.value)
+    with SshTransport(sshd.spec(known_hosts=empty, accept_unknown_host_key=True)) as transport:
+        assert transport.run("echo ok", timeout=10).stdout == b"ok\n"
+    assert empty.read_text() == ""  # accepted in memory only
+
+
+# -- jump host and ~/.ssh/config -----------------------------------------------------------------
+
+
+def _client_port_seen_by_target(transport: SshTransport) -> int:
+    # SSH_CONNECTION = "client_ip client_port server_ip server_port", as the target sshd sees it.
+    return int(transport.run("echo $SSH_CONNECTION", timeout=10).stdout.split()[1])
+
+
+def test_direct_connection_comes_from_this_process(ssh: SshTransport) -> None:
+    assert _socket_owner(_client_port_seen_by_target(ssh)) == os.getpid()
+
+
+def test_jump_host_connection_goes_through_the_jump(sshd: OpenSshServer) -> None:
+    spec = sshd.spec(jump=JumpSpec(host=sshd.host, port=sshd.port, user=sshd.user))
+    with SshTransport(spec) as transport:
+        owner = _socket_owner(_client_port_seen_by_target(transport))
+        # The target's peer socket belongs to the jump host's sshd (its direct-tcpip forward), not us.
+        assert owner != os.getpid()
+        assert Path(f"/proc/{owner}/cmdline").read_bytes().startswith(b"sshd")
+        assert transport.run("printf '\\377'", timeout=10).stdout == b"\xff"
+
+
+def test_jump_host_key_is_checked_too(sshd: OpenSshServer, tmp_path: Path) -> None:
+    # The pin is for the target; the jump is checked against known_hosts, which here is empty.
+    jump = JumpSpec(host=sshd.host, port=sshd.port)
+    spec = sshd.spec(known_hosts=tmp_path / "none", host_key=sshd.fingerprint, jump=jump)
+    with pytest.raises(HostKeyMismatch) as caught:
+        SshTransport(spec).connect()
+    assert "unknown" in str(caught.value)
+
+
+def test_ssh_config_supplies_hostname_port_user_key_and_proxyjump(
+    sshd: OpenSshServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host lab-gw\n  HostName {sshd.host}\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {sshd.client_key}\n"
+        f"Host dut-07\n  HostName {sshd.host}\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {sshd.client_key}\n  ProxyJump lab-gw\n"
+    )
+    spec = sshd.spec(host="dut-07", port=22, user=None, key_file=None, ssh_config=config)
+    with SshTransport(spec) as transport:
+        assert transport.run("echo via-config", timeout=10).stdout == b"via-config\n"
+        owner = _socket_owner(_client_port_seen_by_target(transport))
+        assert owner != os.getpid()
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def test_push_and_pull_round_trip(ssh: SshTransport, tmp_path: Path) -> None:
+    blob = os.urandom(3 * 1024 * 1024 + 17)
+    local = tmp_path / "up.bin"
+    local.write_bytes(blob)
+    remote = str(tmp_path / "on-device.bin")
+    ssh.push(local, remote, timeout=30)
+    assert ssh.run(f"sha256sum {remote}", timeout=10).stdout.split()[0].decode() == _sha(blob)
+    back = tmp_path / "down.bin"
+    ssh.pull(remote, back, timeout=30)
+    assert _sha(back.read_bytes()) == _sha(blob)
+
+
+def test_pull_of_a_missing_file_is_transfer_error(ssh: SshTransport, tmp_path: Path) -> None:
+    missing = str(tmp_path / "not-there.bin")
+    local = tmp_path / "dest.bin"
+    with pytest.raises(TransferError) as caught:
+        ssh.pull(missing, local, timeout=10)
+    assert missing in str(caught.value)
+    assert not local.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind
+    assert ssh.run("true", timeout=10).ok
+
+
+def test_push_into_a_missing_directory_is_transfer_error(ssh: SshTransport, tmp_path: Path) -> None:
+    local = tmp_path / "x.bin"
+    local.write_bytes(b"x")
+    target = str(tmp_path / "no-dir" / "x.bin")
+    with pytest.raises(TransferError) as caught:
+        ssh.push(local, target, timeout=10)
+    assert target in str(caught.value)
+
+
+# -- reboot and readiness ------------------------------------------------------------------------
+
+
+def test_reboot_sends_the_command_and_wait_ready_reconnects(sshd: OpenSshServer, tmp_path: Path) -> None:
+    marker = tmp_path / "rebooted"
+    transport = SshTransport(sshd.spec(), reboot_command=f"touch {marker}", ready_command=f"test -e {marker}")
+    transport.connect()
+    transport.reboot()
+    assert not transport.connected
+    transport.wait_ready(timeout=15)  # only passes once the ready command finds the marker
+    assert marker.exists()
+    assert transport.run("echo back", timeout=10).stdout == b"back\n"
+    transport.close()
+
+
+def test_wait_ready_gives_not_ready_past_the_deadline(sshd: OpenSshServer) -> None:
+    transport = SshTransport(sshd.spec(), ready_command="false")
+    with pytest.raises(NotReady):
+        transport.wait_ready(timeout=1)
+    transport.close()
+
+
+def test_concurrent_commands_share_the_connection(ssh: SshTransport) -> None:
+    results: dict[int, bytes] = {}
+
+    def worker(n: int) -> None:
+        results[n] = ssh.run(f"echo {n}", timeout=10).stdout
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == {n: f"{n}\n".encode() for n in range(8)}
