@@ -29,6 +29,8 @@ HOSTPORT_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^
 class Inventory:
     path: Path
     devices: dict[str, DeviceSpec]
+    # The simulated lab's [lab] section (harness.lab.lab_config.LabConfig), when the inventory has one.
+    lab: Any = None
 
     def get(self, name: str) -> DeviceSpec:
         if name in self.devices:
@@ -213,9 +215,7 @@ def _ssh(raw: Any, where: _Where, base: Path) -> SshSpec:
 
 
 def _adb(raw: Any, where: _Where) -> AdbSpec:
-    f = _table(
-        raw, where, {"serial": _str, "server": _hostport(5037), "connect": _str}, required=("serial",)
-    )
+    f = _table(raw, where, {"serial": _str, "server": _hostport(5037), "connect": _str}, required=("serial",))
     if "server" in f:
         user, host, port = f.pop("server")
         if user:
@@ -224,7 +224,7 @@ def _adb(raw: Any, where: _Where) -> AdbSpec:
     return AdbSpec(**f)
 
 
-def _serial(raw: Any, where: _Where) -> SerialSpec:
+def _serial(raw: Any, where: _Where, base: Path) -> SerialSpec:
     f = _table(
         raw,
         where,
@@ -241,6 +241,8 @@ def _serial(raw: Any, where: _Where) -> SerialSpec:
         required=("port",),
     )
     password = _password(f, where)
+    if "://" not in f["port"] and not Path(f["port"]).expanduser().is_absolute():
+        f["port"] = str(base / f["port"])  # a device path, like key files, is relative to the inventory
     return SerialSpec(password=password, **f)
 
 
@@ -286,7 +288,7 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
     if "adb" in raw:
         links["adb"] = _adb(raw["adb"], where.child("adb"))
     if "serial" in raw:
-        links["serial"] = _serial(raw["serial"], where.child("serial"))
+        links["serial"] = _serial(raw["serial"], where.child("serial"), path.parent)
     if not links:
         raise where.child("ssh").fail(None, "a device needs at least one transport table: ssh, adb or serial")
     primary = simple.get("primary")
@@ -304,12 +306,16 @@ def parse_inventory(text: str, path: Path) -> Inventory:
     root = _Where(path, None)
     for key in data:
         if key not in ("devices", "lab"):
-            raise root.child(key).fail(data[key], f"unknown top-level table{_suggest(key, ['devices', 'lab'])}")
+            raise root.child(key).fail(
+                data[key], f"unknown top-level table{_suggest(key, ['devices', 'lab'])}"
+            )
     devices_raw = data.get("devices", {})
     if not isinstance(devices_raw, dict):
         raise root.child("devices").fail(devices_raw, "expected [devices.NAME] tables")
     devices = {name: _device(name, raw, path) for name, raw in devices_raw.items()}
-    return Inventory(path=path, devices=devices)
+    from .lab.lab_config import parse_lab  # here: lab_config builds on this module's checkers
+
+    return Inventory(path=path, devices=devices, lab=parse_lab(data.get("lab"), path, devices))
 
 
 def load_inventory(path: Path) -> Inventory:

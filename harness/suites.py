@@ -62,7 +62,9 @@ def load_suite(path: Path) -> Suite:
         reqs: dict[str, Requirement] = {}
         for raw in data.get("requirements", []):
             if raw["level"] not in LEVELS:
-                raise ConfigError(f"{toml_path}: requirement {raw['id']!r}: level {raw['level']!r} is not MUST or SHOULD")
+                raise ConfigError(
+                    f"{toml_path}: requirement {raw['id']!r}: level {raw['level']!r} is not MUST or SHOULD"
+                )
             if raw["id"] in reqs:
                 raise ConfigError(f"{toml_path}: requirement {raw['id']!r} is defined twice")
             applies = raw.get("applies_to", {})

@@ -17,8 +17,9 @@ def harness(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "HARNESS_KEY_DIR": str(env_dir)}
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 @pytest.fixture
@@ -53,14 +54,25 @@ def test_intact_bundle_verifies_as_folder_and_zip(bundle: tuple[Path, Path]) -> 
 @pytest.mark.parametrize(
     ("tamper", "named"),
     [
-        (lambda run: (run / "logs/dev1/commands.log").write_bytes(
-            (run / "logs/dev1/commands.log").read_bytes()[:-1] + b"\x00"), "logs/dev1/commands.log: changed"),
+        (
+            lambda run: (run / "logs/dev1/commands.log").write_bytes(
+                (run / "logs/dev1/commands.log").read_bytes()[:-1] + b"\x00"
+            ),
+            "logs/dev1/commands.log: changed",
+        ),
         (lambda run: (run / "journal/dev1.jsonl").unlink(), "journal/dev1.jsonl: missing"),
         (lambda run: (run / "journal/dev2.jsonl").write_text("{}"), "journal/dev2.jsonl: extra file"),
-        (lambda run: (run / "manifest.json").write_text(
-            (run / "manifest.json").read_text().replace('"run_id"', '"run_id" ')), "manifest.sig: bad signature"),
+        (
+            lambda run: (run / "manifest.json").write_text(
+                (run / "manifest.json").read_text().replace('"run_id"', '"run_id" ')
+            ),
+            "manifest.sig: bad signature",
+        ),
         (lambda run: (run / "manifest.sig").unlink(), "manifest.sig: missing"),
-        (lambda run: (run / "results.json").write_text('{"verdict": "CERTIFIED"} \n'), "results.json: changed"),
+        (
+            lambda run: (run / "results.json").write_text('{"verdict": "CERTIFIED"} \n'),
+            "results.json: changed",
+        ),
     ],
     ids=["byte", "missing", "extra", "manifest", "nosig", "results"],
 )
@@ -86,7 +98,9 @@ def test_tampered_zip_fails(bundle: tuple[Path, Path], tmp_path: Path) -> None:
     assert not result.ok and any("results.json: changed" in p for p in result.problems)
 
 
-def test_re_signed_by_another_key_is_refused_with_the_labs_pubkey(bundle: tuple[Path, Path], tmp_path: Path) -> None:
+def test_re_signed_by_another_key_is_refused_with_the_labs_pubkey(
+    bundle: tuple[Path, Path], tmp_path: Path
+) -> None:
     run, keydir = bundle
     (run / "results.json").write_text('{"verdict": "forged"}\n')
     forger = init_key(tmp_path / "forger")

@@ -58,7 +58,9 @@ def test_good_inventory_parses_every_field(tmp_path: Path) -> None:
     inv = load_inventory(write(tmp_path, GOOD))
     assert list(inv.devices) == ["em3568-ohos", "euler-ft2000", "handset-07", "devboard"]
     ohos = inv.get("em3568-ohos")
-    assert ohos.serial is not None and ohos.serial.baud == 1500000 and ohos.serial.password.env == "EM3568_PASS"
+    assert (
+        ohos.serial is not None and ohos.serial.baud == 1500000 and ohos.serial.password.env == "EM3568_PASS"
+    )
     assert ohos.tags == ("arm64", "ohos-4") and ohos.soc == "RK3568"
     euler = inv.get("euler-ft2000")
     assert euler.ssh is not None and euler.ssh.jump is not None
@@ -78,29 +80,52 @@ def test_inline_password_never_shows(tmp_path: Path) -> None:
     out = harness_cli("-i", str(write(tmp_path, GOOD)), "devices", "--no-probe", "--json")
     assert out.returncode == 0, out.stderr
     assert "hunter2" not in out.stdout + out.stderr
-    assert {d["name"] for d in json.loads(out.stdout)} == {"em3568-ohos", "euler-ft2000", "handset-07", "devboard"}
+    assert {d["name"] for d in json.loads(out.stdout)} == {
+        "em3568-ohos",
+        "euler-ft2000",
+        "handset-07",
+        "devboard",
+    }
 
 
 BAD = [
     # (replace this, with that, the message must contain all of these)
     ("baud = 1500000", 'baud = "fast"', ["em3568-ohos", "serial.baud", "'fast'", "integer"]),
     ("password_env =", "pasword_env =", ["em3568-ohos", "serial.pasword_env", "did you mean 'password_env'"]),
-    ('profile = "openeuler"', 'profile = "openeulr"', ["euler-ft2000", "profile", "'openeulr'", "did you mean 'openeuler'"]),
+    (
+        'profile = "openeuler"',
+        'profile = "openeulr"',
+        ["euler-ft2000", "profile", "'openeulr'", "did you mean 'openeuler'"],
+    ),
     ('kind = "handset"', 'kind = "phone"', ["handset-07", "kind", "'phone'", "handset, board, module"]),
     ('server = "lab-b:5038"', 'server = "lab-b:99999"', ["handset-07", "adb.server", "lab-b:99999"]),
-    ("SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", "MD5:00", ["euler-ft2000", "ssh.host_key", "'MD5:00'"]),
+    (
+        "SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "MD5:00",
+        ["euler-ft2000", "ssh.host_key", "'MD5:00'"],
+    ),
     ('tags = ["arm64", "ohos-4"]', 'tags = "arm64"', ["em3568-ohos", "tags", "list"]),
-    ('vendor = "Example Modules"', 'vendr = "Example Modules"', ["em3568-ohos", "'vendr'", "did you mean 'vendor'"]),
+    (
+        'vendor = "Example Modules"',
+        'vendr = "Example Modules"',
+        ["em3568-ohos", "'vendr'", "did you mean 'vendor'"],
+    ),
     ('primary = "serial"', 'primary = "adb"', ["devboard", "primary", "no [adb] table"]),
-    ('password = "hunter2-dev-board"', 'password = "hunter2-dev-board", password_env = "X"', ["devboard", "either password or password_env"]),
-    ('[devices.handset-07]', '[device.handset-07]', ["'device'", "did you mean 'devices'"]),
+    (
+        'password = "hunter2-dev-board"',
+        'password = "hunter2-dev-board", password_env = "X"',
+        ["devboard", "either password or password_env"],
+    ),
+    ("[devices.handset-07]", "[device.handset-07]", ["'device'", "did you mean 'devices'"]),
     ('adb = { serial = "A1B2C3D4", server = "lab-b:5038" }', "", ["handset-07", "at least one transport"]),
     ("[devices.devboard]", "[devices.devboard\n", ["not valid TOML", "line"]),
 ]
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), BAD, ids=[b[1][:24] or "no-transport" for b in BAD])
-def test_bad_input_is_one_precise_line_and_exit_2(tmp_path: Path, old: str, new: str, expected: list[str]) -> None:
+def test_bad_input_is_one_precise_line_and_exit_2(
+    tmp_path: Path, old: str, new: str, expected: list[str]
+) -> None:
     assert old in GOOD
     path = write(tmp_path, GOOD.replace(old, new, 1))
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -125,8 +150,12 @@ def test_parse_error_names_the_secret_key_without_its_value(tmp_path: Path) -> N
 
 def test_cli_usage_errors_exit_2_in_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
-    for args in (["devices", "--bogus"], ["exec", "no-such-device", "--", "true"], ["nosuchcommand"],
-                 ["devices", "--timeout", "soon"]):
+    for args in (
+        ["devices", "--bogus"],
+        ["exec", "no-such-device", "--", "true"],
+        ["nosuchcommand"],
+        ["devices", "--timeout", "soon"],
+    ):
         out = harness_cli("-i", str(path), *args)
         assert out.returncode == 2, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)

@@ -45,7 +45,14 @@ def cli(ctx: click.Context, inventory: Path | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import devices, exec_cmd, keys_cmd  # noqa: F401  (registers the commands)
+    from . import (  # noqa: F401  (registers the commands)
+        devices,
+        exec_cmd,
+        keys_cmd,
+        lab_cmd,
+        run_cmd,
+        suites_cmd,  # noqa: F401  (registers `harness suites`)
+    )
 
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)

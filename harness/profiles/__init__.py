@@ -13,7 +13,16 @@ from pathlib import Path
 from ..errors import ConfigError
 
 PROFILE_DIR = Path(__file__).parent
-IDENTITY_FIELDS = ("os_name", "os_version", "kernel", "arch", "model", "serial", "fingerprint", "security_patch")
+IDENTITY_FIELDS = (
+    "os_name",
+    "os_version",
+    "kernel",
+    "arch",
+    "model",
+    "serial",
+    "fingerprint",
+    "security_patch",
+)
 
 
 @dataclass(frozen=True)

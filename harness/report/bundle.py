@@ -106,8 +106,16 @@ class _Tree:
 
     def names(self) -> set[str]:
         if self.zip:
-            return {n[len(self.prefix) :] for n in self.zip.namelist() if n.startswith(self.prefix) and not n.endswith("/")}
-        return {p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file() and not p.is_symlink()}
+            return {
+                n[len(self.prefix) :]
+                for n in self.zip.namelist()
+                if n.startswith(self.prefix) and not n.endswith("/")
+            }
+        return {
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if p.is_file() and not p.is_symlink()
+        }
 
     def read(self, name: str) -> bytes | None:
         try:

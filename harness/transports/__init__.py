@@ -18,7 +18,9 @@ def open_transport(spec: DeviceSpec, kind: str | None = None) -> Transport:
     if kind == "ssh" and spec.ssh:
         from .ssh import SshTransport
 
-        return SshTransport(spec.ssh, reboot_command=profile.reboot_command, ready_command=profile.boot_completed)
+        return SshTransport(
+            spec.ssh, reboot_command=profile.reboot_command, ready_command=profile.boot_completed
+        )
     if kind == "adb" and spec.adb:
         from .adb import AdbTransport
 
