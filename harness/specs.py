@@ -52,7 +52,7 @@ class SerialSpec:
     user: str | None = None
     password: Secret = field(default_factory=Secret)
     # Regex of the shell prompt the console shows after login (before we set our own).
-    prompt: str = r"[#$] ?$"
+    prompt: str = r"[#$] $"  # trailing space required: "#1 SMP" cut after "#" is no prompt
     login_prompt: str = r"login: ?$"
     password_prompt: str = r"[Pp]assword: ?$"
 

@@ -217,3 +217,14 @@ def test_short_output_is_handed_on_at_once_holding_only_a_possible_marker_start(
     assert parser.feed(frame.start + b"\r\nrunning\r\n") == b"running"  # only the newline waits
     assert parser.feed(b"__H") == b""  # could be the end marker
     assert parser.feed(b"x more") == b"\n__Hx more"  # was not
+
+
+def test_a_boot_line_cut_after_hash_is_not_a_shell_prompt() -> None:
+    # A real kernel's banner arrives in pieces: "... GNU ld (GNU Binutils for Debian) 2.40) #" then
+    # "1 SMP ...". Taking the piece for a prompt made the driver type its setup mid-boot.
+    from harness.transports.console import ConsoleState, PromptPatterns, classify
+
+    cut = b"[    0.000000] Linux version 6.1.0-56-arm64 (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld 2.40) #"
+    assert classify(cut, PromptPatterns()) is None
+    assert classify(b"\r\nroot@board:~# ", PromptPatterns()) is ConsoleState.SHELL
+    assert classify(b"\r\n/ # ", PromptPatterns()) is ConsoleState.SHELL

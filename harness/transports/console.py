@@ -182,7 +182,9 @@ class PromptPatterns:
 
     login: str = r"login: ?$"
     password: str = r"[Pp]assword: ?$"
-    shell: str = r"[#$] ?$"
+    # The trailing space is required: a boot log line cut right after "#" (e.g. "... #1 SMP") must
+    # not pass for a shell prompt.
+    shell: str = r"[#$] $"
     incorrect: str = r"Login incorrect|Access denied|Authentication failure"
 
 

@@ -1,0 +1,287 @@
+"""One emulated arm64 board: the Debian kernel and the harness initramfs under qemu-system-aarch64
+(TCG), its PL011 console on a loopback TCP port, its sshd forwarded from another loopback port.
+
+Reboot: the board runs without -no-reboot, so a `reboot` on the board resets the machine inside the
+same QEMU process: both ports stay, the serial client stays connected and sees the new boot log, and
+SSH answers again after the boot. Only a power-off ends the process; `restart()` starts it again."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ...errors import ConfigError, NotReady
+from ...secrets import redact
+from ...specs import Declared, DeviceSpec, SerialSpec, SshSpec
+from ...waiting import Deadline, free_port, poll_until
+from .image import BoardImage, build_image, default_state_dir
+from .provision import BoardIdentity, provision
+
+log = logging.getLogger(__name__)
+
+QEMU = "qemu-system-aarch64"
+LOOPBACK = "127.0.0.1"
+BOOT_TIMEOUT = 120.0
+STOP_GRACE = 10.0
+CONSOLE_TAIL = 64 * 1024
+LOGIN_PROMPT = b" login: "
+SHELL_PROMPT = r"[#$] $"
+# Another process may take a port between free_port() and QEMU binding it: QEMU then exits at once.
+PORT_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"in use|host forwarding rule", re.IGNORECASE)
+
+
+class QemuBoard:
+    """start()/stop() or a `with` block. Everything a harness needs to reach it is a property once
+    started: serial_url, ssh_host/ssh_port, user, password, host_key_fingerprint, and specs."""
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        name: str = "qemu-arm64",
+        password: str | None = None,
+        memory_mb: int = 512,
+        cpus: int = 2,
+        cpu: str = "cortex-a57",
+        image: BoardImage | None = None,
+        boot_timeout: float = BOOT_TIMEOUT,
+    ) -> None:
+        self.state_dir = state_dir or default_state_dir()
+        self.name = name
+        self.memory_mb = memory_mb
+        self.cpus = cpus
+        self.cpu = cpu
+        self.boot_timeout = boot_timeout
+        self.board_dir = self.state_dir / "boards" / name
+        self._password = password
+        self._image = image
+        self._identity: BoardIdentity | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.serial_port = 0
+        self.ssh_port = 0
+        self.ssh_host = LOOPBACK
+        self.boot_seconds: float | None = None  # QEMU start to SSH answering, last start
+
+    # -- what a harness needs ----------------------------------------------------------------------
+    @property
+    def image(self) -> BoardImage:
+        if self._image is None:
+            self._image = build_image(self.state_dir)
+        return self._image
+
+    @property
+    def identity(self) -> BoardIdentity:
+        if self._identity is None:
+            raise ConfigError(f"board {self.name} is not started")
+        return self._identity
+
+    @property
+    def user(self) -> str:
+        return self.identity.user
+
+    @property
+    def password(self) -> str:
+        value = self.identity.password.reveal()
+        assert value is not None
+        return value
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        return self.identity.host_key_fingerprint
+
+    @property
+    def serial_url(self) -> str:
+        return f"socket://{LOOPBACK}:{self.serial_port}"
+
+    @property
+    def console_log(self) -> Path:
+        """Everything the board wrote on its console since the last start (QEMU writes it)."""
+        return self.board_dir / "console.log"
+
+    @property
+    def kernel_release(self) -> str:
+        return self.image.kernel_release
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def ssh_spec(self, *, use_key: bool = True) -> SshSpec:
+        return SshSpec(
+            host=self.ssh_host, port=self.ssh_port, user=self.user,
+            key_file=self.identity.client_key if use_key else None,
+            password=self.identity.password, host_key=self.host_key_fingerprint, connect_timeout=10.0,
+        )
+
+    def serial_spec(self) -> SerialSpec:
+        # The prompt must end in "# " with its space: the boot banner's "... 2.40) #1 SMP" can arrive
+        # cut after the "#", and a reboot watched on the console must not take that for a shell.
+        return SerialSpec(port=self.serial_url, baud=115200, user=self.user, password=self.identity.password,
+                          prompt=SHELL_PROMPT)
+
+    def device_spec(self, name: str | None = None) -> DeviceSpec:
+        return DeviceSpec(
+            name=name or self.name, kind="board", profile="openeuler", vendor="QEMU", model="virt",
+            soc=self.cpu, tags=("arm64", "qemu"),
+            declared=Declared(os_name="openEuler", os_version="22.03", arch="aarch64",
+                              cpu_count=self.cpus, memory_mb=self.memory_mb),
+            ssh=self.ssh_spec(), serial=self.serial_spec(), primary="ssh",
+        )
+
+    def inventory_entry(self, password_env: str) -> dict[str, Any]:
+        """A devices.toml table for this board. The password is named by environment variable (set
+        it to `board.password`), so the written inventory holds no secret."""
+        return {
+            "kind": "board", "profile": "openeuler", "vendor": "QEMU", "model": "virt", "soc": self.cpu,
+            "tags": ["arm64", "qemu"], "primary": "ssh",
+            "declared": {"os_name": "openEuler", "os_version": "22.03", "arch": "aarch64",
+                         "cpu_count": self.cpus, "memory_mb": self.memory_mb},
+            "ssh": {"host": self.ssh_host, "port": self.ssh_port, "user": self.user,
+                    "key_file": str(self.identity.client_key), "host_key": self.host_key_fingerprint},
+            "serial": {"port": self.serial_url, "baud": 115200, "user": self.user,
+                       "password_env": password_env, "prompt": SHELL_PROMPT},
+        }
+
+    # -- life cycle --------------------------------------------------------------------------------
+    def command(self, initrd: Path) -> list[str]:
+        console = (f"socket,id=console,host={LOOPBACK},port={self.serial_port},server=on,wait=off,"
+                   f"nodelay=on,logfile={self.console_log},logappend=off")
+        return [
+            QEMU, "-machine", "virt", "-accel", "tcg", "-cpu", self.cpu,
+            "-m", str(self.memory_mb), "-smp", str(self.cpus),
+            "-nographic", "-monitor", "none", "-nodefaults",
+            "-kernel", str(self.image.kernel), "-initrd", str(initrd),
+            "-append", "console=ttyAMA0 rdinit=/init",
+            "-chardev", console, "-serial", "chardev:console",
+            "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:{LOOPBACK}:{self.ssh_port}-:22",
+            "-device", "virtio-net-device,netdev=n0",
+            "-device", "virtio-rng-device",
+        ]
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        if shutil.which(QEMU) is None:
+            raise ConfigError(f"{QEMU} is not installed (scripts/qemu-deps.sh installs it)")
+        image = self.image
+        self._identity, overlay = provision(self.board_dir, self.name, self._password)
+        initrd = self.board_dir / "initrd.cpio.gz"
+        # Two gzip'd cpio archives back to back: the kernel unpacks the board's files over the base.
+        initrd.write_bytes(image.initramfs.read_bytes() + overlay)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            started = time.monotonic()
+            self._launch(initrd)
+            try:
+                self.wait_booted(self.boot_timeout)
+                break
+            except NotReady:
+                lost_port = not self.alive and _PORT_TAKEN.search(self._qemu_log_tail())
+                self.stop()
+                if not lost_port or attempt == PORT_ATTEMPTS:
+                    raise
+                log.info("board %s: a port was taken before QEMU bound it; new ports", self.name)
+            except BaseException:
+                self.stop()
+                raise
+        self.boot_seconds = time.monotonic() - started
+        log.info("board %s booted in %.1fs (ssh %s:%d, console %s)", self.name, self.boot_seconds,
+                 self.ssh_host, self.ssh_port, self.serial_url)
+
+    def _launch(self, initrd: Path) -> None:
+        # free_port() only finds ports free now; QEMU binds them a moment later (see PORT_ATTEMPTS).
+        self.serial_port, self.ssh_port = free_port(), free_port()
+        while self.ssh_port == self.serial_port:
+            self.ssh_port = free_port()
+        with (self.board_dir / "qemu.log").open("wb") as qemu_log:
+            self._proc = subprocess.Popen(self.command(initrd), stdin=subprocess.DEVNULL,
+                                          stdout=qemu_log, stderr=subprocess.STDOUT)
+
+    def wait_stopped(self, timeout: float) -> int:
+        """Until QEMU ends by itself (the board powered off); its exit status."""
+        if self._proc is None:
+            return 0
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise NotReady(f"board {self.name} was still running after {timeout:g}s") from None
+
+    def wait_booted(self, timeout: float = BOOT_TIMEOUT) -> None:
+        """Until sshd sends its banner through the forwarded port and the console shows a login
+        prompt; NotReady past the deadline or when QEMU ends."""
+        deadline = Deadline(timeout)
+
+        def booted() -> bool:
+            if not self.alive:
+                raise NotReady(f"QEMU of board {self.name} ended: {self._qemu_log_tail()}")
+            return self._ssh_banner(min(2.0, max(deadline.remaining(), 0.1))) and self._login_prompt_shown()
+
+        try:
+            poll_until(booted, timeout, interval=0.2, what=f"board {self.name} to boot")
+        except TimeoutError:
+            raise NotReady(f"board {self.name} did not boot within {timeout:g}s; console: "
+                           f"{self.console_tail(300)!r}") from None
+
+    def _ssh_banner(self, timeout: float) -> bool:
+        # QEMU's user network accepts on the host port even before the guest listens, then closes:
+        # only the banner itself says sshd is there.
+        try:
+            with socket.create_connection((self.ssh_host, self.ssh_port), timeout=timeout) as sock:
+                return sock.recv(64).startswith(b"SSH-2.0-")
+        except OSError:
+            return False
+
+    def _login_prompt_shown(self) -> bool:
+        tail = self.console_tail(CONSOLE_TAIL).encode()
+        boot = tail.rfind(b"Booting Linux")
+        return tail.find(LOGIN_PROMPT, max(boot, 0)) >= 0
+
+    def console_tail(self, limit: int = 4096) -> str:
+        try:
+            with self.console_log.open("rb") as f:
+                f.seek(max(0, f.seek(0, 2) - limit))
+                return redact(f.read().decode("utf-8", errors="replace"))
+        except OSError:
+            return ""
+
+    def _qemu_log_tail(self) -> str:
+        try:
+            return (self.board_dir / "qemu.log").read_text(errors="replace")[-500:].strip()
+        except OSError:
+            return ""
+
+    def restart(self) -> None:
+        """Start again after QEMU ended (a power-off on the board) or to get a cold boot."""
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()  # QEMU exits on SIGTERM
+            try:
+                proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def __enter__(self) -> QemuBoard:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"ssh {self.ssh_host}:{self.ssh_port}, console {self.serial_url}" if self.alive else "stopped"
+        return f"QemuBoard({self.name!r}, {state})"
