@@ -11,6 +11,9 @@ command -v socat >/dev/null 2>&1 || need="$need socat"
 command -v ser2net >/dev/null 2>&1 || need="$need ser2net"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
+# The QEMU tier (emulated arm64 boards) and its tests.
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages:$need"
