@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from harness.lab.sshd import OpenSshServer
+from harness.report.junit import xml_safe
 from harness.results.model import Verdict
 from harness.run.gate import DeviceGate, gate_code
-from harness.run.junit import xml_safe
 from harness.waiting import poll_until
 
 pytestmark = pytest.mark.peer("sshd")
@@ -171,7 +171,9 @@ class Lab:
 
 
 @pytest.fixture
-def lab_factory(tmp_path: Path) -> Iterator:
+def lab_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    # Every run signs its bundle: a private key dir, never the tester's ~/.config/harness.
+    monkeypatch.setenv("HARNESS_KEY_DIR", str(tmp_path / "keys"))
     servers: list[OpenSshServer] = []
 
     def make(n: int) -> Lab:

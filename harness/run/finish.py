@@ -1,5 +1,6 @@
-"""The end of every run, resume, retry or merge: results.json, junit.xml, reports/latest, the
-per-device verdict table, the run's path and the gate code."""
+"""The end of every run, resume, retry or merge: results.json, the published reports (junit.xml,
+report.html, the signed manifest, reports/<run-id>.zip, reports/index.html), reports/latest, the
+per-device verdict table, the run's path, the gate code; the signed bundle's path is the last line."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..report.publish import publish
 from ..results.model import Outcome, Verdict
 from .gate import DeviceGate, gate_code, gates_from_results
-from .junit import write_junit
 from .progress import ProgressView, printable
 from .rundir import RunDir, RunInfo, update_latest
 from .state import DeviceState, device_state
@@ -41,7 +42,7 @@ def finish_run(run: RunDir, info: RunInfo, *, interrupted: bool, junit_paths: li
     run.write_info(info)
     device_states = [device_state(d, run.journal(d)) for d in info.devices]
     results = build_results(run)
-    write_junit(device_states, run.path / "junit.xml", *junit_paths)
+    published = publish(run.path, results=results, junit_copies=junit_paths)
     update_latest(run)
     gates = {g.device: g for g in gates_from_results(results)}
     # A device the results do not mention never got as far as a plan: lab trouble, not a pass.
@@ -49,6 +50,7 @@ def finish_run(run: RunDir, info: RunInfo, *, interrupted: bool, junit_paths: li
         gates.setdefault(d, DeviceGate(d, verdict=Verdict.INCOMPLETE, reachable=False))
     code = gate_code([gates[d] for d in info.devices], strict=strict, interrupted=interrupted)
     print_summary(device_states, gates, run, code, interrupted)
+    print(published.bundle, flush=True)  # the last line: scripts (make run) read the bundle's path here
     return code
 
 

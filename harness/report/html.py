@@ -1,0 +1,263 @@
+"""results.json -> report.html: one self-contained page (inline CSS, SVG and script; no URL to fetch)
+in Chinese and English, for the certification officer.
+
+Device output is untrusted: Jinja autoescapes every value, and a finalize hook turns code points HTML
+forbids into visible escapes. Nothing from a device is ever marked safe. A Content-Security-Policy
+allows only the page's own script (by hash), so even a slip in escaping could not run injected code.
+Evidence is rendered only for failures and errors, in collapsed <details>, so 10,000+ results stay light."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+import time
+from collections import Counter, defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, Template
+from markupsafe import Markup
+
+from . import charts
+from .clean import html_text
+from .i18n import DEFAULT_LANG, HTML_LANG, IDENTITY_LABELS, LANGS, bilingual, plain, t, word
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+OUTCOMES = ("PASS", "FAIL", "ERROR", "SKIP", "NOT_RUN")
+EXCERPT = 4000  # characters per stream of one evidence command in the page
+MESSAGE_IN_ROW = 240
+MAX_FAILURES = 2000  # failures rendered with evidence; the rest are in the table and results.json
+OPEN_FAILURES = 5  # the first few are open, the rest collapsed
+MAX_METRICS = 60
+IDENTITY_FIELDS = (
+    "os_name",
+    "os_version",
+    "kernel",
+    "arch",
+    "model",
+    "serial",
+    "fingerprint",
+    "security_patch",
+)
+
+
+def _finalize(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return html_text(value)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.globals.update(t=t, word=word, bilingual=bilingual)
+    return env
+
+
+def template(name: str) -> Template:
+    return _environment().get_template(name)
+
+
+def static_text(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def csp_for(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
+
+
+def when(value: Any) -> str:
+    if isinstance(value, int | float):
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+    return str(value or "")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f" … [+{len(text) - limit}]"
+
+
+def _device_view(d: dict[str, Any]) -> dict[str, Any]:
+    ident = d.get("identity") or {}
+    os_text = " ".join(str(ident.get(k) or "") for k in ("os_name", "os_version")).strip()
+    return {
+        "name": d["name"],
+        "kind": d.get("kind", ""),
+        "profile": d.get("profile", ""),
+        "verdict": d["verdict"],
+        "verdict_class": d["verdict"].replace(" ", "_"),
+        "os": os_text,
+        "summary": d.get("summary") or {},
+        "reachable": d.get("reachable", True),
+        "interrupted": d.get("interrupted", False),
+        "identity_changed": d.get("identity_changed", False),
+        "reasons": d.get("verdict_reasons") or [],
+        "identity_values": [str(ident.get(k) or "") for k in IDENTITY_FIELDS],
+    }
+
+
+def _matrix(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for i, d in enumerate(devices):
+        for r in d.get("requirements") or []:
+            blank = {
+                "id": r["id"],
+                "level": r["level"],
+                "statuses": [None] * len(devices),
+                "title_en": r.get("title_en", ""),
+                "title_zh": r.get("title_zh", ""),
+            }
+            row = rows.setdefault(r["id"], blank)
+            row["statuses"][i] = r["status"]
+    return list(rows.values())
+
+
+def _evidence_view(ev: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "command": ev.get("command", ""),
+        "exit_code": ev.get("exit_code"),
+        "duration": float(ev.get("duration") or 0),
+        "error": ev.get("error"),
+        "stdout": _cut(str(ev.get("stdout") or ""), EXCERPT),
+        "stderr": _cut(str(ev.get("stderr") or ""), EXCERPT),
+        "truncated": bool(ev.get("truncated")),
+    }
+
+
+def _failure_view(device: str, test: dict[str, Any]) -> dict[str, Any]:
+    attempts = test.get("attempts") or []
+    history = "; ".join(f"#{a['attempt']}: {a['outcome']}" for a in attempts) if len(attempts) > 1 else ""
+    return {
+        "device": device,
+        "test_id": test["test_id"],
+        "suite": test.get("suite", ""),
+        "outcome": test["outcome"],
+        "message": test.get("message", ""),
+        "requirements": ", ".join(test.get("requirements") or []),
+        "flaky": test.get("flaky", False),
+        "history": history,
+        "evidence": [_evidence_view(e) for e in test.get("evidence") or []],
+    }
+
+
+def _charts(devices: list[dict[str, Any]], suite_ids: list[str]) -> dict[str, Any]:
+    per_suite: dict[str, Counter[str]] = defaultdict(Counter)
+    seconds: defaultdict[str, float] = defaultdict(float)
+    points: list[charts.MetricPoint] = []
+    for d in devices:
+        for test in d.get("tests") or []:
+            per_suite[test.get("suite", "")][test["outcome"]] += 1
+            seconds[test.get("suite", "")] += float(test.get("duration") or 0)
+            for m in test.get("metrics") or []:
+                if m.get("low") is not None or m.get("high") is not None:
+                    points.append(
+                        charts.MetricPoint(
+                            f"{d['name']} {m['name']}",
+                            float(m["value"]),
+                            m.get("unit", ""),
+                            m.get("low"),
+                            m.get("high"),
+                        )
+                    )
+    # Out-of-range metrics first: they are what the reader looks for.
+    points.sort(key=lambda p: p.ok)
+    return {
+        "suites": charts.stacked_outcomes([(s, dict(per_suite[s])) for s in suite_ids], "outcomes per suite"),
+        "devices": charts.stacked_outcomes(
+            [(d["name"], d.get("summary") or {}) for d in devices], "outcomes per device"
+        ),
+        "durations": charts.bars([(s, seconds[s]) for s in suite_ids], "seconds per suite", " s"),
+        "metrics": charts.metric_ranges(points[:MAX_METRICS], "metrics") if points else None,
+        "metrics_left": max(len(points) - MAX_METRICS, 0),
+    }
+
+
+def report_context(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: str = "") -> dict[str, Any]:
+    lang = lang if lang in LANGS else DEFAULT_LANG
+    devices = results.get("devices") or []
+    run = results.get("run") or {}
+    suite_ids = list(
+        dict.fromkeys(
+            [s["id"] for s in results.get("suites") or []]
+            + [t.get("suite", "") for d in devices for t in d.get("tests") or []]
+        )
+    )
+    rows = []
+    failures = []
+    for d in devices:
+        name = d["name"]
+        for test in d.get("tests") or []:
+            outcome = test["outcome"]
+            requirements = " ".join(test.get("requirements") or ())
+            duration = f"{float(test.get('duration') or 0):.2f}"
+            rows.append(
+                (
+                    name,
+                    test.get("suite", ""),
+                    test["test_id"],
+                    requirements,
+                    outcome,
+                    duration,
+                    _cut(test.get("message") or "", MESSAGE_IN_ROW),
+                )
+            )
+            if outcome in ("FAIL", "ERROR"):
+                failures.append((name, test))
+    failures.sort(key=lambda f: f[1]["outcome"] != "FAIL")  # product failures before lab errors
+    chart_data = _charts(devices, suite_ids)
+    script = static_text("script.js")
+    return {
+        "lang": lang,
+        "html_lang": HTML_LANG[lang],
+        "plain_title": plain("title", lang),
+        "css": Markup(static_text("style.css")),
+        "script": Markup(script),
+        "csp": csp_for(script),
+        "outcomes": OUTCOMES,
+        "key_id": key_id or "-",
+        "run": {
+            "run_id": run.get("run_id", ""),
+            "operator": run.get("operator", ""),
+            "host": run.get("host", ""),
+            "start": when(run.get("start")),
+            "end": when(run.get("end")),
+            "harness_version": run.get("harness_version", ""),
+            "command_line": shlex.join(run.get("command_line") or []),
+            "waivers": ", ".join(run.get("waivers") or []),
+        },
+        "suites": results.get("suites") or [],
+        "suite_ids": suite_ids,
+        "devices": [_device_view(d) for d in devices],
+        "matrix": _matrix(devices),
+        "identity_fields": [bilingual(*IDENTITY_LABELS[k]) for k in IDENTITY_FIELDS],
+        "failures": [_failure_view(n, f) for n, f in failures[:MAX_FAILURES]],
+        "failures_total": len(failures),
+        "failures_left": max(len(failures) - MAX_FAILURES, 0),
+        "open_failures": OPEN_FAILURES,
+        "charts": chart_data,
+        "metrics_left": chart_data["metrics_left"],
+        "rows": rows,
+    }
+
+
+def render_report(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: str = "") -> str:
+    return template("report.html.j2").render(report_context(results, lang, key_id))
+
+
+def write_report(results: dict[str, Any], path: Path, lang: str = DEFAULT_LANG, key_id: str = "") -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    # html_text already replaced surrogates; "replace" only guards against a path we did not foresee.
+    tmp.write_text(render_report(results, lang, key_id), encoding="utf-8", errors="replace")
+    tmp.replace(path)
+    return path
