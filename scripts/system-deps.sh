@@ -14,6 +14,10 @@ command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
 # The QEMU tier (emulated arm64 boards) and its tests.
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# The report tests: a real browser (headless Chromium) and the Nu HTML checker (npm vnu-jar on Java).
+[ -x /usr/bin/chromium ] || need="$need chromium"
+command -v java >/dev/null 2>&1 || need="$need default-jre-headless"
+command -v npm >/dev/null 2>&1 || need="$need npm"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages:$need"
