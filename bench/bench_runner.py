@@ -48,10 +48,11 @@ def write_inventory(path: Path, boards: list[SimulatedSshServer]) -> list[str]:
     return names
 
 
-def _tree_rss_kb(root_pid: int) -> int:
-    """Summed VmRSS of a process and all its descendants."""
+def _tree_memory_kb(root_pid: int) -> tuple[int, int]:
+    """Summed (RSS, PSS) of a process and all its descendants. PSS splits each shared page between the
+    processes that map it: the forked workers share most of their memory with the runner, which RSS
+    would count twenty times."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -61,13 +62,20 @@ def _tree_rss_kb(root_pid: int) -> int:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         children.setdefault(int(fields["PPid"].strip()), []).append(int(entry))
-        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, todo = 0, [root_pid]
+    rss = pss = 0
+    todo = [root_pid]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            pass
         todo.extend(children.get(pid, []))
-    return total
+    return rss, pss
 
 
 def run_once(work: Path, inventory: Path, devices: list[str], run_id: str) -> dict[str, float]:
@@ -76,11 +84,12 @@ def run_once(work: Path, inventory: Path, devices: list[str], run_id: str) -> di
             "--plain", *(a for d in devices for a in ("--device", d))]
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak = peak_pss = 0
 
     def sample_until_exit() -> bool:
-        nonlocal peak
-        peak = max(peak, _tree_rss_kb(proc.pid))
+        nonlocal peak, peak_pss
+        rss, pss = _tree_memory_kb(proc.pid)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         return proc.poll() is not None
 
     poll_until(sample_until_exit, 3600, interval=0.1, what="the benchmark run")
@@ -100,7 +109,7 @@ def run_once(work: Path, inventory: Path, devices: list[str], run_id: str) -> di
             tests += 1
     return {"wall": wall, "tests": tests, "overhead_median_ms": statistics.median(overheads) * 1000,
             "wall_overhead_per_test_ms": (wall - command_time / len(devices)) / (tests / len(devices)) * 1000,
-            "peak_rss_mb": peak / 1024}
+            "peak_rss_mb": peak / 1024, "peak_pss_mb": peak_pss / 1024}
 
 
 def main() -> None:
@@ -121,9 +130,11 @@ def main() -> None:
                 one = run_once(work, work / "devices.toml", names[:1], f"one-{latency:g}")
                 many = run_once(work, work / "devices.toml", names, f"many-{latency:g}")
                 print(f"latency {latency:g} ms per command, {args.tests} tests per device:")
-                print(f"  1 device : wall {one['wall']:.2f} s, peak RSS {one['peak_rss_mb']:.0f} MB")
+                print(f"  1 device : wall {one['wall']:.2f} s, peak memory PSS {one['peak_pss_mb']:.0f} MB "
+                      f"(RSS {one['peak_rss_mb']:.0f} MB)")
                 print(f"  {args.devices} devices: wall {many['wall']:.2f} s, "
-                      f"peak RSS {many['peak_rss_mb']:.0f} MB (harness + {args.devices} workers)")
+                      f"peak memory PSS {many['peak_pss_mb']:.0f} MB (RSS {many['peak_rss_mb']:.0f} MB; "
+                      f"harness + {args.devices} workers)")
                 print(f"  wall ratio {args.devices}x/1x: {many['wall'] / one['wall']:.2f}")
                 print(f"  harness overhead per test (test duration - device command time), median: "
                       f"{one['overhead_median_ms']:.2f} ms (1 device), {many['overhead_median_ms']:.2f} ms "
