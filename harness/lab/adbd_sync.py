@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.transports.adb_wire import (
@@ -61,7 +62,22 @@ class _Writer:
                 raise _Closed
 
 
-def serve_sync(stream: Stream, cwd: Path) -> None:
+# Where a device path lives on the host; ValueError for a path the device does not own (access denied).
+SyncPathMap = Callable[[str], Path]
+_DENIED = Path("/proc/self/fdinfo/harness-sync-denied/x")  # a path no open() or stat() can reach
+
+
+def serve_sync(stream: Stream, cwd: Path, map_path: SyncPathMap | None = None) -> None:
+    """`map_path` (the lab's sandbox) places device paths; without it they are taken under `cwd`."""
+
+    def resolve(path: str) -> Path:
+        if map_path is None:
+            return cwd / path
+        try:
+            return map_path(path)
+        except ValueError:
+            return _DENIED
+
     reader, writer = _StreamReader(stream), _Writer(stream)
     try:
         while True:
@@ -74,13 +90,13 @@ def serve_sync(stream: Stream, cwd: Path) -> None:
                 break
             path = reader.read_exact(length).decode("utf-8", errors="surrogateescape")
             if ident == b"STAT":
-                _stat(writer, cwd / path)
+                _stat(writer, resolve(path))
             elif ident == b"LIST":
-                _list(writer, cwd / path)
+                _list(writer, resolve(path))
             elif ident == b"SEND":
-                _send(reader, writer, cwd, path)
+                _send(reader, writer, resolve, path)
             elif ident == b"RECV":
-                _recv(writer, cwd / path)
+                _recv(writer, resolve(path))
             else:
                 writer.add(sync_fail(f"unknown sync request {ident!r}"))
                 writer.flush()
@@ -114,11 +130,11 @@ def _list(writer: _Writer, path: Path) -> None:
     writer.add(SYNC_DENT.pack(b"DONE", 0, 0, 0, 0))
 
 
-def _send(reader: _StreamReader, writer: _Writer, cwd: Path, spec: str) -> None:
+def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path], spec: str) -> None:
     name, _, mode_text = spec.rpartition(",")
     if not name:
         name, mode_text = spec, "33188"  # no mode given: 0100644
-    target = cwd / name
+    target = resolve(name)
     tmp = target.with_name(f".{target.name}.adbd-partial")
     error: str | None = None
     out = None

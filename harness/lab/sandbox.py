@@ -77,6 +77,11 @@ class Sandbox:
     # --- lifetime -------------------------------------------------------------------------------
 
     @property
+    def anchor_pid(self) -> int | None:
+        """Host PID of the anchor's process group leader (unshare), for the lab's records."""
+        return self._anchor.pid if self.running and self._anchor is not None else None
+
+    @property
     def running(self) -> bool:
         return self._anchor is not None and self._anchor.poll() is None
 

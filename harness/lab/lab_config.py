@@ -1,0 +1,201 @@
+"""The inventory's `[lab]` section: which devices of the inventory are simulated, by which persona,
+with which faults, and where the lab keeps its state. Validated with the inventory's own one-line
+errors (file, device, key, value, did-you-mean; the CLI exits 2).
+
+    [lab]
+    state_dir = ".lab"          # beside the inventory unless absolute
+    adb_server = 15037          # the lab's own adb server (never 5037)
+
+    [lab.devices.euler-ft2000]
+    persona = "euler-ft2000"
+    boot_time = 0.5             # seconds; default: the persona's boot_seconds
+    console_port = 47211        # optional TCP console (socket://) beside the pty path
+    faults = { latency_ms = 50 }
+
+A simulated device must be reachable where its `[devices.NAME]` entry looks: ssh on 127.0.0.1, adb
+through the lab's adb server with `connect = "127.0.0.1:PORT"`, serial on the lab's pty path
+(`<state_dir>/tty/NAME`) or `socket://127.0.0.1:PORT`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.inventory import _suggest, _Where
+from harness.lab.faults import Faults
+from harness.lab.persona import list_personas
+from harness.specs import DeviceSpec
+
+DEFAULT_STATE_DIR = ".lab"
+DEFAULT_ADB_SERVER_PORT = 15037
+LOOPBACK = ("127.0.0.1", "localhost")
+# Ports the lab never uses: the adb server scans 5555-5585 for emulators; 5037 is the user's own server.
+FORBIDDEN_PORTS = (*range(5555, 5586), 5037)
+SOCKET_URL = re.compile(r"^socket://(?P<host>[^:/]+):(?P<port>\d+)/?$")
+LAB_KEYS = ("state_dir", "adb_server", "devices")
+DEVICE_KEYS = ("persona", "boot_time", "console_port", "faults")
+
+
+@dataclass(frozen=True)
+class LabDevice:
+    """One simulated device and the endpoints it serves (from its inventory entry)."""
+
+    name: str
+    persona: str
+    boot_time: float | None = None
+    faults: Faults = field(default_factory=Faults)
+    ssh_port: int | None = None
+    adb_port: int | None = None
+    console_port: int | None = None  # the TCP console (socket://)
+    serial: bool = False  # has a console (pty path, and TCP when console_port is set)
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    inventory: Path
+    state_dir: Path
+    adb_server_port: int
+    devices: dict[str, LabDevice]
+
+    def tty_path(self, name: str) -> Path:
+        """The console's pty "by path", like /dev/ttyUSB0 on a lab host."""
+        return self.state_dir / "tty" / name
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
+
+    def device_dir(self, name: str) -> Path:
+        return self.state_dir / "devices" / name
+
+    def get(self, name: str) -> LabDevice:
+        if name not in self.devices:
+            raise ConfigError(f"{self.inventory}: no simulated device named {name!r}"
+                              f"{_suggest(name, self.devices)} (see [lab.devices])")
+        return self.devices[name]
+
+
+def parse_lab(raw: Any, path: Path, devices: dict[str, DeviceSpec]) -> LabConfig | None:
+    """The validated [lab] table, or None when the inventory has none."""
+    if raw is None:
+        return None
+    where = _Where(path, None, "lab")
+    if not isinstance(raw, dict):
+        raise where.fail(raw, "expected a [lab] table")
+    for key, value in raw.items():
+        if key not in LAB_KEYS:
+            raise where.child(key).fail(value, f"unknown key{_suggest(key, LAB_KEYS)}")
+    state_dir = Path(_string(raw.get("state_dir", DEFAULT_STATE_DIR), where.child("state_dir"))).expanduser()
+    if not state_dir.is_absolute():
+        state_dir = path.parent / state_dir
+    adb_port = _port(raw.get("adb_server", DEFAULT_ADB_SERVER_PORT), where.child("adb_server"))
+    lab_devices = raw.get("devices", {})
+    if not isinstance(lab_devices, dict):
+        raise where.child("devices").fail(lab_devices, "expected [lab.devices.NAME] tables")
+    config = LabConfig(inventory=path, state_dir=state_dir, adb_server_port=adb_port, devices={})
+    for name, table in lab_devices.items():
+        dev_where = _Where(path, name, f"lab.devices.{name}")
+        if name not in devices:
+            raise dev_where.fail(name, f"no [devices.{name}] entry to simulate{_suggest(name, devices)}")
+        config.devices[name] = _lab_device(name, table, dev_where, devices[name], config)
+    return config
+
+
+def _lab_device(name: str, raw: Any, where: _Where, spec: DeviceSpec, config: LabConfig) -> LabDevice:
+    if not isinstance(raw, dict):
+        raise where.fail(raw, "expected a table")
+    for key, value in raw.items():
+        if key not in DEVICE_KEYS:
+            raise where.child(key).fail(value, f"unknown key{_suggest(key, DEVICE_KEYS)}")
+    if "persona" not in raw:
+        raise where.child("persona").fail(None, "required key is missing")
+    personas = list_personas()
+    persona = raw["persona"]
+    if persona not in personas:
+        hint = _suggest(str(persona), personas)
+        raise where.child("persona").fail(persona, f"expected one of {', '.join(personas)}{hint}")
+    boot_time = None
+    if "boot_time" in raw:
+        boot_time = raw["boot_time"]
+        if isinstance(boot_time, bool) or not isinstance(boot_time, int | float) or boot_time < 0:
+            raise where.child("boot_time").fail(boot_time, "expected a number of seconds >= 0")
+        boot_time = float(boot_time)
+    faults = Faults()
+    if "faults" in raw:
+        if not isinstance(raw["faults"], dict):
+            raise where.child("faults").fail(raw["faults"], "expected a table of faults")
+        try:
+            faults = Faults.from_dict(raw["faults"])
+        except (TypeError, ValueError) as exc:
+            raise where.child("faults").fail(raw["faults"], str(exc)) from None
+    console_port = _port(raw["console_port"], where.child("console_port")) if "console_port" in raw else None
+    return LabDevice(
+        name=name, persona=persona, boot_time=boot_time, faults=faults,
+        ssh_port=_ssh_port(spec, where), adb_port=_adb_port(spec, where, config),
+        console_port=_console_port(spec, where, config, console_port), serial=spec.serial is not None,
+    )
+
+
+def _ssh_port(spec: DeviceSpec, where: _Where) -> int | None:
+    if spec.ssh is None:
+        return None
+    dev = _Where(where.path, where.device, "ssh.host")
+    if spec.ssh.host not in LOOPBACK:
+        raise dev.fail(spec.ssh.host, "a simulated device listens on 127.0.0.1")
+    if spec.ssh.jump is not None:
+        raise dev.child("jump").fail(spec.ssh.jump.host, "a simulated device is reached directly")
+    return _port(spec.ssh.port, _Where(where.path, where.device, "ssh.port"))
+
+
+def _adb_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
+    if spec.adb is None:
+        return None
+    dev = _Where(where.path, where.device, "adb")
+    if (spec.adb.server_host, spec.adb.server_port) not in ((h, config.adb_server_port) for h in LOOPBACK):
+        raise dev.child("server").fail(f"{spec.adb.server_host}:{spec.adb.server_port}",
+                                       f"expected the lab's adb server 127.0.0.1:{config.adb_server_port}")
+    m = re.fullmatch(r"(?:127\.0\.0\.1|localhost):(\d+)", spec.adb.connect or "")
+    if m is None:
+        raise dev.child("connect").fail(spec.adb.connect,
+                                        "expected 127.0.0.1:PORT, where the simulated adbd listens")
+    if spec.adb.serial != spec.adb.connect:
+        raise dev.child("serial").fail(spec.adb.serial, f"expected {spec.adb.connect!r} (the adb server "
+                                                         "names a connected device by its address)")
+    return _port(int(m[1]), dev.child("connect"))
+
+
+def _console_port(spec: DeviceSpec, where: _Where, config: LabConfig, console_port: int | None) -> int | None:
+    if spec.serial is None:
+        if console_port is not None:
+            raise where.child("console_port").fail(console_port, "the device has no [serial] table")
+        return None
+    dev = _Where(where.path, where.device, "serial.port")
+    m = SOCKET_URL.match(spec.serial.port)
+    if m is not None:
+        if m["host"] not in LOOPBACK:
+            raise dev.fail(spec.serial.port, "a simulated console listens on 127.0.0.1")
+        port = _port(int(m["port"]), dev)
+        if console_port is not None and console_port != port:
+            raise where.child("console_port").fail(console_port, f"differs from serial.port ({port})")
+        return port
+    tty = config.tty_path(spec.name)
+    if Path(spec.serial.port) != tty:
+        raise dev.fail(spec.serial.port, f"expected the lab's pty path {tty} or socket://127.0.0.1:PORT")
+    return console_port
+
+
+def _string(value: Any, where: _Where) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.fail(value, "expected a non-empty string")
+    return value
+
+
+def _port(value: Any, where: _Where) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 65535:
+        raise where.fail(value, "expected a TCP port from 1024 to 65535")
+    if value in FORBIDDEN_PORTS:
+        raise where.fail(value, "the adb server owns 5037 and scans 5555-5585: pick another port")
+    return value
