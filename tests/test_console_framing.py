@@ -228,3 +228,32 @@ def test_a_boot_line_cut_after_hash_is_not_a_shell_prompt() -> None:
     assert classify(cut, PromptPatterns()) is None
     assert classify(b"\r\nroot@board:~# ", PromptPatterns()) is ConsoleState.SHELL
     assert classify(b"\r\n/ # ", PromptPatterns()) is ConsoleState.SHELL
+
+
+@pytest.mark.parametrize(
+    ("cmd", "fresh"),
+    [
+        ("true", False),
+        ("uname -a", False),
+        ("cat /proc/cpuinfo | grep -c processor", False),
+        ("a && b || c", False),
+        ("echo x >&2", False),
+        ("ls /etc/exports /usr/bin/set-foo", False),
+        ("exit 3", True),
+        ("echo before; exit 3", True),
+        ("cd /tmp", True),
+        ("FOO=1", True),
+        ("x[2]+=1", True),
+        ("sleep 5 &", True),
+        ("f() { :; }", True),
+        (". /etc/os-release && echo $NAME", True),
+        ("exec sh", True),
+        ("read line", True),
+    ],
+)
+def test_commands_that_change_the_shell_run_in_a_subshell(cmd: str, fresh: bool) -> None:
+    from harness.transports.console import Frame, changes_shell_state
+
+    assert changes_shell_state(cmd) is fresh
+    assert ("( eval " in Frame("t").command(cmd)) is fresh
+    assert "( eval " not in Frame("t").command(cmd, subshell=False)

@@ -84,6 +84,15 @@ def test_exit_codes(console: SerialTransport, code: int) -> None:
     assert console.run(f"(exit {code})").exit_code == code
 
 
+def test_each_command_gets_a_fresh_shell_as_over_ssh(console: SerialTransport) -> None:
+    # A suite's `exit 3` must end its own command, not the console's login shell.
+    assert console.run("echo before; exit 3").exit_code == 3
+    assert console.run("cd /; FOO=leaked").exit_code == 0
+    after = console.run('echo "${FOO:-clean} $(pwd)"')
+    assert after.exit_code == 0 and after.stdout_text.split()[0] == "clean"
+    assert after.stdout_text.split()[1] != "/" or console.run("pwd").stdout_text.strip() == "/"
+
+
 def test_command_not_found_is_127_with_its_message(console: SerialTransport) -> None:
     result = console.run("no-such-command-here")
     assert result.exit_code == 127 and b"not found" in result.stdout

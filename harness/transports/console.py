@@ -3,7 +3,7 @@
 A console is one byte stream shared by echo, prompts, kernel chatter and command output. To find one
 command's output and exit code in it, each command is framed between two markers made of a fresh token:
 
-    printf '%s%s\\n' __HS <token>; eval '<cmd>'; printf '\\n%s%s %d\\n' __HE <token> $?
+    printf '%s%s\\n' __HS <token>; ( eval '<cmd>' ); printf '\\n%s%s %d\\n' __HE <token> $?
 
 The shell prints `__HS<token>` and `__HE<token> <exit>`, but the echo of the line only ever shows
 `__HS <token>` (split by a space), so echo can never be mistaken for a marker. The newline printed
@@ -62,12 +62,39 @@ class Frame:
     def end(self) -> bytes:
         return f"{END_TAG}{self.token} ".encode()
 
-    def command(self, cmd: str) -> str:
-        """The one line to type. `eval` keeps the user's command whole: `#`, `;`, `&`, quotes all work."""
+    def command(self, cmd: str, subshell: bool = True) -> str:
+        """The one line to type. `eval` keeps the user's command whole: `#`, `;`, `&`, quotes all work.
+        With `subshell` (the default) a command that could change the shell it runs in (`exit`, `cd`,
+        an assignment, ...) runs in a subshell, so each command sees a fresh shell as over ssh and adb
+        and cannot end the console's login shell; other commands skip the fork. The driver's own
+        setup (prompt, stty) runs in the login shell itself (subshell=False)."""
+        fresh = subshell and changes_shell_state(cmd)
+        body = f"( eval {shell_quote(cmd)} )" if fresh else f"eval {shell_quote(cmd)}"
         return (
-            f"printf '%s%s\\n' {START_TAG} {self.token}; eval {shell_quote(cmd)}; "
+            f"printf '%s%s\\n' {START_TAG} {self.token}; {body}; "
             f"printf '\\n%s%s %d\\n' {END_TAG} {self.token} $?"
         )
+
+
+# Words and forms by which a command changes the shell that runs it (or ends it). Matching one costs a
+# fork; missing one would let a command leak state into (or exit) the console's login shell.
+_STATE_WORDS = (
+    "exit|exec|logout|return|cd|pushd|popd|set|shopt|trap|ulimit|umask|export|unset|readonly|alias|"
+    "unalias|source|read|readarray|mapfile|getopts|let|declare|typeset|local|shift|hash|bind|enable|"
+    "builtin|wait|fg|bg|disown|jobs|eval|command|ulimit|history|suspend|times"
+)
+_CHANGES_STATE = re.compile(
+    rf"(?<![\w.-])(?:{_STATE_WORDS})(?![\w.-])"  # a state-changing builtin as a word
+    r"|(?:^|[\s;&|(`])\.\s"  # `. file`
+    r"|(?:^|[\s;&|(`{])[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?="  # an assignment
+    r"|[A-Za-z_][\w-]*\s*\(\s*\)"  # a function definition
+    r"|(?<![&>|])&(?![&>])"  # a background job
+)
+
+
+def changes_shell_state(cmd: str) -> bool:
+    """Whether `cmd` may change (or end) the shell it runs in; such commands run in a subshell."""
+    return _CHANGES_STATE.search(cmd) is not None
 
 
 class ParseError(ValueError):

@@ -124,7 +124,7 @@ class SerialTransport:
         setup = SETUP + f"PS1='@HP''{token}# '"
         self._prompt = prompt.encode()
         try:
-            self._exchange(setup, deadline, None, BoundedBuffer(SCREEN_KEEP))
+            self._exchange(setup, deadline, None, BoundedBuffer(SCREEN_KEEP), subshell=False)
             # Does the tty still turn \n into \r\n (no stty)? Then output must be normalised.
             probe = BoundedBuffer(64)
             self._translate_crlf = False
@@ -183,12 +183,17 @@ class SerialTransport:
         return self._line.read(deadline.remaining())
 
     def _exchange(
-        self, cmd: str, deadline: Deadline, on_output: OutputCallback | None, out: BoundedBuffer
+        self,
+        cmd: str,
+        deadline: Deadline,
+        on_output: OutputCallback | None,
+        out: BoundedBuffer,
+        subshell: bool = True,
     ) -> int:
         """Type one framed command, stream its output into `out`, wait for the prompt; the exit code."""
         frame = Frame(secrets.token_hex(6))
         parser = FrameParser(frame, translate_crlf=self._translate_crlf)
-        self._line.write((frame.command(cmd) + "\r").replace("\n", "\r").encode())
+        self._line.write((frame.command(cmd, subshell) + "\r").replace("\n", "\r").encode())
         data, self._pending = self._pending, b""
         while True:
             self._hand_on(parser.feed(data), out, on_output)
