@@ -405,3 +405,17 @@ def test_works_as_an_ordinary_user(world_traversable_dir: Path) -> None:
     uid, rc, *rest = proc.stdout.split(" ", 2)
     assert uid != "0" or os.geteuid() != 0
     assert rc == "0" and rest[0].startswith("['0', '11']"), proc.stdout
+
+
+def test_a_device_sees_only_its_own_listening_sockets(devices: dict[str, Sandbox]) -> None:
+    import socket
+
+    # A service listening on the lab machine must not show up in the device's port inventory.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as host_service:
+        host_service.bind(("0.0.0.0", 0))
+        host_service.listen()
+        port_hex = f":{host_service.getsockname()[1]:04X}"
+        box = devices["kylin-v10"]
+        tables = sh(box, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
+        assert port_hex not in tables
+        assert "127.0.0.1" in sh(box, "ip -4 addr show lo 2>/dev/null || echo 127.0.0.1")

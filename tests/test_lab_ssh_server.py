@@ -489,6 +489,17 @@ def test_ssh_transport_reboot_and_wait_ready(board: SimulatedSshServer) -> None:
         assert link.run("echo up").stdout == b"up\n"
 
 
+def test_ssh_transport_reboot_survives_the_link_dying_under_it(board: SimulatedSshServer) -> None:
+    # The device drops the link the moment it takes `reboot`; closing our channel on that dead link
+    # must not turn a reboot into an error (it did: EOFError from paramiko's channel close).
+    with transport_for(board) as link:
+        for cycle in range(1, 9):
+            link.run("true")
+            link.reboot()
+            link.wait_ready(timeout=10)
+            assert board.boots == cycle + 1
+
+
 def test_ssh_transport_sees_faults_as_typed_errors(board: SimulatedSshServer, tmp_path: Path) -> None:
     with transport_for(board) as link:
         board.faults = Faults(drop_after_commands=1)

@@ -30,7 +30,9 @@ CONFORMING = ("ohos-rk3568", "handset-hmos", "euler-ft2000", "kylin-v10")
 # The sandboxes share the host's network namespace, so SEC-NET-002 (SHOULD: no listening port outside the
 # allowlist) judges whatever the host has listening, not the persona: its outcome is left out here until
 # the sandbox gives each device its own network namespace. It must still have run.
-HOST_DEPENDENT = frozenset({"SEC-NET-002"})
+# Requirements whose outcome depends on the machine the lab runs on (none since devices have their own
+# network namespace: SEC-NET-002 sees only the device's sockets).
+HOST_DEPENDENT: frozenset[str] = frozenset()
 PASSWORD_ENV = "HARNESS_CONFORMANCE_PW"
 PASSWORD = "conformance-board-pw"
 # What the bench declares about each persona's OS (a lab engineer writes this into devices.toml).
@@ -156,7 +158,8 @@ def test_conforming_persona_passes_every_suite(name: str, tmp_path: Path) -> Non
         assert {"HW-WDT-001", "HW-RTC-001", "HW-DT-001", "HW-DT-002"} <= passed, sorted(passed)
     if load_persona(name).os_profile in ("openeuler", "kylin"):
         assert {"KERN-KABI-001", "KERN-KABI-002", "ID-OS-002", "ID-FP-001", "ID-FP-002"} <= passed
-    assert set(run.outcomes) >= HOST_DEPENDENT, "the host-dependent requirements did not run at all"
+    # The device's own network namespace: its port inventory holds only its own sockets.
+    assert "SEC-NET-002" in passed
 
 
 def test_nonconforming_board_fails_exactly_on_its_planted_defects(tmp_path: Path) -> None:

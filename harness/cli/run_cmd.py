@@ -64,8 +64,8 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
 @click.option("--include", multiple=True, help="Only test ids matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave out test ids matching this glob (repeatable).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, help="Run each test N times.")
-@click.option("--test-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop a test after SECONDS (ERROR).")
+@click.option("--test-timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Stop a test after SECONDS (ERROR), so an unattended run cannot hang for ever.")
 @click.option("--shard", "shard_text", default=None, help="K/N: run the K-th of N slices of the tests.")
 @click.option("--run-id", default=None, help="Name of the run directory (default: time + random).")
 @click.option("--resume", "resume_ref", default=None, metavar="RUN",

@@ -37,6 +37,16 @@ while read -r kind path; do
     esac
 done < "$R/.persona/mounts"
 step "set the hostname" hostname "$H"
+# The device's own network namespace: only its loopback, so its listening sockets are its own and
+# never the host's (a port inventory on the device must not see the lab machine's services).
+# Its NIC is a veth pair kept inside the namespace (a user namespace may create veth, not move it out):
+# eth0 is up with a QEMU-style address; a kernel without veth leaves the device with loopback only.
+if command -v ip >/dev/null 2>&1; then
+    step "bring up the device's loopback" ip link set lo up
+    if ip link add eth0 type veth peer name lab0 2>/dev/null; then
+        ip link set lab0 up && ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
+    fi
+fi
 step "enter $R" cd "$R"
 step "prepare the old-root mount point" mkdir -p .oldroot
 step "pivot_root into $R" pivot_root . .oldroot

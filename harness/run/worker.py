@@ -22,7 +22,9 @@ MAX_LINE = 8 * 1024 * 1024
 READ_SIZE = 64 * 1024
 PLUGIN = "harness.plugin"
 # pytest settings every worker gets. importlib mode lets two suites hold test files with the same name.
-BASE_FLAGS = ("-p", "no:cacheprovider", "-q", "--import-mode=importlib")
+# pytest-timeout, if installed, stays out: the per-test timeout is the harness's own (--test-timeout), and
+# an ini file near the suites (this project's own pyproject.toml) must not impose another.
+BASE_FLAGS = ("-p", "no:cacheprovider", "-p", "no:timeout", "-q", "--import-mode=importlib")
 
 
 def _plugin_autoloads() -> bool:

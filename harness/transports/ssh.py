@@ -123,7 +123,9 @@ class SshTransport:
         return chan
 
     def _release(self, chan: paramiko.Channel) -> None:
-        chan.close()
+        # Closing a channel on a link that just died (a reboot, a drop) has nothing left to do.
+        with contextlib.suppress(*LINK_ERRORS):
+            chan.close()
         with self._lock:
             self._channels.discard(chan)
 
