@@ -16,7 +16,7 @@ deps: $(STAMP)
 
 # The main job, on the built-in simulated lab when there is no hardware.
 run: $(STAMP)
-	$(BIN)/python -m harness.demo
+	@BIN=$(BIN) sh scripts/run-lab.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
