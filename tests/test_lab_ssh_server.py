@@ -69,7 +69,7 @@ def pid_alive(pid: int) -> bool:
     """A zombie (or a pid gone from /proc) counts as dead: it runs nothing any more."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while we read it
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 

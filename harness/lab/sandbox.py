@@ -312,6 +312,6 @@ def _only_child(pid: int) -> int | None:
     """The PID of `pid`'s child (unshare's forked child: PID 1 of the device)."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while we read it
         return None
     return int(children[0]) if children else None
