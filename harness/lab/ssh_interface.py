@@ -39,6 +39,7 @@ class DeviceInterface(paramiko.ServerInterface):
         self.map_path = device.map_path  # read by the SFTP subsystem
         self.commands_served = 0
         self.sessions: dict[int, CommandSession] = {}
+        self._unstarted: dict[int, CommandSession] = {}
         self._env: dict[int, dict[str, str]] = {}
         self._pty: dict[int, PtyRequest] = {}
         self._lock = threading.Lock()
@@ -148,7 +149,17 @@ class DeviceInterface(paramiko.ServerInterface):
             self.sessions = {k: s for k, s in self.sessions.items() if not s.finished}
             self.sessions[channel.get_id()] = session
         self.device.track(session)
-        session.start()
+        # Started once paramiko has sent the request's reply (see _channel_request): a command as
+        # quick as `true` could otherwise send its exit status and close before the SUCCESS reply,
+        # and the client would see its channel closed before the exec was even accepted.
+        with self._lock:
+            self._unstarted[channel.get_id()] = session
+
+    def start_accepted(self, channel: paramiko.Channel) -> None:
+        with self._lock:
+            session = self._unstarted.pop(channel.get_id(), None)
+        if session is not None:
+            session.start()
 
     @staticmethod
     def _in_background(action: Callable[..., None], *args: Any) -> None:
@@ -170,6 +181,9 @@ def _channel_request(chan: paramiko.Channel, m: paramiko.Message) -> None:
         return
     m.packet.seek(start)
     chan._handle_request(m)  # type: ignore[attr-defined]
+    server = chan.transport.server_object if chan.transport is not None else None
+    if isinstance(server, DeviceInterface):
+        server.start_accepted(chan)
 
 
 class DeviceTransport(paramiko.Transport):
