@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import select
@@ -126,6 +127,10 @@ def _prepare_fork() -> None:
 
     from .. import plugin  # noqa: F401
     from ..transports import adb, serial, ssh  # noqa: F401
+
+    # What the runner holds now is shared copy-on-write with every worker; kept out of the collector,
+    # it is not written to (and so not copied) by each worker's garbage collections.
+    gc.freeze()
 
 
 def _worker_main(args: WorkerArgs, log_fd: int, write_fd: int, read_fd: int, parent: int) -> None:
