@@ -176,8 +176,8 @@ class Sandbox:
         the device's environment. start() boots the anchor with it; run on its own it gives a
         throw-away device for one command (its files are the same, its processes are not)."""
         t = self._tools
-        return [t["unshare"], "--user", "--map-root-user", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork",
-                "--kill-child", "--", t["env"], "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        return [t["unshare"], "--user", "--map-root-user", "--mount", "--uts", "--ipc", "--net", "--pid",
+                "--fork", "--kill-child", "--", t["env"], "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                 "/bin/sh", "-c", SETUP_SCRIPT, "sandbox-setup", str(self.root), self.persona.hostname,
                 *self._confine([t["env"], "-i", *self._device_env(), *inner])]
 
@@ -189,8 +189,8 @@ class Sandbox:
         session = [t["setsid"], "--wait", "--ctty"] if ctty else []
         # --preserve-credentials: an unprivileged owner may not call setgroups in its namespace; its
         # uid already maps to root there.
-        enter = [t["nsenter"], f"--target={self._anchor_pid}", "--user", "--mount", "--uts", "--ipc", "--net", "--pid",
-                 "--root", f"--wdns={wd}", "--preserve-credentials", "--"]
+        enter = [t["nsenter"], f"--target={self._anchor_pid}", "--user", "--mount", "--uts", "--ipc", "--net",
+                 "--pid", "--root", f"--wdns={wd}", "--preserve-credentials", "--"]
         return [*enter, *self._confine([*session, t["env"], "-i", *self._device_env(term), *inner])]
 
     def _device_env(self, term: str = "dumb") -> list[str]:
