@@ -560,3 +560,51 @@ def test_collection_error_is_planned_and_recorded_as_error(tmp_path: Path, inven
     assert error["test_id"] == "broken/test_syntax.py" and error["outcome"] == "ERROR"
     assert error["message"].startswith("collection error:") and "SyntaxError" in error["message"]
     assert lines[-1]["type"] == "end"
+
+
+SCOPED_TOML = DEMO_TOML + """
+[[requirements]]
+id = "DEMO-HANDSET"
+level = "MUST"
+title_en = "h"
+title_zh = "h"
+applies_to = { kinds = ["handset"] }
+
+[[requirements]]
+id = "DEMO-LINUX"
+level = "MUST"
+title_en = "l"
+title_zh = "l"
+applies_to = { profiles = ["generic-linux"] }
+"""
+
+SCOPED_TESTS = """
+import pytest
+
+
+@pytest.mark.requirement("DEMO-HANDSET")
+def test_handsets_only(dut):
+    assert False, "must not run on a board"
+
+
+@pytest.mark.requirement("DEMO-LINUX")
+def test_linux_data(dut, suite_data, ident):
+    assert suite_data["limit"] == 7 and suite_data["source"] == "generic-linux"
+    assert ident.kernel
+"""
+
+
+def test_plugin_skips_what_does_not_apply_and_resolves_suite_data(tmp_path: Path, inventory: Path) -> None:
+    folder = write_suite(tmp_path / "suites", "scoped", SCOPED_TOML, SCOPED_TESTS)
+    (folder / "data").mkdir()
+    (folder / "data" / "scoped.toml").write_text(
+        '[default]\nlimit = 3\nsource = "default"\n\n[profile.generic-linux]\nlimit = 7\nsource = "generic-linux"\n'
+    )
+    run_dir = tmp_path / "run"
+    proc = worker([folder], "--device", "box", "--inventory", str(inventory), "--harness-run-dir", str(run_dir),
+                  cwd=tmp_path)
+    outcomes = results(journal(run_dir))
+    assert outcomes["test_handsets_only"]["outcome"] == "SKIP", proc.stdout
+    assert "not applicable" in outcomes["test_handsets_only"]["message"]
+    assert "kinds handset" in outcomes["test_handsets_only"]["message"]
+    assert outcomes["test_linux_data"]["outcome"] == "PASS", proc.stdout

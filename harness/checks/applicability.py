@@ -1,21 +1,11 @@
 """Whether a test's requirements apply to the device: suite.toml `applies_to` (profiles, kinds).
 
-Each suite's conftest.py calls `skip_unless_applicable` from an autouse fixture, so a test of a
+The harness plugin (harness/plugin/suite_fixtures.py) asks it before every test, so a test of a
 requirement that does not apply ends as SKIP with the reason, never as a FAIL or a silent PASS."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-import pytest
-
-from ..suites import Suite, load_suite
-
-
-@cache
-def _suite(folder: Path) -> Suite:
-    return load_suite(folder)
+from ..suites import Suite
 
 
 def not_applicable_reason(suite: Suite, requirement_ids: list[str], profile: str, kind: str) -> str | None:
@@ -36,13 +26,3 @@ def not_applicable_reason(suite: Suite, requirement_ids: list[str], profile: str
     if not reasons:
         return None
     return f"not applicable to profile {profile}, kind {kind}: " + "; ".join(reasons)
-
-
-def skip_unless_applicable(request: pytest.FixtureRequest, suite_folder: Path) -> None:
-    ids = [str(a) for mark in request.node.iter_markers("requirement") for a in mark.args]
-    if not ids:
-        return
-    dut = request.getfixturevalue("dut")
-    reason = not_applicable_reason(_suite(suite_folder), ids, dut.spec.profile, dut.spec.kind)
-    if reason:
-        pytest.skip(reason)

@@ -8,8 +8,9 @@ import pytest
 from .fixtures import Dut, dut
 from .options import add_options
 from .session import start_session
+from .suite_fixtures import _requirements_apply, ident, suite_data
 
-__all__ = ["Dut", "dut"]
+__all__ = ["Dut", "_requirements_apply", "dut", "ident", "suite_data"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

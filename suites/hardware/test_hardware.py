@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
-from pathlib import Path
 
 import pytest
 
 from harness.checks import procinfo, reads
-from harness.checks.suite_data import resolve_file
 
-DATA = Path(__file__).parent / "data" / "hardware.toml"
 # uname -m -> what /proc/cpuinfo shows for that architecture.
 CPUINFO_MARKERS = {
     "aarch64": ("features", {"fp", "asimd"}),
@@ -20,16 +17,6 @@ CPUINFO_MARKERS = {
     "armv7l": ("features", {"vfp"}),
     "riscv64": ("isa", set()),
 }
-
-
-@pytest.fixture(scope="module")
-def ident(dut):
-    return dut.identity()
-
-
-@pytest.fixture(scope="module")
-def expect(dut, ident):
-    return resolve_file(DATA, dut.profile.name, dut.profile.family, ident.os_version)
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +80,12 @@ def test_cpufreq_scaling(dut):
 
 
 @pytest.mark.requirement("HW-MEM-001")
-def test_memory_size(dut, meminfo, expect):
+def test_memory_size(dut, meminfo, suite_data):
     declared = dut.spec.declared.memory_mb
     if declared is None:
         pytest.skip("the inventory declares no memory_mb for this device")
     total = procinfo.mem_total_mb(meminfo)
-    tolerance = float(expect["memory_tolerance"])
+    tolerance = float(suite_data["memory_tolerance"])
     dut.metric("mem_total", total, "MB", low=declared * (1 - tolerance), high=declared * 1.02)
     assert procinfo.within_tolerance(total, declared, tolerance), (
         f"MemTotal {total} MB is not within {tolerance:.0%} below the declared {declared} MB"
@@ -106,11 +93,15 @@ def test_memory_size(dut, meminfo, expect):
 
 
 @pytest.mark.requirement("HW-MEM-002")
-def test_memory_available(dut, meminfo, expect):
+def test_memory_available(dut, meminfo, suite_data):
     assert "MemAvailable" in meminfo, "/proc/meminfo has no MemAvailable"
     fraction = meminfo["MemAvailable"] / max(1, meminfo.get("MemTotal", 0))
-    dut.metric("mem_available_fraction", round(fraction, 3), "", low=float(expect["min_available_fraction"]))
-    assert fraction >= float(expect["min_available_fraction"]), f"only {fraction:.1%} of memory is available"
+    dut.metric(
+        "mem_available_fraction", round(fraction, 3), "", low=float(suite_data["min_available_fraction"])
+    )
+    assert fraction >= float(suite_data["min_available_fraction"]), (
+        f"only {fraction:.1%} of memory is available"
+    )
 
 
 @pytest.mark.requirement("HW-STO-001")
@@ -123,10 +114,10 @@ def test_block_storage_present(dut):
 
 
 @pytest.mark.requirement("HW-STO-002")
-def test_data_folder_round_trip(dut, expect):
-    folder = expect["data_dir"]
+def test_data_folder_round_trip(dut, suite_data):
+    folder = suite_data["data_dir"]
     path = shlex.quote(f"{folder}/.harness-hw-{secrets.token_hex(4)}")
-    kb = int(expect["write_check_kb"])
+    kb = int(suite_data["write_check_kb"])
     script = (
         f"dd if=/dev/urandom of={path} bs=1024 count={kb} 2>/dev/null && sync && "
         f"a=$(cksum < {path}) && cat {path} > {path}.copy && b=$(cksum < {path}.copy) && "
@@ -142,16 +133,16 @@ def test_data_folder_round_trip(dut, expect):
 
 
 @pytest.mark.requirement("HW-STO-003")
-def test_data_folder_free_space(dut, expect):
-    folder = expect["data_dir"]
+def test_data_folder_free_space(dut, suite_data):
+    folder = suite_data["data_dir"]
     result = dut.run(f"df -k {shlex.quote(folder)}")
     assert result.ok, f"df -k {folder} failed: {result.stderr_text[-200:]}"
     free_kb = procinfo.parse_df_available_kb(result.stdout_text)
     assert free_kb is not None, f"cannot read df output: {result.stdout_text[:200]!r}"
     free_mb = free_kb // 1024
-    dut.metric("data_free", free_mb, "MB", low=float(expect["min_free_mb"]))
-    assert free_mb >= int(expect["min_free_mb"]), (
-        f"{folder} has {free_mb} MB free, needs {expect['min_free_mb']}"
+    dut.metric("data_free", free_mb, "MB", low=float(suite_data["min_free_mb"]))
+    assert free_mb >= int(suite_data["min_free_mb"]), (
+        f"{folder} has {free_mb} MB free, needs {suite_data['min_free_mb']}"
     )
 
 
@@ -164,7 +155,7 @@ def test_network_interface(dut):
 
 
 @pytest.mark.requirement("HW-THERM-001")
-def test_thermal_zones(dut, expect):
+def test_thermal_zones(dut, suite_data):
     base = "/sys/class/thermal"
     zones = [z for z in reads.list_dir(dut, base) or [] if z.startswith("thermal_zone")]
     assert zones, f"no thermal zone under {base}"
@@ -177,9 +168,13 @@ def test_thermal_zones(dut, expect):
             problems.append(f"{zone}: {exc}")
             continue
         dut.metric(
-            f"{zone}_temp", celsius, "C", low=float(expect["temp_min"]), high=float(expect["temp_max"])
+            f"{zone}_temp",
+            celsius,
+            "C",
+            low=float(suite_data["temp_min"]),
+            high=float(suite_data["temp_max"]),
         )
-        if not float(expect["temp_min"]) <= celsius <= float(expect["temp_max"]):
+        if not float(suite_data["temp_min"]) <= celsius <= float(suite_data["temp_max"]):
             problems.append(f"{zone}: implausible {celsius} C")
     assert not problems, "; ".join(problems)
 

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from harness.checks import osinfo, reads
 from harness.checks.kabi import normalize_arch
-from harness.checks.suite_data import resolve_file
-
-DATA = Path(__file__).parent / "data" / "identity.toml"
-
-
-@pytest.fixture(scope="module")
-def ident(dut):
-    return dut.identity()
-
-
-@pytest.fixture(scope="module")
-def expect(dut, ident):
-    return resolve_file(DATA, dut.profile.name, dut.profile.family, ident.os_version)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +19,12 @@ def os_release(dut):
 
 
 @pytest.mark.requirement("ID-OS-001")
-def test_os_name_and_version_reported(ident, expect):
+def test_os_name_and_version_reported(ident, suite_data):
     assert ident.os_name, "the OS name is empty"
     assert ident.os_version, "the OS version is empty"
-    if expect["os_names"]:
-        assert ident.os_name in expect["os_names"], (
-            f"OS name {ident.os_name!r} is not one of {expect['os_names']}"
+    if suite_data["os_names"]:
+        assert ident.os_name in suite_data["os_names"], (
+            f"OS name {ident.os_name!r} is not one of {suite_data['os_names']}"
         )
 
 
@@ -78,11 +64,11 @@ def _shipped_properties(dut, files):
     return props
 
 
-def _compare_properties(dut, expect):
-    shipped = _shipped_properties(dut, expect["property_files"])
-    assert shipped, f"none of {expect['property_files']} is readable"
+def _compare_properties(dut, suite_data):
+    shipped = _shipped_properties(dut, suite_data["property_files"])
+    assert shipped, f"none of {suite_data['property_files']} is readable"
     mismatches, missing = [], []
-    for key in expect["properties"]:
+    for key in suite_data["properties"]:
         live = reads.get_property(dut, key, dut.profile.family)
         if key not in shipped or live is None:
             missing.append(key)
@@ -93,13 +79,13 @@ def _compare_properties(dut, expect):
 
 
 @pytest.mark.requirement("ID-PROP-001")
-def test_getprop_matches_build_prop(dut, expect):
-    _compare_properties(dut, expect)
+def test_getprop_matches_build_prop(dut, suite_data):
+    _compare_properties(dut, suite_data)
 
 
 @pytest.mark.requirement("ID-PROP-002")
-def test_param_matches_para_files(dut, expect):
-    _compare_properties(dut, expect)
+def test_param_matches_para_files(dut, suite_data):
+    _compare_properties(dut, suite_data)
 
 
 @pytest.mark.requirement("ID-DECL-001")
@@ -128,27 +114,27 @@ def test_arch_matches_declaration(dut, ident):
     )
 
 
-def _fingerprint(dut, ident, expect) -> str:
-    source = expect["fingerprint_source"]
+def _fingerprint(dut, ident, suite_data) -> str:
+    source = suite_data["fingerprint_source"]
     if source == "identity":
         return ident.fingerprint
     return reads.first_line(dut, source) or ""
 
 
 @pytest.mark.requirement("ID-FP-001")
-def test_fingerprint_format(dut, ident, expect):
-    fingerprint = _fingerprint(dut, ident, expect)
+def test_fingerprint_format(dut, ident, suite_data):
+    fingerprint = _fingerprint(dut, ident, suite_data)
     assert fingerprint, "the build fingerprint is empty"
-    assert osinfo.fingerprint_matches(fingerprint, expect["fingerprint_pattern"]), (
-        f"fingerprint {fingerprint!r} does not match {expect['fingerprint_pattern']!r}"
+    assert osinfo.fingerprint_matches(fingerprint, suite_data["fingerprint_pattern"]), (
+        f"fingerprint {fingerprint!r} does not match {suite_data['fingerprint_pattern']!r}"
     )
 
 
 @pytest.mark.requirement("ID-FP-002")
-def test_fingerprint_agrees_with_identity(dut, ident, expect):
-    fingerprint = _fingerprint(dut, ident, expect)
+def test_fingerprint_agrees_with_identity(dut, ident, suite_data):
+    fingerprint = _fingerprint(dut, ident, suite_data)
     assert fingerprint, "the build fingerprint is empty"
-    for field in expect["fingerprint_contains"]:
+    for field in suite_data["fingerprint_contains"]:
         value = getattr(ident, field)
         assert value, f"identity field {field} is empty"
         assert re.search(rf"(?<![\w.]){re.escape(value)}(?![\w]|\.\d)", fingerprint), (
@@ -166,23 +152,25 @@ def test_fingerprint_agrees_with_identity(dut, ident, expect):
         assert build_type and fields[-2] == build_type, (
             f"fingerprint type {fields[-2]!r} is not ro.build.type {build_type!r}"
         )
-    elif not expect["fingerprint_contains"]:
+    elif not suite_data["fingerprint_contains"]:
         assert ident.kernel in fingerprint or ident.os_version in fingerprint, (
             f"fingerprint {fingerprint!r} names neither the OS version nor the kernel"
         )
 
 
 @pytest.mark.requirement("ID-ARCH-001")
-def test_arch_supported(ident, expect):
+def test_arch_supported(ident, suite_data):
     assert ident.arch, "uname -m gave no architecture"
-    assert ident.arch in expect["arches"], f"architecture {ident.arch!r} is not one of {expect['arches']}"
+    assert ident.arch in suite_data["arches"], (
+        f"architecture {ident.arch!r} is not one of {suite_data['arches']}"
+    )
 
 
 @pytest.mark.requirement("ID-ABI-001")
-def test_primary_abi_matches_arch(ident, expect):
+def test_primary_abi_matches_arch(ident, suite_data):
     abilist = osinfo.split_abilist(ident.extra.get("abilist", ""))
     assert abilist, "the ABI list (abilist) is empty"
-    wanted = expect["abi_by_arch"].get(ident.arch)
+    wanted = suite_data["abi_by_arch"].get(ident.arch)
     assert wanted, f"no ABI known for architecture {ident.arch!r}"
     assert abilist[0] == wanted, (
         f"first ABI is {abilist[0]!r}, {ident.arch} needs {wanted!r} (list {abilist})"

@@ -13,16 +13,6 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
-def ident(dut):
-    return dut.identity()
-
-
-@pytest.fixture(scope="module")
-def expect(dut, ident):
-    return resolve_file(DATA / "kernel.toml", dut.profile.name, dut.profile.family, ident.os_version)
-
-
-@pytest.fixture(scope="module")
 def running_config(dut, ident):
     """The config the running kernel was built from: the first of the profile's sources whose header
     names the running release. A config for another kernel (a stale /boot file, a host's config.gz)
@@ -53,8 +43,8 @@ def rules(dut, ident):
 
 
 @pytest.mark.requirement("KERN-VER-001")
-def test_minimum_kernel_version(ident, expect):
-    minimum = expect["min_kernel"]
+def test_minimum_kernel_version(ident, suite_data):
+    minimum = suite_data["min_kernel"]
     try:
         running = kversion.parse_kernel_version(ident.kernel)
     except ValueError as exc:
@@ -92,15 +82,15 @@ def test_exact_values(rules, running_config):
 
 
 @pytest.mark.requirement("KERN-FS-001")
-def test_filesystems(dut, expect):
+def test_filesystems(dut, suite_data):
     text = reads.read_file(dut, "/proc/filesystems")
     assert text, "/proc/filesystems is unreadable"
-    unmet = kfeatures.missing_any_of(expect["filesystems"], kfeatures.parse_filesystems(text))
+    unmet = kfeatures.missing_any_of(suite_data["filesystems"], kfeatures.parse_filesystems(text))
     assert not unmet, f"filesystems missing from /proc/filesystems: {unmet}"
 
 
 @pytest.mark.requirement("KERN-CG-001")
-def test_cgroup_controllers(dut, expect):
+def test_cgroup_controllers(dut, suite_data):
     present: set[str] = set()
     v1 = reads.read_file(dut, "/proc/cgroups")
     if v1:
@@ -114,15 +104,15 @@ def test_cgroup_controllers(dut, expect):
     if "cgroup2" in filesystems:
         present.add("cgroup2")
     assert present, "neither /proc/cgroups nor a cgroup2 cgroup.controllers file is readable"
-    unmet = kfeatures.missing_any_of(expect["cgroup_controllers"], present)
+    unmet = kfeatures.missing_any_of(suite_data["cgroup_controllers"], present)
     assert not unmet, f"cgroup controllers missing: {unmet} (present: {sorted(present)})"
 
 
 @pytest.mark.requirement("KERN-NS-001")
-def test_namespaces(dut, expect):
+def test_namespaces(dut, suite_data):
     listing = reads.list_dir(dut, "/proc/self/ns")
     assert listing is not None, "/proc/self/ns is not listable"
-    unmet = kfeatures.missing(expect["namespaces"], set(listing))
+    unmet = kfeatures.missing(suite_data["namespaces"], set(listing))
     assert not unmet, f"namespaces missing from /proc/self/ns: {unmet}"
 
 
@@ -137,14 +127,14 @@ def taint_mask(dut):
 
 
 @pytest.mark.requirement("KERN-TAINT-001")
-def test_no_fault_taint(taint_mask, expect):
-    bad = taint.forbidden_taints(taint_mask, expect["taint_forbidden"])
+def test_no_fault_taint(taint_mask, suite_data):
+    bad = taint.forbidden_taints(taint_mask, suite_data["taint_forbidden"])
     assert not bad, f"kernel tainted ({taint_mask}): {taint.describe(bad)}"
 
 
 @pytest.mark.requirement("KERN-TAINT-002")
-def test_no_untolerated_taint(taint_mask, expect):
-    flags = [f for f in taint.decode_taint(taint_mask) if f.letter not in expect["taint_tolerated"]]
+def test_no_untolerated_taint(taint_mask, suite_data):
+    flags = [f for f in taint.decode_taint(taint_mask) if f.letter not in suite_data["taint_tolerated"]]
     assert not flags, f"kernel tainted ({taint_mask}): {taint.describe(flags)}"
 
 

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-from pathlib import Path
 
 import pytest
 
 from harness.checks import netports, patchlevel, reads, security
-from harness.checks.suite_data import resolve_file
-
-DATA = Path(__file__).parent / "data" / "security.toml"
-
-
-@pytest.fixture(scope="module")
-def ident(dut):
-    return dut.identity()
-
-
-@pytest.fixture(scope="module")
-def expect(dut, ident):
-    return resolve_file(DATA, dut.profile.name, dut.profile.family, ident.os_version)
 
 
 @pytest.mark.requirement("SEC-LSM-001")
-def test_mac_enforcing(dut, expect):
-    accepted = list(expect["lsm_accepted"])
+def test_mac_enforcing(dut, suite_data):
+    accepted = list(suite_data["lsm_accepted"])
     lsm_file = reads.read_file(dut, "/sys/kernel/security/lsm")
     enforce = reads.read_file(dut, "/sys/fs/selinux/enforce")
     active = [name for name in accepted if security.lsm_listed(lsm_file, name)]
@@ -53,8 +39,8 @@ def _props(dut, keys):
 
 
 @pytest.mark.requirement("SEC-BUILD-001")
-def test_user_build_not_debuggable(dut, expect):
-    names = expect["build_props"]
+def test_user_build_not_debuggable(dut, suite_data):
+    names = suite_data["build_props"]
     live = _props(dut, [names["type"], names["debuggable"], names["secure"]])
     # Evaluate under the Android names so one rule set covers both families.
     problems = security.user_build_problems(
@@ -74,21 +60,21 @@ def test_user_build_not_debuggable(dut, expect):
 
 
 @pytest.mark.requirement("SEC-SU-001")
-def test_no_su(dut, expect):
+def test_no_su(dut, suite_data):
     found = []
-    for folder in expect["su_dirs"]:
+    for folder in suite_data["su_dirs"]:
         path = f"{folder}/su"
         if dut.run(f"test -e {shlex.quote(path)} || test -L {shlex.quote(path)}").ok:
             found.append(path)
     on_path = reads.which(dut, "su")
-    if on_path and any(on_path.startswith(f"{d}/") for d in expect["su_dirs"]) and on_path not in found:
+    if on_path and any(on_path.startswith(f"{d}/") for d in suite_data["su_dirs"]) and on_path not in found:
         found.append(on_path)
     assert not found, f"su found: {found}"
 
 
 @pytest.mark.requirement("SEC-ADB-001")
-def test_adb_needs_authorisation(dut, expect):
-    key = expect["build_props"]["adb_secure"]
+def test_adb_needs_authorisation(dut, suite_data):
+    key = suite_data["build_props"]["adb_secure"]
     value = reads.get_property(dut, key, dut.profile.family)
     assert value == "1", f"{key} is {value or 'missing'!r}, expected '1'"
 
@@ -137,11 +123,11 @@ def _device_today(dut) -> dt.date:
 
 
 @pytest.mark.requirement("SEC-PATCH-001")
-def test_patch_level_recent(dut, ident, expect):
-    source, newest = max(_patch_dates(dut, ident, expect["patch_sources"]), key=lambda item: item[1])
+def test_patch_level_recent(dut, ident, suite_data):
+    source, newest = max(_patch_dates(dut, ident, suite_data["patch_sources"]), key=lambda item: item[1])
     today = dt.datetime.now(dt.UTC).date()
     age = patchlevel.age_in_months(newest, today)
-    limit = int(expect["patch_max_months"])
+    limit = int(suite_data["patch_max_months"])
     dut.metric("security_patch_age", age, "months", high=limit)
     assert age <= limit, (
         f"security patch level {newest} ({source}) is {age} months old; at most {limit} allowed"
@@ -149,17 +135,17 @@ def test_patch_level_recent(dut, ident, expect):
 
 
 @pytest.mark.requirement("SEC-PATCH-002")
-def test_patch_level_valid(dut, ident, expect):
-    dates = _patch_dates(dut, ident, expect["patch_sources"])
+def test_patch_level_valid(dut, ident, suite_data):
+    dates = _patch_dates(dut, ident, suite_data["patch_sources"])
     device_today = _device_today(dut)
-    ahead = dt.timedelta(days=int(expect["patch_future_days"]))
+    ahead = dt.timedelta(days=int(suite_data["patch_future_days"]))
     future = [f"{s}: {d}" for s, d in dates if d > device_today + ahead]
     assert not future, f"patch level in the future of the device clock ({device_today}): {future}"
 
 
 @pytest.mark.requirement("SEC-FS-001")
-def test_no_world_writable_system_files(dut, expect):
-    dirs = " ".join(shlex.quote(d) for d in expect["system_dirs"])
+def test_no_world_writable_system_files(dut, suite_data):
+    dirs = " ".join(shlex.quote(d) for d in suite_data["system_dirs"])
     script = (
         f'for d in {dirs}; do [ -d "$d" ] || continue; '
         'find "$d" -xdev \\( -type f -perm -0002 \\) -print '
@@ -169,8 +155,8 @@ def test_no_world_writable_system_files(dut, expect):
     result = dut.run(script, timeout=120)
     assert result.exit_code == 0, f"find is not available on the device (exit {result.exit_code})"
     found = result.stdout_text.split("\n")
-    bad = security.world_writable_violations(found, expect["world_writable_allowed"])
-    assert not bad, f"world-writable in {expect['system_dirs']}: {bad[:50]}"
+    bad = security.world_writable_violations(found, suite_data["world_writable_allowed"])
+    assert not bad, f"world-writable in {suite_data['system_dirs']}: {bad[:50]}"
 
 
 @pytest.fixture(scope="module")
@@ -196,10 +182,10 @@ def test_listening_ports_inventoried(dut, listening):
 
 
 @pytest.mark.requirement("SEC-NET-002")
-def test_listening_ports_allowed(listening, expect):
+def test_listening_ports_allowed(listening, suite_data):
     unexpected = netports.unexpected_ports(
-        listening, expect["ports_allowed"], expect["ports_ignore_loopback"]
+        listening, suite_data["ports_allowed"], suite_data["ports_ignore_loopback"]
     )
     assert not unexpected, (
-        f"ports outside the allowlist {expect['ports_allowed']}: {[str(p) for p in unexpected]}"
+        f"ports outside the allowlist {suite_data['ports_allowed']}: {[str(p) for p in unexpected]}"
     )

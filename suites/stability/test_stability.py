@@ -5,29 +5,19 @@ The reboot test runs first (file order) so the log checks read the logs of the w
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from harness.checks import logscan
-from harness.checks.suite_data import resolve_file
-
-DATA = Path(__file__).parent / "data" / "stability.toml"
 
 
 @pytest.fixture(scope="module")
-def expect(dut):
-    ident = dut.identity()
-    return resolve_file(DATA, dut.profile.name, dut.profile.family, ident.os_version)
-
-
-@pytest.fixture(scope="module")
-def reboots(dut, expect):
+def reboots(dut, suite_data):
     """Reboot N times; (identity before, [(seconds, identity after)]). Runs once for the module."""
     before = dut.identity()
     budget = dut.profile.boot_time_budget
     cycles = []
-    for _ in range(int(expect["reboot_cycles"])):
+    for _ in range(int(suite_data["reboot_cycles"])):
         t0 = time.monotonic()
         after = dut.reboot_and_wait(budget)  # raises NotReady past the budget: ERROR, lab trouble
         cycles.append((time.monotonic() - t0, after))
@@ -55,7 +45,7 @@ def test_same_build_after_reboot(reboots):
             assert new == old, f"cycle {number}: {field} changed from {old!r} to {new!r}"
 
 
-def _faults(dut, expect, which):
+def _faults(dut, suite_data, which):
     logs = {name: cmd for name, cmd in dut.profile.logs.items() if which(name)}
     if not logs:
         pytest.skip(f"profile {dut.profile.name} lists no such log command")
@@ -63,17 +53,17 @@ def _faults(dut, expect, which):
     for name, command in logs.items():
         result = dut.run(command, timeout=120)
         assert result.ok or result.stdout, f"log command {command!r} failed (exit {result.exit_code})"
-        faults += logscan.find_faults(result.stdout_text, name, expect["fault_kinds"])
+        faults += logscan.find_faults(result.stdout_text, name, suite_data["fault_kinds"])
     return faults
 
 
 @pytest.mark.requirement("STAB-LOG-001")
-def test_kernel_log_clean(dut, expect, reboots):
-    faults = _faults(dut, expect, lambda name: name == "kernel")
+def test_kernel_log_clean(dut, suite_data, reboots):
+    faults = _faults(dut, suite_data, lambda name: name == "kernel")
     assert not faults, "kernel faults:\n" + "\n".join(str(f) for f in faults[:20])
 
 
 @pytest.mark.requirement("STAB-LOG-002")
-def test_system_log_clean(dut, expect, reboots):
-    faults = _faults(dut, expect, lambda name: name != "kernel")
+def test_system_log_clean(dut, suite_data, reboots):
+    faults = _faults(dut, suite_data, lambda name: name != "kernel")
     assert not faults, "kernel faults in system logs:\n" + "\n".join(str(f) for f in faults[:20])
