@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
+from ..profiles import IDENTITY_FIELDS
 from . import charts
 from .clean import html_text
 from .i18n import DEFAULT_LANG, HTML_LANG, IDENTITY_LABELS, LANGS, bilingual, plain, t, word
@@ -31,16 +32,6 @@ MESSAGE_IN_ROW = 240
 MAX_FAILURES = 2000  # failures rendered with evidence; the rest are in the table and results.json
 OPEN_FAILURES = 5  # the first few are open, the rest collapsed
 MAX_METRICS = 60
-IDENTITY_FIELDS = (
-    "os_name",
-    "os_version",
-    "kernel",
-    "arch",
-    "model",
-    "serial",
-    "fingerprint",
-    "security_patch",
-)
 
 
 def _finalize(value: Any) -> Any:
