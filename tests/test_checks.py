@@ -122,6 +122,17 @@ def test_config_belongs_to_running_kernel():
     assert not kconfig.config_is_for("CONFIG_A=y\n", "6.1.2")  # no header: cannot be trusted
 
 
+def test_debian_abi_named_config_counts_only_when_installed_under_the_release():
+    """Debian's /boot/config-6.1.0-56-arm64 says 6.1.192 in its header (the QEMU board's real case)."""
+    debian = CONFIG.replace("5.10.0-182.oe2203.aarch64", "6.1.192")
+    assert not kconfig.config_is_for(debian, "6.1.0-56-arm64")  # /proc/config.gz or a copy: no proof
+    assert kconfig.config_is_for(debian, "6.1.0-56-arm64", named_for_release=True)
+    # Named after the release, but another kernel series inside: a stale or foreign file.
+    assert not kconfig.config_is_for(debian, "6.12.0-1-arm64", named_for_release=True)
+    assert not kconfig.config_is_for(debian, "5.1.0-56-arm64", named_for_release=True)
+    assert not kconfig.config_is_for("CONFIG_A=y\n", "6.1.0-56-arm64", named_for_release=True)
+
+
 def test_real_host_config_gz():
     """This machine's own /proc/config.gz: a real config, for the real running kernel."""
     text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode()
@@ -244,6 +255,13 @@ def test_patch_level_age():
     assert patchlevel.date_prefix("2023-12-27-18-46-31") == dt.date(2023, 12, 27)
     with pytest.raises(ValueError):
         patchlevel.kernel_build_date("#1 SMP PREEMPT_DYNAMIC @0")  # this machine's kernel: no date
+    # Debian's kernels (the QEMU board's) give the package date, ISO, in parentheses at the end.
+    debian = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
+    assert patchlevel.kernel_build_date(debian) == dt.date(2026, 11, 16)
+    with pytest.raises(ValueError):
+        patchlevel.kernel_build_date("#1 SMP Debian 6.1.192-2 (2026-13-16)")
+    with pytest.raises(ValueError):
+        patchlevel.kernel_build_date("#1 SMP Debian 6.1.192-2 (2026-11-16) extra")
 
 
 # -- /proc parsing -------------------------------------------------------------------------------------

@@ -48,10 +48,14 @@ def config_header(text: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def config_is_for(text: str, running_release: str) -> bool:
+def config_is_for(text: str, running_release: str, *, named_for_release: bool = False) -> bool:
     """Whether a config was built for the running kernel: the header's version, with the config's
     own CONFIG_LOCALVERSION, is the `uname -r` release (or its start, before a -/+ suffix that
-    LOCALVERSION_AUTO or the build system adds)."""
+    LOCALVERSION_AUTO or the build system adds).
+
+    Debian names a kernel by its ABI, not its upstream version: release 6.1.0-56-arm64 has a config
+    header saying 6.1.192. A config the distribution installed under the running release's own name
+    (`named_for_release`: /boot/config-$(uname -r)) is taken when the header's major.minor agrees."""
     header = config_header(text)
     if header is None:
         return False
@@ -60,7 +64,17 @@ def config_is_for(text: str, running_release: str) -> bool:
     if running_release in (version, version + local):
         return True
     stem = version + local
-    return running_release.startswith(stem) and running_release[len(stem)] in "-+"
+    if running_release.startswith(stem) and running_release[len(stem)] in "-+":
+        return True
+    return named_for_release and _same_series(version, running_release)
+
+
+def _same_series(version: str, release: str) -> bool:
+    try:
+        header, running = parse_kernel_version(version), parse_kernel_version(release)
+    except ValueError:
+        return False
+    return (header.major, header.minor) == (running.major, running.minor)
 
 
 class Expect(Enum):

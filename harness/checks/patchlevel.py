@@ -31,11 +31,19 @@ def too_old(patch_text: str, today: dt.date, max_months: int) -> tuple[bool, int
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _UNAME_DATE = re.compile(r"\b([A-Z][a-z]{2}) +(\d{1,2}) [\d:]{8} (?:[A-Z]{2,5}[+-]?\d* )?(\d{4})\b")
+# Debian puts the package's date last, in parentheses, after the package version.
+_UNAME_ISO_DATE = re.compile(r"\((\d{4})-(\d{2})-(\d{2})\)\s*$")
 _ISO_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
 def kernel_build_date(uname_v: str) -> dt.date:
-    """The build date in `uname -v`: '#1 SMP PREEMPT Tue Mar 26 10:12:41 CST 2024' -> 2024-03-26."""
+    """The build date in `uname -v`: '#1 SMP PREEMPT Tue Mar 26 10:12:41 CST 2024' -> 2024-03-26;
+    Debian's '#1 SMP Debian 6.1.192-2 (2026-11-16)' -> 2026-11-16."""
+    if debian := _UNAME_ISO_DATE.search(uname_v):
+        try:
+            return dt.date(*(int(g) for g in debian.groups()))
+        except ValueError:
+            raise ValueError(f"no valid build date in {uname_v.strip()!r}") from None
     match = _UNAME_DATE.search(uname_v)
     if not match or match.group(1).lower() not in _MONTHS:
         raise ValueError(f"no build date in {uname_v.strip()!r}")

@@ -118,8 +118,9 @@ def test_data_folder_round_trip(dut, suite_data):
     folder = suite_data["data_dir"]
     path = shlex.quote(f"{folder}/.harness-hw-{secrets.token_hex(4)}")
     kb = int(suite_data["write_check_kb"])
+    # dd's stderr stays: its error (no such folder, no space left) is the reason a failure gives.
     script = (
-        f"dd if=/dev/urandom of={path} bs=1024 count={kb} 2>/dev/null && sync && "
+        f"dd if=/dev/urandom of={path} bs=1024 count={kb} && sync && "
         f"a=$(cksum < {path}) && cat {path} > {path}.copy && b=$(cksum < {path}.copy) && "
         f'echo "$a" && echo "$b"; rc=$?; rm -f {path} {path}.copy; exit $rc'
     )

@@ -33,6 +33,9 @@ STOP_GRACE = 10.0
 CONSOLE_TAIL = 64 * 1024
 LOGIN_PROMPT = b" login: "
 SHELL_PROMPT = r"[#$] $"
+# The SoC a bench declares for QEMU's virt machine: its device tree's root compatible is
+# "linux,dummy-virt" (the CPU model, e.g. cortex-a57, is no SoC).
+VIRT_SOC = "dummy-virt"
 # Another process may take a port between free_port() and QEMU binding it: QEMU then exits at once.
 PORT_ATTEMPTS = 3
 _PORT_TAKEN = re.compile(r"in use|host forwarding rule", re.IGNORECASE)
@@ -130,7 +133,7 @@ class QemuBoard:
     def device_spec(self, name: str | None = None) -> DeviceSpec:
         return DeviceSpec(
             name=name or self.name, kind="board", profile="openeuler", vendor="QEMU", model="virt",
-            soc=self.cpu, tags=("arm64", "qemu"),
+            soc=VIRT_SOC, tags=("arm64", "qemu"),
             declared=Declared(os_name="openEuler", os_version="22.03", arch="aarch64",
                               cpu_count=self.cpus, memory_mb=self.memory_mb),
             ssh=self.ssh_spec(), serial=self.serial_spec(), primary="ssh",
@@ -140,7 +143,7 @@ class QemuBoard:
         """A devices.toml table for this board. The password is named by environment variable (set
         it to `board.password`), so the written inventory holds no secret."""
         return {
-            "kind": "board", "profile": "openeuler", "vendor": "QEMU", "model": "virt", "soc": self.cpu,
+            "kind": "board", "profile": "openeuler", "vendor": "QEMU", "model": "virt", "soc": VIRT_SOC,
             "tags": ["arm64", "qemu"], "primary": "ssh",
             "declared": {"os_name": "openEuler", "os_version": "22.03", "arch": "aarch64",
                          "cpu_count": self.cpus, "memory_mb": self.memory_mb},

@@ -3,9 +3,10 @@ cached in a private state folder ($HARNESS_QEMU_DIR, else ~/.cache/harness/qemu)
 
 Resolution: `linux-image-arm64` (the metapackage) names the current kernel package; busybox-static,
 openssh-server and openssh-sftp-server plus the shared-library packages they depend on (recursively)
-make the userland. The exact versions, the files in ./init and the builder's own code form the cache key: a
-new kernel ABI, a security update or an edited init script gives a new image; otherwise the cached
-one is used without downloading anything."""
+make the userland; the kernel package's /boot/config-<release> goes in too. The exact versions,
+the files in ./init and the builder's own code form the cache key: a new kernel ABI, a security
+update, an edited init script or a builder change gives a new image; otherwise the cached one is
+used without downloading anything."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .initramfs import (
     ImageBuildError,
     add_busybox,
     add_init_files,
+    add_kernel_config,
     add_modules,
     add_package_files,
     check_files,
@@ -140,6 +142,7 @@ def _build_locked(state: Path, max_list_age: float | None) -> BoardImage:
             add_package_files(archive, debs[pkg.name], libraries=is_shared_library_package(pkg.name),
                               extra=SSH_FILES)
     add_modules(archive, kernel)
+    add_kernel_config(archive, kernel)
     check_files(archive)
     check_libraries(archive)
     building = state / "images" / f".{key}.partial"

@@ -1,6 +1,7 @@
 """Assemble the board's base initramfs from arm64 Debian packages and the files in ./init:
 busybox (the whole userland), OpenSSH's sshd and sftp-server with exactly the shared libraries they
-load, the kernel modules the `virt` machine's network card needs, and the persona.
+load, the kernel modules the `virt` machine's network card needs, the kernel's own config (at
+/boot/config-<release>) and the persona.
 
 Layout: merged /usr (/lib -> usr/lib), so the loader's multiarch directory holds every library. The
 result is checked: every DT_NEEDED of every binary and library must be in the image."""
@@ -40,6 +41,7 @@ class KernelParts:
     release: str
     vmlinuz: bytes
     modules: list[tuple[str, bytes]]  # (module name, .ko bytes), in load order
+    config: bytes  # /boot/config-<release>: what the kernel was built with, for the kernel suite
 
 
 def _merged_usr(path: str) -> str:
@@ -50,15 +52,20 @@ def kernel_parts(deb: Path, wanted: Iterable[str] = KERNEL_MODULES) -> KernelPar
     """vmlinuz and the wanted modules with their dependencies, ordered so each loads after its own."""
     vmlinuz = b""
     release = ""
+    configs: dict[str, bytes] = {}  # release -> config text
     depends: dict[str, list[str]] = {}
     blobs: dict[str, bytes] = {}
     needed = set(wanted)
     for _ in range(4):  # a dependency can sit earlier in the archive than its user: read it again
-        for member, data in deb_members(deb, lambda p: p.startswith("boot/vmlinuz-") or ".ko" in p):
+        for member, data in deb_members(deb, lambda p: p.startswith(("boot/vmlinuz-", "boot/config-"))
+                                        or ".ko" in p):
             if data is None:
                 continue
             if member.name.lstrip("./").startswith("boot/vmlinuz-"):
                 vmlinuz, release = data, member.name.rsplit("vmlinuz-", 1)[1]
+                continue
+            if member.name.lstrip("./").startswith("boot/config-"):
+                configs[member.name.rsplit("config-", 1)[1]] = data
                 continue
             name = PurePosixPath(member.name).name.split(".ko")[0].replace("-", "_")
             if name in depends and name not in needed:
@@ -75,6 +82,8 @@ def kernel_parts(deb: Path, wanted: Iterable[str] = KERNEL_MODULES) -> KernelPar
     missing = needed - blobs.keys()
     if not vmlinuz or missing:
         raise ImageBuildError(f"{deb.name}: no vmlinuz or no module {', '.join(sorted(missing))}")
+    if release not in configs:
+        raise ImageBuildError(f"{deb.name}: no boot/config-{release} beside its vmlinuz")
     order: list[str] = []
 
     def place(name: str) -> None:
@@ -85,7 +94,7 @@ def kernel_parts(deb: Path, wanted: Iterable[str] = KERNEL_MODULES) -> KernelPar
 
     for name in sorted(blobs):
         place(name)
-    return KernelParts(release, vmlinuz, [(name, blobs[name]) for name in order])
+    return KernelParts(release, vmlinuz, [(name, blobs[name]) for name in order], configs[release])
 
 
 def add_package_files(archive: CpioArchive, deb: Path, *, libraries: bool, extra: dict[str, int]) -> None:
@@ -134,6 +143,12 @@ def add_modules(archive: CpioArchive, kernel: KernelParts) -> None:
         archive.add_file(f"{base}/{name}.ko", data)
     # rcS loads these with busybox insmod, in this order (no depmod data in the image).
     archive.add_file("etc/modules-load", "".join(f"{base}/{n}.ko\n" for n, _ in kernel.modules).encode())
+
+
+def add_kernel_config(archive: CpioArchive, kernel: KernelParts) -> None:
+    """The package's own config at the path Debian installs it: the kernel suite reads it there
+    (/boot/config-$(uname -r)), as on an installed system; this kernel has no /proc/config.gz."""
+    archive.add_file(f"boot/config-{kernel.release}", kernel.config, 0o644)
 
 
 def check_libraries(archive: CpioArchive) -> None:

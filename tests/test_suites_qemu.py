@@ -1,0 +1,301 @@
+"""The kernel, identity, hardware and security suites on the emulated arm64 board: Debian's real arm64
+kernel (its own /boot/config-<release> in the image) under QEMU, wearing an openEuler 22.03 persona
+over a busybox userland. Pins what that real data gives, requirement by requirement: the Debian
+config meets every fragment rule except openEuler's SM3/SM4 crypto and the /dev/mem ban, the
+hardware matches the declaration (2 CPUs, 512 MB), and what the minimal board genuinely lacks (no
+SELinux, thermal zones, cpufreq, watchdog, disk, kernel export list) fails for exactly that reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checks import kconfig
+from harness.lab.qemu import QemuBoard, build_image, default_state_dir
+from harness.lab.qemu.board import QEMU
+from harness.transports.ssh import SshTransport
+
+pytestmark = [pytest.mark.qemu, pytest.mark.peer("qemu")]
+
+REPO = Path(__file__).resolve().parent.parent
+SUITES = ("kernel", "identity", "hardware", "security")
+DEVICE = "qemu-arm64"
+PASSWORD_ENV = "HARNESS_QEMU_SUITES_PW"
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    """One suite run on the board: outcome, message and metrics by requirement id, plus the board's
+    own kernel config (read over SSH) to tie the verdicts to the data they came from."""
+
+    outcomes: dict[str, str]
+    messages: dict[str, str]
+    metrics: dict[str, dict[str, float]]
+    kernel_release: str
+    config: dict[str, str]
+    config_text: str
+    run_dir: Path
+    password: str
+    output: str
+
+    def assert_outcome(self, outcome: str, *requirements: str) -> None:
+        for req in requirements:
+            assert self.outcomes.get(req) == outcome, (req, self.outcomes.get(req), self.messages.get(req))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def inventory_text(board: QemuBoard) -> str:
+    entry = board.inventory_entry(password_env=PASSWORD_ENV)
+    return f"[devices.{DEVICE}]\n" + "".join(f"{key} = {_toml_value(v)}\n" for key, v in entry.items())
+
+
+def read_journal(run_dir: Path) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, float]]]:
+    outcomes: dict[str, str] = {}
+    messages: dict[str, str] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for journal in sorted((run_dir / "journal").glob("*.jsonl")):
+        for line in journal.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("type") != "result":
+                continue
+            for req in record["requirements"] or [record["test_id"]]:
+                assert req not in outcomes, f"{req} has two results"
+                outcomes[req] = record["outcome"]
+                messages[req] = record.get("message") or ""
+                metrics[req] = {m["name"]: m["value"] for m in record.get("metrics") or []}
+    return outcomes, messages, metrics
+
+
+@pytest.fixture(scope="module")
+def board_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardRun]:
+    if shutil.which(QEMU) is None:
+        pytest.skip(f"{QEMU} is not installed (scripts/qemu-deps.sh)")
+    work = tmp_path_factory.mktemp("qemu-suites")
+    state = default_state_dir()
+    with QemuBoard(state, name="suites-board", image=build_image(state), boot_timeout=90) as board:
+        with SshTransport(board.ssh_spec()) as ssh:
+            config_text = ssh.run(f"cat /boot/config-{board.kernel_release}").stdout_text
+        inventory = work / "devices.toml"
+        inventory.write_text(inventory_text(board))
+        run_dir = work / "run"
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *(f"suites/{s}" for s in SUITES),
+            "--device",
+            DEVICE,
+            "--inventory",
+            str(inventory),
+            "--harness-run-dir",
+            str(run_dir),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+        ]
+        env = {**os.environ, PASSWORD_ENV: board.password}
+        env.pop("HARNESS_REQUIRE_PEERS", None)  # the suites' SKIPs are verdicts, not missing peers
+        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+        outcomes, messages, metrics = read_journal(run_dir)
+        yield BoardRun(
+            outcomes,
+            messages,
+            metrics,
+            board.kernel_release,
+            kconfig.parse_kconfig(config_text),
+            config_text,
+            run_dir,
+            board.password,
+            proc.stdout[-4000:] + proc.stderr[-4000:],
+        )
+
+
+def test_every_requirement_of_the_four_suites_ran(board_run: BoardRun) -> None:
+    wanted = set()
+    for suite in SUITES:
+        data = tomllib.loads((REPO / "suites" / suite / "suite.toml").read_text())
+        wanted |= {req["id"] for req in data["requirements"]}
+    assert set(board_run.outcomes) == wanted, board_run.output
+    assert "ERROR" not in board_run.outcomes.values(), {
+        r: board_run.messages[r] for r, o in board_run.outcomes.items() if o == "ERROR"
+    }
+
+
+def test_board_carries_the_kernel_packages_own_config(board_run: BoardRun) -> None:
+    header = kconfig.config_header(board_run.config_text)
+    assert header is not None and header[0] == "arm64", board_run.config_text[:200]
+    # Debian names the kernel by ABI (6.1.0-NN-arm64) while the header says the upstream 6.1.x.
+    assert not kconfig.config_is_for(board_run.config_text, board_run.kernel_release)
+    assert kconfig.config_is_for(board_run.config_text, board_run.kernel_release, named_for_release=True)
+    assert len(board_run.config) > 3000, "not a full distribution config"
+
+
+def test_kernel_version_and_config_readable(board_run: BoardRun) -> None:
+    board_run.assert_outcome("PASS", "KERN-VER-001", "KERN-CFG-001", "KERN-CFG-004")
+    # KERN-CFG-004 judged the real value, not an absent option.
+    assert board_run.config["CONFIG_MODULE_SIG_HASH"] == '"sha256"'
+
+
+def test_debian_config_meets_every_required_rule_but_openeulers_crypto(board_run: BoardRun) -> None:
+    # What base, linux-server and kernel-5.10 fragments need, as Debian's arm64 config has it.
+    for name, value in {
+        "CONFIG_SECCOMP_FILTER": "y",
+        "CONFIG_STACKPROTECTOR_STRONG": "y",
+        "CONFIG_STRICT_KERNEL_RWX": "y",
+        "CONFIG_MODULE_SIG": "y",
+        "CONFIG_USER_NS": "y",
+        "CONFIG_MEMCG": "y",
+        "CONFIG_BPF_SYSCALL": "y",
+        "CONFIG_SECURITY_SELINUX": "y",
+        "CONFIG_OF": "y",
+        "CONFIG_VMAP_STACK": "y",
+        "CONFIG_HARDENED_USERCOPY": "y",
+        "CONFIG_FORTIFY_SOURCE": "y",
+        "CONFIG_IMA": "y",
+        "CONFIG_MODVERSIONS": "y",
+        "CONFIG_EXT4_FS": "m",
+        "CONFIG_OVERLAY_FS": "m",
+    }.items():
+        assert board_run.config.get(name) == value, (name, board_run.config.get(name))
+    board_run.assert_outcome("FAIL", "KERN-CFG-002")
+    message = board_run.messages["KERN-CFG-002"]
+    assert message.startswith("2 required rule(s) fail against /boot/config-$(uname -r)"), message
+    failing = [line.strip() for line in message.splitlines()[1:] if line.strip().startswith("CONFIG_")]
+    # Only the SM3/SM4 rules of the openEuler 22.03 fragment: Debian builds neither.
+    assert [line.split(" ", 1)[0] for line in failing] == ["CONFIG_CRYPTO_SM3=y", "CONFIG_CRYPTO_SM4=y"], (
+        message
+    )
+    assert all("[openeuler-22.03.config" in line and "=absent" in line for line in failing), message
+
+
+def test_debian_keeps_dev_mem_which_the_suite_forbids(board_run: BoardRun) -> None:
+    assert board_run.config["CONFIG_DEVMEM"] == "y"
+    board_run.assert_outcome("FAIL", "KERN-CFG-003")
+    message = board_run.messages["KERN-CFG-003"]
+    assert message.startswith("1 forbidden rule(s) fail"), message
+    assert "# CONFIG_DEVMEM is not set (have CONFIG_DEVMEM=y) [base.config" in message, message
+
+
+def test_kernel_features_taint_and_sysctl(board_run: BoardRun) -> None:
+    board_run.assert_outcome(
+        "PASS", "KERN-CG-001", "KERN-NS-001", "KERN-TAINT-001", "KERN-TAINT-002", "KERN-SYSCTL-001"
+    )
+    # ext4 is a module (=m) that this board never loads: only it is missing.
+    board_run.assert_outcome("FAIL", "KERN-FS-001")
+    assert board_run.messages["KERN-FS-001"].startswith(
+        "filesystems missing from /proc/filesystems: ['ext4']\n"
+    ), board_run.messages["KERN-FS-001"]
+
+
+def test_kabi_reads_the_real_kernel_and_never_passes_without_an_export_list(board_run: BoardRun) -> None:
+    # Debian's kernel lists 50k symbols in /proc/kallsyms but, without KALLSYMS_ALL, no export table,
+    # and ships no symvers: the needed exports cannot be shown, which is a failure, not a pass or skip.
+    assert board_run.config["CONFIG_KALLSYMS_ALL"] == kconfig.NOT_SET
+    board_run.assert_outcome("FAIL", "KERN-KABI-001")
+    message = board_run.messages["KERN-KABI-001"]
+    assert "/proc/kallsyms has no __ksymtab_ entries" in message, message
+    assert "/boot/symvers-$(uname -r).gz" in message, message
+    board_run.assert_outcome("PASS", "KERN-KABI-002")  # the arm64 whitelist covers openEuler's needs
+
+
+def test_identity_is_the_declared_openeuler_on_aarch64(board_run: BoardRun) -> None:
+    board_run.assert_outcome(
+        "PASS",
+        "ID-OS-001",
+        "ID-OS-002",
+        "ID-OS-003",
+        "ID-DECL-001",
+        "ID-DECL-002",
+        "ID-ARCH-001",
+        "ID-KERN-001",
+    )
+    # The persona has no /etc/openEuler-latest, where openEuler's fingerprint comes from.
+    board_run.assert_outcome("FAIL", "ID-FP-001", "ID-FP-002")
+    assert board_run.messages["ID-FP-001"].startswith("the build fingerprint is empty")
+    for req in ("ID-PROP-001", "ID-PROP-002", "ID-ABI-001", "ID-SN-001"):
+        board_run.assert_outcome("SKIP", req)
+        assert board_run.messages[req].startswith("not applicable to profile openeuler"), board_run.messages[
+            req
+        ]
+
+
+def test_hardware_matches_the_declaration(board_run: BoardRun) -> None:
+    board_run.assert_outcome(
+        "PASS",
+        "HW-CPU-001",
+        "HW-CPU-002",
+        "HW-MEM-001",
+        "HW-MEM-002",
+        "HW-NET-001",
+        "HW-RTC-001",
+        "HW-DT-001",
+        "HW-DT-002",
+    )
+    assert board_run.metrics["HW-CPU-001"]["cpu_count"] == 2
+    assert 0.88 * 512 <= board_run.metrics["HW-MEM-001"]["mem_total"] <= 512
+
+
+def test_hardware_the_virt_machine_lacks_fails_for_that_reason(board_run: BoardRun) -> None:
+    expected = {
+        "HW-CPU-003": "no cpufreq policy under /sys/devices/system/cpu/cpufreq",
+        "HW-THERM-001": "no thermal zone under /sys/class/thermal",
+        "HW-WDT-001": "no /dev/watchdog* device",
+        "HW-STO-001": "no block device besides ram/loop/zram in /proc/partitions ([])",
+        # The initramfs has no /var/tmp: dd's own error is the reason given.
+        "HW-STO-002": "writing 1024 KiB under /var/tmp failed (exit 1): dd: can't open '/var/tmp/",
+        "HW-STO-003": "df -k /var/tmp failed: df: /var/tmp: can't find mount point",
+    }
+    for req, reason in expected.items():
+        board_run.assert_outcome("FAIL", req)
+        assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
+
+
+def test_security_on_a_kernel_without_selinux_active(board_run: BoardRun) -> None:
+    # The real kernel's LSM list: AppArmor is Debian's default, SELinux is built in but not active.
+    board_run.assert_outcome("FAIL", "SEC-LSM-001", "SEC-LSM-002")
+    message = board_run.messages["SEC-LSM-001"]
+    assert message.startswith("none of the accepted LSMs ['selinux'] is active (lsm list: '"), message
+    assert "apparmor" in message.split("lsm list:")[1] and "selinux" not in message.split("lsm list:")[1]
+    assert board_run.messages["SEC-LSM-002"].startswith("/etc/selinux/config is missing")
+
+
+def test_security_patch_level_from_debians_kernel_build_date(board_run: BoardRun) -> None:
+    # openEuler-latest is absent; the date in Debian's `uname -v` "(YYYY-MM-DD)" is the evidence.
+    board_run.assert_outcome(
+        "PASS", "SEC-PATCH-001", "SEC-PATCH-002", "SEC-FS-001", "SEC-NET-001", "SEC-NET-002"
+    )
+    assert 0 <= board_run.metrics["SEC-PATCH-001"]["security_patch_age"] <= 6
+    for req in ("SEC-BUILD-001", "SEC-SU-001", "SEC-ADB-001", "SEC-VB-001", "SEC-ENC-001"):
+        board_run.assert_outcome("SKIP", req)
+
+
+def test_run_records_hold_no_board_password(board_run: BoardRun) -> None:
+    files = [p for p in board_run.run_dir.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert board_run.password not in path.read_text(errors="replace"), path
