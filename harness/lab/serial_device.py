@@ -33,12 +33,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.lab.faults import Faults
+from harness.waiting import Deadline
 
 # Console log level the kernel messages we interleave are printed at (KERN_WARNING): shown while the
 # console level is above it, as printk does.
 KMSG_LEVEL = 4
 DEFAULT_CONSOLE_LEVEL = 7
 SEND_TIMEOUT = 5.0
+# How long the pty may stay full before the console counts it as unread (nobody attached) and drops.
+PTY_STALL = 1.0
 RUNTIME_KMSGS = (
     "usb 1-1: new high-speed USB device number {n} using xhci-hcd",
     "EXT4-fs (mmcblk0p7): re-mounted. Opts: (null)",
@@ -107,6 +110,7 @@ class SerialConsole:
         tty.setraw(self._holder)  # a UART: bytes pass through untouched
         os.set_blocking(self._master, False)
         self._listener: socket.socket | None = None
+        self._pty_unread = False  # the pty stayed full: nobody reads it, output is dropped
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -199,8 +203,7 @@ class SerialConsole:
     def _emit(self, data: bytes) -> None:
         """Print on the console: to the pty (dropped when nobody reads, as a UART does) and the client."""
         with self._out_lock:
-            with contextlib.suppress(BlockingIOError, OSError):
-                os.write(self._master, data)
+            self._write_pty(data)
             client = self._client
             if client is not None:
                 try:
@@ -210,6 +213,33 @@ class SerialConsole:
                         if self._client is client:
                             self._client = None
                     _close_socket(client)
+
+    def _write_pty(self, data: bytes) -> None:
+        """Every byte to a pty someone reads, however slowly (a host's tty buffer keeps a UART's bytes
+        for a reader that lags); once the pty stayed full for PTY_STALL nobody reads it, and output is
+        dropped, as a UART's is with nothing attached, until the pty takes bytes again. Dropping at
+        the first full buffer lost lines in the middle of a command's output under load."""
+        view = memoryview(data)
+        stall: Deadline | None = None
+        while view:
+            try:
+                view = view[os.write(self._master, view):]
+                self._pty_unread = False
+                continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+            if self._pty_unread:
+                return
+            stall = stall or Deadline(PTY_STALL)
+            try:
+                _, writable, _ = select.select([], [self._master], [], stall.remaining())
+            except (OSError, ValueError):
+                return
+            if not writable:
+                self._pty_unread = True
+                return
 
     # -- power ------------------------------------------------------------------------------------
 

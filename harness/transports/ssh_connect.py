@@ -224,6 +224,10 @@ def authenticate(transport: paramiko.Transport, endpoint: SshEndpoint, spec: Ssh
                 return
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise ConnectFailed(redact(f"login to {endpoint.label} broke off: {exc}")) from None
+    if tried and not transport.is_active():
+        # paramiko reports a connection that closed mid-login (a device going down for a reboot) as
+        # an authentication failure; it is a broken link, worth waiting out, not a refused login.
+        raise ConnectFailed(f"login to {endpoint.label} broke off: the connection closed during the login")
     if not tried:
         raise AuthFailed(f"no ssh key or password configured for {endpoint.label}")
     methods = ", ".join(dict.fromkeys(tried))
