@@ -358,13 +358,25 @@ def test_push_into_a_missing_directory_is_transfer_error(ssh: SshTransport, tmp_
 
 def test_reboot_sends_the_command_and_wait_ready_reconnects(sshd: OpenSshServer, tmp_path: Path) -> None:
     marker = tmp_path / "rebooted"
-    transport = SshTransport(sshd.spec(), reboot_command=f"touch {marker}", ready_command=f"test -e {marker}")
+    # Like a real device, the "reboot" takes the link down (here by killing its own sshd session).
+    transport = SshTransport(
+        sshd.spec(), reboot_command=f"touch {marker}; kill -9 $PPID", ready_command=f"test -e {marker}"
+    )
     transport.connect()
     transport.reboot()
     assert not transport.connected
     transport.wait_ready(timeout=15)  # only passes once the ready command finds the marker
     assert marker.exists()
     assert transport.run("echo back", timeout=10).stdout == b"back\n"
+    transport.close()
+
+
+def test_reboot_that_never_takes_the_link_down_is_not_ready(sshd: OpenSshServer) -> None:
+    # Reconnecting to a device that did not go down would pass wait_ready on the old boot.
+    transport = SshTransport(sshd.spec(), reboot_command="true")
+    with pytest.raises(NotReady, match="still up"):
+        transport.reboot(down_timeout=0.5)
+    assert transport.run("echo usable", timeout=10).stdout == b"usable\n"
     transport.close()
 
 

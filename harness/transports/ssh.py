@@ -35,6 +35,8 @@ from .ssh_exec import LINK_ERRORS, REAPER, drain, report_exit_signals, send_sign
 REAP_TIMEOUT = 5.0
 # After a timeout: how long a SIGTERM (signal request) gets before SIGKILL and the reaper.
 STOP_GRACE = 0.5
+# How long a device may take to drop the link after it accepted the reboot command.
+REBOOT_DOWN_TIMEOUT = 60.0
 
 
 TransferAction = Callable[[paramiko.SFTPClient, Deadline], None]
@@ -92,7 +94,8 @@ class SshTransport:
         """Forget the connection (closing what is left of it), keeping this object reusable."""
         with self._lock:
             for chan in list(self._channels):
-                chan.close()
+                with contextlib.suppress(*LINK_ERRORS):
+                    chan.close()
             self._channels.clear()
             for closable in (self._sftp, self._transport, self._jump):
                 if closable is not None:
@@ -294,14 +297,23 @@ class SshTransport:
 
     # -- reboot --------------------------------------------------------------------------------
 
-    def reboot(self) -> None:
+    def reboot(self, down_timeout: float = REBOOT_DOWN_TIMEOUT) -> None:
+        """Send the reboot command and return once the device has dropped the link. A device takes a
+        moment to go down after it accepts `reboot`; a reconnect before that reaches the old boot, and
+        wait_ready would report a reboot that never happened. NotReady if the link stays up."""
         chan = self._open_channel()
+        link = chan.get_transport()
         # exec_command returns once sshd has started it; a device that drops the link before the
         # reply got the request anyway.
         with contextlib.suppress(*LINK_ERRORS):
             chan.exec_command(self.reboot_command)
         self._release(chan)
+        if link is not None:
+            link.join(down_timeout)  # paramiko's transport thread ends with the connection
+        went_down = link is None or not link.is_active()
         self._drop()
+        if not went_down:
+            raise NotReady(f"{self.label} still up {down_timeout:g}s after {self.reboot_command!r}")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = Deadline(timeout)
