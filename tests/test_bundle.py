@@ -115,3 +115,22 @@ def test_keys_init_refuses_to_overwrite(bundle: tuple[Path, Path]) -> None:
     _, keydir = bundle
     out = harness("keys", "init", "--dir", str(keydir), env_dir=keydir)
     assert out.returncode == 2 and "exists already" in out.stderr
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # the forged zip is made so on purpose
+@pytest.mark.parametrize("how", ["outside", "twice"])
+def test_zip_with_entries_outside_the_run_or_given_twice_fails(bundle: tuple[Path, Path], tmp_path: Path, how: str) -> None:
+    run, keydir = bundle
+    z = zip_bundle(run)
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(z) as src, zipfile.ZipFile(bad, "w") as dst:
+        if how == "twice":  # a forged copy met first; a naive check reads only the genuine last one
+            dst.writestr(f"{run.name}/results.json", '{"verdict": "forged"}\n')
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        if how == "outside":
+            dst.writestr("report.html", "<p>not signed</p>")
+    result = verify_bundle(bad, (keydir / "lab-signing.pub").read_text())
+    assert not result.ok
+    expected = "report.html: extra file, outside the run folder" if how == "outside" else "results.json: in the zip twice"
+    assert any(expected in p for p in result.problems), result.problems

@@ -61,6 +61,12 @@ def test_classify_maps_each_kind_of_ending() -> None:
     assert classify("call", "skipped", _raised(pytest.skip.Exception(""))).outcome is Outcome.ERROR
     assert classify("call", "skipped", None, xfail_reason="known bug").outcome is Outcome.FAIL
     assert classify("call", "passed", None, xfail_reason="known bug").outcome is Outcome.PASS
+    # Lab trouble under xfail is still lab trouble, never an "expected" product failure.
+    assert classify("call", "skipped", ConnectionLost("gone"), xfail_reason="known bug").outcome is Outcome.ERROR
+    assert classify("setup", "skipped", ValueError("x"), xfail_reason="known bug").outcome is Outcome.ERROR
+    assert classify("call", "skipped", TestTimedOut(2), xfail_reason="known bug").outcome is Outcome.ERROR
+    notrun = classify("setup", "skipped", None, xfail_reason="[NOTRUN] flaky rig")
+    assert notrun.outcome is Outcome.SKIP and "flaky rig" in notrun.message
 
 
 def test_combine_keeps_the_most_severe_and_every_message() -> None:

@@ -323,6 +323,12 @@ def test_ctrl_c_ends_the_run_cleanly_with_every_record_written(lab_factory) -> N
     assert verdicts(run) == dict.fromkeys(lab.devices, "INCOMPLETE")
     assert "interrupted" in out and (run / "junit.xml").is_file()
     assert no_workers_left(run)
+    # --resume finishes the run: the test Ctrl-C cut short runs again, and its PASS stands.
+    resumed = lab.harness("run", "--resume", "int")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    for dev in lab.devices:
+        assert set(outcomes(run, dev).values()) == {"PASS"}, outcomes(run, dev)
+    assert verdicts(run) == dict.fromkeys(lab.devices, "CERTIFIED")
 
 
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(lab_factory) -> None:

@@ -55,6 +55,11 @@ def classify(
 ) -> PhaseOutcome:
     """`result` is pytest's word for the phase (passed | failed | skipped); `exc` what it raised."""
     if xfail_reason is not None:
+        # Lab trouble stays lab trouble under xfail; only the test's own failure is "expected".
+        if isinstance(exc, TestTimedOut | TransportError) or (exc is not None and phase != "call"):
+            return PhaseOutcome(phase, Outcome.ERROR, _short(describe(exc)))
+        if xfail_reason.startswith("[NOTRUN]"):  # xfail(run=False): never ran, says why
+            return PhaseOutcome(phase, Outcome.SKIP, _short(f"not run (xfail): {xfail_reason}"))
         if result == "skipped":  # failed as expected
             return PhaseOutcome(phase, Outcome.FAIL, _short(f"expected failure (xfail): {xfail_reason}"))
         return PhaseOutcome(phase, Outcome.PASS)

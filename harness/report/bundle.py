@@ -117,6 +117,22 @@ class _Tree:
             if p.is_file() and not p.is_symlink()
         }
 
+    def strays(self) -> list[str]:
+        """What a zip holds besides one copy of each file under the run folder: entries outside it,
+        and names given twice (an unzip would show whichever copy it met last)."""
+        if not self.zip:
+            return []
+        entries = [n for n in self.zip.namelist() if not n.endswith("/")]
+        problems = [
+            f"{n}: extra file, outside the run folder" for n in entries if not n.startswith(self.prefix)
+        ]
+        seen: set[str] = set()
+        for name in entries:
+            if name in seen:
+                problems.append(f"{name}: in the zip twice")
+            seen.add(name)
+        return problems
+
     def read(self, name: str) -> bytes | None:
         try:
             if self.zip:
@@ -178,4 +194,6 @@ def verify_bundle(path: Path, pubkey_text: str | None = None) -> Verification:
             result.problem(f"{name}: changed (SHA-256 differs from the manifest)")
     for name in sorted(present - set(files)):
         result.problem(f"{name}: extra file, not in the manifest")
+    for problem in tree.strays():
+        result.problem(problem)
     return result

@@ -78,9 +78,13 @@ def _missing_record(
 
 def _test_entry(journal: DeviceJournal, test: PlannedTest, why_missing: str = NO_RESULT) -> dict[str, Any]:
     """One planned test: the final attempt decides; a planned run with no result is NOT_RUN."""
-    records = sorted(
-        (r for r in journal.results if r.test_id == test.test_id), key=lambda r: (r.attempt, r.repeat)
-    )
+    # The journal is in time order: a later record of the same attempt and repeat (a test that
+    # --resume ran again after Ctrl-C cut it short) replaces the earlier one.
+    latest: dict[tuple[int, int], TestRecord] = {}
+    for r in journal.results:
+        if r.test_id == test.test_id:
+            latest[(r.attempt, r.repeat)] = r
+    records = sorted(latest.values(), key=lambda r: (r.attempt, r.repeat))
     plans = [p for p in journal.plans if any(t.test_id == test.test_id for t in p.tests)]
     last_plan = max(plans, key=lambda p: p.attempt, default=None)
     final = max([r.attempt for r in records] + ([last_plan.attempt] if last_plan else [1]))

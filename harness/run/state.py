@@ -49,7 +49,8 @@ class DeviceState:
         repeats = self.repeats_by_attempt.get(attempt, 1)
         done: dict[str, set[int]] = {}
         for rec in self.results:
-            if rec.attempt == attempt:
+            # A NOT_RUN record is the test Ctrl-C cut short: not done, so --resume runs it again.
+            if rec.attempt == attempt and rec.outcome is not Outcome.NOT_RUN:
                 done.setdefault(rec.test_id, set()).add(rec.repeat)
         return [t for t in self.planned_by_attempt.get(attempt, []) if len(done.get(t, ())) < repeats]
 
