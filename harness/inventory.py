@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .profiles import profile_names
-from .secrets import Secret
+from .secrets import Secret, redact
 from .specs import AdbSpec, Declared, DeviceSpec, JumpSpec, SerialSpec, SshSpec
 
 KINDS = ("handset", "board", "module")
@@ -64,14 +64,25 @@ class _Where:
     def child(self, key: str) -> _Where:
         return _Where(self.path, self.device, f"{self.key}.{key}" if self.key else key)
 
-    def fail(self, value: Any, problem: str) -> ConfigError:
+    def fail(self, value: Any, problem: str, *, show: bool = True) -> ConfigError:
         where = f"device {self.device!r}, " if self.device else ""
-        shown = "********" if _is_secret_key(self.key) else repr(value)
+        if show and not _may_be_secret(self.key):
+            shown = redact(repr(value))
+        else:
+            shown = f"<{type(value).__name__}, not shown>" if value is not None else "<not shown>"
         return ConfigError(f"{self.path}: {where}key {self.key!r} = {shown}: {problem}")
 
 
-def _is_secret_key(key: str) -> bool:
-    return key.rsplit(".", 1)[-1] == "password"
+_SECRET_WORDS = ("pass", "pwd", "secret", "token")
+
+
+def _may_be_secret(key: str) -> bool:
+    """A key that is, or may be a misspelling of, one that holds a password: its value is never shown
+    (`pasword = "..."` must not print the password it was meant to hide)."""
+    last = key.rsplit(".", 1)[-1].lower()
+    return any(w in last for w in _SECRET_WORDS) or bool(
+        difflib.get_close_matches(last, ["password"], cutoff=0.6)
+    )
 
 
 # --- value checkers: each takes (value, where) and returns the converted value -----------------------
@@ -165,7 +176,8 @@ def _table(
     raw: Any, where: _Where, schema: Mapping[str, Checker], required: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise where.fail(raw, "expected a table")
+        # Not shown: a link written as a string ("root:secret@host") may carry a password.
+        raise where.fail(raw, "expected a table", show=False)
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in schema:

@@ -48,8 +48,11 @@ class Secret:
     env: str | None = None
 
     def __post_init__(self) -> None:
-        if self.inline:
-            register(self.inline)
+        # Known from the start, so it is masked wherever it turns up (device output echoing it, a
+        # worker process that never logs in with it), not only once it has been used.
+        value = self.inline or (os.environ.get(self.env) if self.env else None)
+        if value:
+            register(value)
 
     def reveal(self) -> str | None:
         """The value, for the one place that sends it to the device. None when not configured."""

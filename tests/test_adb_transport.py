@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.errors import CommandTimeout, ConnectFailed, ConnectionLost, NotReady, TransferError
+from harness.errors import (
+    CommandTimeout,
+    ConnectFailed,
+    ConnectionLost,
+    NotReady,
+    TransferError,
+    TransportError,
+)
 from harness.lab.adb_server import AdbServer
 from harness.lab.adbd import SimulatedAdbd
 from harness.specs import AdbSpec
-from harness.transports.adb import AdbTransport, _split_marker_tail
+from harness.transports.adb import AdbTransport, _parse_marker_end, _split_marker_tail
 from harness.transports.base import Transport
-from harness.waiting import poll_until
+from harness.waiting import free_port, poll_until
 
 from .adb_peers import adb_server, connected_adbd
 
@@ -176,3 +186,142 @@ def test_marker_tail_split() -> None:
     assert _split_marker_tail(b"abc\n", marker) == (b"abc", b"\n")
     assert _split_marker_tail(b"abc\nxyz", marker) == (b"abc\nxyz", b"")
     assert _split_marker_tail(b"a\nHARNESS_EXIT_ab12\n", marker) == (b"a", b"\nHARNESS_EXIT_ab12\n")
+
+
+def test_marker_parsing_accepts_a_ptys_crlf() -> None:
+    # Old adbd ran legacy shell commands on a pty: every \n arrives as \r\n, the marker line's too.
+    marker = b"HARNESS_EXIT_ab"
+    stream = b"out\r\n\r\nHARNESS_EXIT_ab3\r\n"
+    assert _parse_marker_end(stream, marker) == (b"out\r\n", 3)
+    assert _parse_marker_end(b"out\n\nHARNESS_EXIT_ab0\n", marker) == (b"out\n", 0)
+    assert _parse_marker_end(b"out\r\nHARNESS_EXIT_ab", marker) is None
+    # Streaming: the \r before the marker line (or at the very end, still undecided) is held back.
+    assert _split_marker_tail(b"out\r\n\r\nHARNESS_EXIT_ab3\r", marker) == (
+        b"out\r\n", b"\r\nHARNESS_EXIT_ab3\r")
+    assert _split_marker_tail(b"out\r\n\r", marker) == (b"out\r\n", b"\r")
+    assert _split_marker_tail(b"a\rb\r\nHARNESS_EX", marker) == (b"a\rb", b"\r\nHARNESS_EX")
+    # Feeding the stream in every split gives the output once and no marker bytes.
+    for cut in range(len(stream) + 1):
+        head, pending = _split_marker_tail(stream[:cut], marker)
+        end = _parse_marker_end(pending + stream[cut:], marker)
+        assert end is not None and head + end[0] == b"out\r\n" and end[1] == 3
+
+
+# -- a scripted adb server, for replies no real adb server gives -------------------------------------
+Answer = tuple[bytes, str]  # bytes to send, then "more" (read the next request), "close", "hold", "reset"
+
+
+class ScriptedAdbServer:
+    """A real TCP peer speaking the adb host protocol's framing, answering each request from a script.
+    The real adb server never sends damaged lengths, resets or a reboot that hangs; devices and
+    broken lab links do."""
+
+    def __init__(self, script: Callable[[str], Answer]) -> None:
+        self.script = script
+        self.requests: list[str] = []
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", free_port()))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            while True:
+                header = conn.recv(4, socket.MSG_WAITALL)
+                if len(header) < 4:
+                    return
+                request = conn.recv(int(header, 16), socket.MSG_WAITALL).decode()
+                self.requests.append(request)
+                data, then = self.script(request)
+                conn.sendall(data)
+                if then == "hold":
+                    self.stop.wait(30)
+                if then == "reset":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                if then != "more":
+                    return
+
+    def transport(self) -> AdbTransport:
+        return AdbTransport(AdbSpec(serial="scripted", server_port=self.port))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Callable[[str], Answer]], ScriptedAdbServer]]:
+    servers: list[ScriptedAdbServer] = []
+
+    def start(script: Callable[[str], Answer]) -> ScriptedAdbServer:
+        servers.append(ScriptedAdbServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def block(text: str) -> bytes:
+    return b"OKAY%04x" % len(text) + text.encode()
+
+
+@pytest.mark.parametrize(
+    "features_answer",
+    [(b"OKAYzzzz", "close"), (b"OKAY", "reset"), (b"OKAY0010shell", "reset")],
+    ids=["bad-length", "reset-before-block", "reset-mid-block"],
+)
+def test_broken_host_replies_are_connection_lost(
+    scripted: Callable[[Callable[[str], Answer]], ScriptedAdbServer], features_answer: Answer
+) -> None:
+    server = scripted(lambda request: features_answer)
+    with pytest.raises(ConnectionLost):  # not ValueError / ConnectionResetError
+        server.transport().run("true", timeout=5)
+    assert server.requests == ["host-serial:scripted:features"]
+
+
+def test_oversized_shell_packet_is_connection_lost(
+    scripted: Callable[[Callable[[str], Answer]], ScriptedAdbServer]
+) -> None:
+    def script(request: str) -> Answer:
+        if request.endswith(":features"):
+            return block("shell_v2"), "close"
+        if request.startswith("shell,v2"):
+            return b"OKAY" + struct.pack("<BI", 1, 0xFFFFFFFF), "more"
+        return b"OKAY", "more"
+
+    server = scripted(script)
+    with pytest.raises(ConnectionLost, match="larger than allowed"):  # not a raw ValueError
+        server.transport().run("true", timeout=5)
+
+
+def test_reboot_waits_for_the_device_to_go_down(
+    scripted: Callable[[Callable[[str], Answer]], ScriptedAdbServer]
+) -> None:
+    # A device that accepts the reboot but never closes the stream has not gone down.
+    server = scripted(lambda request: (b"OKAY", "hold" if request == "reboot:" else "more"))
+    with pytest.raises(NotReady, match="still up"):
+        server.transport().reboot(down_timeout=0.5)
+    assert server.requests == ["host:transport:scripted", "reboot:"]
+
+
+def test_reboot_that_failed_on_the_device_is_a_transport_error(
+    scripted: Callable[[Callable[[str], Answer]], ScriptedAdbServer]
+) -> None:
+    def script(request: str) -> Answer:
+        if request == "reboot:":
+            return b"OKAYreboot (recovery) failed\n", "close"
+        return b"OKAY", "more"
+
+    server = scripted(script)
+    with pytest.raises(TransportError, match="failed") as info:
+        server.transport().reboot(down_timeout=5)
+    assert not isinstance(info.value, NotReady)

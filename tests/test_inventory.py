@@ -163,3 +163,26 @@ def test_cli_usage_errors_exit_2_in_one_line(tmp_path: Path) -> None:
     assert "did you mean 'handset-07'" in out.stderr
     out = harness_cli("-i", str(tmp_path / "missing.toml"), "devices")
     assert out.returncode == 2 and "missing.toml" in out.stderr and "not found" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        'ssh = { host = "h", pasword = "hunter2-typo-secret" }',
+        'ssh = { host = "h", passwd = "hunter2-typo-secret" }',
+        'ssh = "root:hunter2-typo-secret@h"',
+    ],
+)
+def test_a_misspelt_or_misplaced_password_is_never_shown(tmp_path: Path, link: str) -> None:
+    path = write(tmp_path, f'[devices.x]\nkind = "board"\nprofile = "generic-linux"\n{link}\n')
+    out = harness_cli("-i", str(path), "devices", "--no-probe")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in out.stderr and "not shown" in out.stderr
+
+
+def test_a_password_from_the_environment_is_masked_before_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.secrets import Secret, redact
+
+    monkeypatch.setenv("HARNESS_TEST_PW", "env-secret-value-42")
+    Secret(env="HARNESS_TEST_PW")  # declared by the inventory, not yet revealed
+    assert redact("device echoed env-secret-value-42") == "device echoed ********"

@@ -614,3 +614,14 @@ def test_plugin_skips_what_does_not_apply_and_resolves_suite_data(tmp_path: Path
     assert "not applicable" in outcomes["test_handsets_only"]["message"]
     assert "kinds handset" in outcomes["test_handsets_only"]["message"]
     assert outcomes["test_linux_data"]["outcome"] == "PASS", proc.stdout
+
+
+def test_a_secret_straddling_the_excerpt_cut_is_still_masked() -> None:
+    from harness.plugin.evidence import EXCERPT_LIMIT, excerpt
+    from harness.secrets import register
+
+    register("straddling-secret-0123456789")
+    head = EXCERPT_LIMIT * 3 // 4
+    data = b"a" * (head - 10) + b"straddling-secret-0123456789" + b"b" * (3 * EXCERPT_LIMIT)
+    text, cut = excerpt(data)
+    assert cut and "straddling" not in text and "0123456789" not in text

@@ -285,3 +285,15 @@ def test_missing_only_ids_and_schema_rejects_a_bad_document(tmp_path: Path, suit
     doc["devices"][0]["verdict"] = "PASSED"
     with pytest.raises(jsonschema.ValidationError):
         validate(doc)
+
+
+def test_a_suite_the_run_used_but_cannot_be_found_is_an_error_not_a_quiet_verdict(
+    tmp_path: Path, suites_root: Path
+) -> None:
+    from harness.errors import ConfigError
+
+    run_dir = tmp_path / "run"
+    write_journal(run_dir, [plan(1, [("k/test_k.py::test_a", ["K-1"])]), result("k/test_k.py::test_a", "PASS", ["K-1"])])
+    (run_dir / "run.json").write_text(json.dumps({"suites": [{"id": "gone", "version": "1"}]}))
+    with pytest.raises(ConfigError, match="gone"):
+        build_results(run_dir, suites_root=suites_root)

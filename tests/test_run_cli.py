@@ -423,3 +423,17 @@ def test_start_time_of_run_id_sorts() -> None:
     a, b = new_run_id(1_000_000_000), new_run_id(2_000_000_000)
     assert a < b and valid_run_id(a) and not valid_run_id("../x") and not valid_run_id("latest")
     assert time.strftime("%Y%m%d", time.localtime(1_000_000_000)) in a
+
+
+def test_worker_output_is_masked_before_it_reaches_worker_log() -> None:
+    import io
+
+    from harness.run.worker import _Redacting
+    from harness.secrets import register
+
+    register("worker-log-secret-77")
+    sink = io.StringIO()
+    stream = _Redacting(sink)
+    stream.write("AssertionError: device said worker-log-secret-77\n")
+    stream.flush()
+    assert sink.getvalue() == "AssertionError: device said ********\n"

@@ -15,8 +15,6 @@ from ..errors import ConfigError, HarnessError
 from ..secrets import redact
 
 EXIT_USAGE = 2
-# click >= 8.2 raises this (after printing help) for a group called with no arguments.
-_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", click.UsageError)
 EXIT_LAB = 3
 
 
@@ -57,11 +55,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)
-    except _NO_ARGS_IS_HELP as exc:
-        if isinstance(exc, click.UsageError) and exc.ctx and type(exc) is not click.UsageError:
+    except click.exceptions.NoArgsIsHelpError as exc:  # `harness` alone: the help, exit 2
+        if exc.ctx:
             click.echo(exc.ctx.get_help(), err=True)
-            sys.exit(EXIT_USAGE)
-        raise
+        sys.exit(EXIT_USAGE)
     except click.UsageError as exc:
         hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx else ""
         fail(f"error: {exc.format_message()}{hint}", EXIT_USAGE)

@@ -3,21 +3,22 @@ in logs/<device>/commands.log. Everything passes through redact first."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..results.model import Evidence
-from ..secrets import redact
+from ..secrets import redact, redact_bytes
 
-EXCERPT_LIMIT = 8 * 1024  # bytes of each stream kept in the record
-_HEAD = EXCERPT_LIMIT * 3 // 4  # the start says what ran, the end usually says what went wrong
+EXCERPT_LIMIT = 8 * 1024  # bytes of each stream kept in the record; the head says what ran, the
+# tail usually what went wrong
 
 
 def excerpt(data: bytes, limit: int = EXCERPT_LIMIT) -> tuple[str, bool]:
-    """(text, cut): the head and tail of `data` when it is longer than `limit` bytes."""
+    """(text, cut): the head and tail of `data` when it is longer than `limit` bytes. Secrets are
+    masked before the cut: one straddling it would leave half in the head and half in the tail."""
+    data = redact_bytes(data)
     if len(data) <= limit:
-        return redact(data.decode("utf-8", errors="replace")), False
+        return data.decode("utf-8", errors="replace"), False
     head, tail = data[: limit * 3 // 4], data[-(limit - limit * 3 // 4) :]
     omitted = len(data) - len(head) - len(tail)
     text = (
@@ -25,7 +26,7 @@ def excerpt(data: bytes, limit: int = EXCERPT_LIMIT) -> tuple[str, bool]:
         + f"\n[... {omitted} bytes omitted; full output in commands.log ...]\n"
         + tail.decode("utf-8", errors="replace")
     )
-    return redact(text), True
+    return text, True
 
 
 def make_evidence(
@@ -81,7 +82,3 @@ class CommandLog:
                     body += "\n"
         with open(self.path, "a", encoding="utf-8") as log:
             log.write(body)
-
-
-def now() -> float:
-    return time.time()

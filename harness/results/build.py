@@ -49,11 +49,22 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def _load_suites(root: Path | None) -> dict[str, Suite]:
+def _load_suites(root: Path | None, expected: Iterable[str] = ()) -> dict[str, Suite]:
+    """The suites whose requirement levels decide the verdicts. A suite the run used that cannot be
+    found is an error: without it MUST requirements would vanish and a device could come out
+    CERTIFIED (a report re-rendered on a machine without the suites, say)."""
+    folder = root or default_suites_root()
     try:
-        return discover_suites(root or default_suites_root())
-    except (ConfigError, OSError):
-        return {}
+        suites = discover_suites(folder)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the suites under {folder}: {exc}") from None
+    lost = sorted(set(expected) - set(suites))
+    if lost:
+        raise ConfigError(
+            f"suite(s) {', '.join(lost)} of this run not found under {folder}: verdicts need their "
+            "requirement levels (give the suites folder the run used)"
+        )
+    return suites
 
 
 def _worst(records: list[TestRecord]) -> TestRecord:
@@ -182,7 +193,7 @@ def build_results(
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
     root = suites_root or (Path(info["suites_root"]) if info.get("suites_root") else None)
-    suites = _load_suites(root)
+    suites = _load_suites(root, [str(ref.get("id")) for ref in info.get("suites") or [] if ref.get("id")])
     waived = set(waivers if waivers is not None else info.get("waivers") or [])
     devices = [build_device(j, suites, waived) for j in read_journals(run_dir)]
     used = {t["suite"] for d in devices for t in d["tests"] if t["suite"]}

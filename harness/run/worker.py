@@ -17,6 +17,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from ..secrets import redact
+
 PR_SET_PDEATHSIG = 1
 # A journal line longer than this is not progress we can use (evidence is bounded well below it).
 MAX_LINE = 8 * 1024 * 1024
@@ -121,6 +123,20 @@ class ForkedWorker:
         return self.returncode  # type: ignore[return-value]
 
 
+class _Redacting:
+    """A text stream that masks secrets in what is written through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _prepare_fork() -> None:
     """Import in the runner what every worker needs, once, so forked workers share it."""
     import pytest  # noqa: F401
@@ -146,8 +162,10 @@ def _worker_main(args: WorkerArgs, log_fd: int, write_fd: int, read_fd: int, par
         os.dup2(log_fd, 2)
         os.close(null)
         os.close(log_fd)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        # worker.log goes into the signed bundle: pytest's own output (tracebacks, assertion text
+        # quoting device output) is masked like every other record.
+        sys.stdout = _Redacting(open(1, "w", buffering=1, closefd=False))  # noqa: SIM115
+        sys.stderr = _Redacting(open(2, "w", buffering=1, closefd=False))  # noqa: SIM115
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.environ["HARNESS_PROGRESS_FD"] = str(write_fd)

@@ -5,7 +5,6 @@ fresh marker printed after the command carries `$?` (stderr merged, as the legac
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import stat
@@ -40,6 +39,8 @@ READ_SIZE = 256 * 1024
 # An `adb connect`ed device that stays offline this long is disconnected and connected again: the
 # adb server's own reconnect backs off for seconds after a reboot.
 RECONNECT_AFTER = 1.0
+# How long a device may take to close the reboot stream (going down) after it accepted `reboot:`.
+REBOOT_DOWN_TIMEOUT = 60.0
 
 
 class _Timeout(Exception):
@@ -101,14 +102,17 @@ class AdbTransport:
     ) -> CommandResult:
         started = monotonic()
         deadline = Deadline(timeout)
-        v2 = "shell_v2" in self.features(max(timeout, 1.0))
         stdout, stderr = BoundedBuffer(max_output), BoundedBuffer(max_output)
         marker = "HARNESS_EXIT_" + uuid.uuid4().hex
         # Legacy: a subshell so `exit N` and `exec` still reach the printf; newlines, not `;`, so a
         # trailing `&` or comment in the command cannot swallow it.
         legacy = f"shell:(\n{cmd}\n)\nprintf '\\n%s%d\\n' {marker} $?"
-        service = f"shell,v2,raw:{cmd}" if v2 else legacy
-        sock = self.host.open_service(self.serial, service, max(deadline.remaining(), 0.001))
+        try:
+            v2 = "shell_v2" in self.features(max(timeout, 1.0))
+            service = f"shell,v2,raw:{cmd}" if v2 else legacy
+            sock = self.host.open_service(self.serial, service, max(deadline.remaining(), 0.001))
+        except (OSError, ValueError) as exc:  # lab trouble never escapes untyped
+            raise ConnectFailed(f"adb: cannot start a shell on {self.serial}: {exc}") from None
         try:
             if v2:
                 sock.sendall(shell_packet(SHELL_CLOSE_STDIN, b""))
@@ -125,7 +129,7 @@ class AdbTransport:
                 stderr=stderr.getvalue(),
                 timeout=timeout,
             ) from None
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a shell packet no adbd would send
             raise ConnectionLost(f"adb stream to {self.serial} failed: {exc}") from None
         finally:
             close_quietly(sock)
@@ -192,15 +196,15 @@ class AdbTransport:
         except _Timeout:
             stdout.add(pending)  # partial output belongs to the timeout report
             raise
-        match = re.search(rb"\n" + re.escape(marker) + rb"(\d+)\n$", pending)
-        if match is None:
+        end = _parse_marker_end(pending, marker)
+        if end is None:
             raise ConnectionLost(f"adb: lost {self.serial} before the command's exit status")
-        out = pending[: match.start()]
+        out, code = end
         if out:
             stdout.add(out)
             if on_output is not None:
                 on_output("stdout", out)
-        return int(match.group(1))
+        return code
 
     # Files
 
@@ -241,16 +245,33 @@ class AdbTransport:
 
     # Reboot
 
-    def reboot(self) -> None:
+    def reboot(self, down_timeout: float = REBOOT_DOWN_TIMEOUT) -> None:
+        """Ask adbd to reboot and return once it has closed the reboot stream as it goes down: a
+        wait_ready before that would still reach the old boot. NotReady if it never goes down."""
         sock = self.host.open_service(self.serial, "reboot:", 10.0)
+        deadline = Deadline(down_timeout)
+        reply = BoundedBuffer(4096)  # adbd only writes here to say the reboot failed
         try:
-            # adbd answers and then drops the link; reading to EOF tells us the request went through.
-            with contextlib.suppress(OSError):
-                while sock.recv(4096):
-                    pass
+            while True:
+                remaining = deadline.remaining()
+                if remaining <= 0:
+                    raise NotReady(f"{self.serial} still up {down_timeout:g}s after reboot")
+                sock.settimeout(remaining)
+                try:
+                    chunk = sock.recv(4096)
+                except TimeoutError:
+                    continue  # the deadline check above reports it
+                except OSError:
+                    break  # reset: the device went down
+                if not chunk:
+                    break
+                reply.add(chunk)
         finally:
             close_quietly(sock)
             self._features = None
+        text = reply.getvalue().decode("utf-8", errors="replace").strip()
+        if "fail" in text.lower():
+            raise TransportError(f"adb reboot of {self.serial}: {text}", usable=True)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = Deadline(timeout)
@@ -298,6 +319,15 @@ class AdbTransport:
         self._features = None
 
 
+# Old adbd ran legacy shell commands on a pty, which turns each \n into \r\n: accept both.
+def _parse_marker_end(pending: bytes, marker: bytes) -> tuple[bytes, int] | None:
+    """The output before the "\\n" MARKER digits "\\n" line that ends `pending`, and the exit code."""
+    match = re.search(rb"\r?\n" + re.escape(marker) + rb"(\d+)\r?\n$", pending)
+    if match is None:
+        return None
+    return pending[: match.start()], int(match.group(1))
+
+
 def _split_marker_tail(pending: bytes, marker: bytes) -> tuple[bytes, bytes]:
     """Split off the part of `pending` that may be the start of the "\\n" MARKER digits "\\n" line,
     so the marker never reaches the caller, and nothing else is held back."""
@@ -310,8 +340,13 @@ def _split_marker_tail(pending: bytes, marker: bytes) -> tuple[bytes, bytes]:
             continue
         tail = pending[start + 1 :]
         if tail.startswith(marker):
-            if re.fullmatch(rb"\d{0,3}\n?", tail[len(marker) :]):
-                return pending[:start], pending[start:]
-        elif marker.startswith(tail):
-            return pending[:start], pending[start:]
+            if not re.fullmatch(rb"\d{0,3}\r?\n?", tail[len(marker) :]):
+                continue
+        elif not marker.startswith(tail):
+            continue
+        if start > 0 and pending[start - 1] == 0x0D:
+            start -= 1  # the \r of a pty's \r\n belongs to the marker line too
+        return pending[:start], pending[start:]
+    if pending.endswith(b"\r"):
+        return pending[:-1], pending[-1:]  # may become the \r\n before the marker
     return pending, b""

@@ -21,7 +21,11 @@ def recv_exact(sock: socket.socket, n: int) -> bytes:
 
 
 def read_block(sock: socket.socket) -> bytes:
-    length = int(recv_exact(sock, 4), 16)
+    header = recv_exact(sock, 4)
+    try:
+        length = int(header, 16)
+    except ValueError:
+        raise ConnectionLost(f"adb server sent {header!r} instead of a block length") from None
     return recv_exact(sock, length)
 
 
@@ -58,7 +62,7 @@ class AdbHost:
                 raise ConnectFailed(f"adb: {message}")
         except TimeoutError:
             raise ConnectFailed(f"adb server did not answer {payload.split(':')[0]!r} in time") from None
-        except ConnectionError as exc:
+        except OSError as exc:  # reset, broken pipe, ...: the server went away mid-request
             raise ConnectionLost(f"adb server connection failed: {exc}") from None
         raise ConnectionLost(f"adb server sent {status!r} instead of OKAY/FAIL")
 
@@ -71,6 +75,8 @@ class AdbHost:
                 return read_block(sock).decode("utf-8", errors="replace")
             except TimeoutError:
                 raise ConnectFailed(f"adb server did not answer {payload!r} in time") from None
+            except OSError as exc:
+                raise ConnectionLost(f"adb server connection failed: {exc}") from None
         finally:
             sock.close()
 

@@ -9,6 +9,7 @@ so its output and real exit code are cut from the stream exactly; nothing waits 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import logging
 import secrets
@@ -28,7 +29,7 @@ from ..secrets import redact
 from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback, monotonic
-from .console import ConsoleState, Frame, FrameParser, PromptPatterns, classify, shell_quote
+from .console import ConsoleState, Frame, FrameParser, ParseError, PromptPatterns, classify, shell_quote
 from .serial_link import ByteLink, open_link
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ SCREEN_KEEP = 4096
 # Canonical-mode ttys cut input lines at 4095 bytes; push keeps each typed line well under that.
 PUSH_LINE = 3000
 PUSH_LINES_PER_COMMAND = 16
+# pull keeps the file's base64 in memory: a device may not make it grow without bound.
+PULL_MAX_BASE64 = 256 * 1024 * 1024
+# How long wait_ready waits before asking ready_command again.
+READY_INTERVAL = 0.5
 
 SETUP = (
     "stty -echo 2>/dev/null; stty -onlcr 2>/dev/null; dmesg -n 1 2>/dev/null; "
@@ -56,6 +61,7 @@ class SerialTransport:
     """A shell on a serial console. Opens the link and logs in on construction."""
 
     kind = "serial"
+    pull_limit = PULL_MAX_BASE64  # bytes of base64 text a pull may take
 
     def __init__(
         self,
@@ -196,7 +202,13 @@ class SerialTransport:
         self._line.write((frame.command(cmd, subshell) + "\r").replace("\n", "\r").encode())
         data, self._pending = self._pending, b""
         while True:
-            self._hand_on(parser.feed(data), out, on_output)
+            try:
+                chunk = parser.feed(data)
+            except ParseError as exc:
+                # The stream is not what we framed: nothing on this link can be trusted any more.
+                self._drop()
+                raise ConnectionLost(f"{self.label}: garbled console stream: {exc}", usable=False) from None
+            self._hand_on(chunk, out, on_output)
             if parser.done:
                 break
             try:
@@ -277,15 +289,20 @@ class SerialTransport:
     def pull(self, remote: str, local: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Copy a file from the board: its base64 over the console, then a SHA-256 check."""
         deadline = Deadline(timeout)
-        encoded = self._must(f"base64 {shell_quote(remote)}", deadline, "cannot read")
-        data = base64.b64decode(b"".join(encoded.split()))
+        encoded = self._must(f"base64 {shell_quote(remote)}", deadline, "cannot read", self.pull_limit)
+        try:
+            data = base64.b64decode(b"".join(encoded.split()))
+        except binascii.Error as exc:
+            raise TransferError(f"pull {remote}: the board sent damaged base64: {exc}") from None
         self._check_digest(remote, hashlib.sha256(data).hexdigest(), deadline)
         Path(local).write_bytes(data)
 
-    def _must(self, cmd: str, deadline: Deadline, what: str) -> bytes:
-        result = self.run(cmd, max(deadline.remaining(), 0.001), max_output=1 << 31)
+    def _must(self, cmd: str, deadline: Deadline, what: str, limit: int = 1 << 20) -> bytes:
+        result = self.run(cmd, max(deadline.remaining(), 0.001), max_output=limit)
         if result.exit_code != 0:
             raise TransferError(f"{what} {cmd.split()[-1]} on the board: {result.stdout_text[-200:].strip()}")
+        if result.truncated:
+            raise TransferError(f"{cmd.split()[-1]}: more than {limit} bytes of output; too large to copy")
         return result.stdout
 
     def _check_digest(self, remote: str, expected: str, deadline: Deadline) -> None:
@@ -312,11 +329,20 @@ class SerialTransport:
                     poll_until(self._reopens, deadline.remaining(), interval=0.2, what=f"{self.label}")
                 except TimeoutError:
                     raise NotReady(f"{self.label} did not come back within {timeout:g}s") from None
-        while self.ready_command is not None:
-            if self.run(self.ready_command, max(deadline.remaining(), 0.5)).ok:
-                return
-            if deadline.expired:
-                raise NotReady(f"{self.label}: {self.ready_command!r} did not succeed within {timeout:g}s")
+        ready_command = self.ready_command
+        if ready_command is None:
+            return
+
+        def ready() -> bool:
+            try:
+                return self.run(ready_command, max(deadline.remaining(), 0.5)).ok
+            except CommandTimeout:
+                return False  # not ready yet; the deadline decides
+
+        try:
+            poll_until(ready, deadline.remaining(), interval=READY_INTERVAL, what=repr(ready_command))
+        except TimeoutError:
+            raise NotReady(f"{self.label}: {ready_command!r} did not succeed within {timeout:g}s") from None
 
     def _reopens(self) -> bool:
         try:

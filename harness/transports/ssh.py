@@ -206,11 +206,14 @@ class SshTransport:
         close the channel (EOF for commands that read or write), and if it still had not ended
         (servers that ignore signal requests), the reaper."""
         send_signal(chan, "TERM")
+        # The link may die right now: that must not replace the CommandTimeout being raised.
         if chan.status_event.wait(STOP_GRACE):
-            chan.close()
+            with contextlib.suppress(*LINK_ERRORS):
+                chan.close()
             return
         send_signal(chan, "KILL")
-        chan.close()
+        with contextlib.suppress(*LINK_ERRORS):
+            chan.close()
         with self._lock:
             alone = not (self._channels - {chan})
         if not alone or not self.connected:
@@ -276,7 +279,8 @@ class SshTransport:
             action(sftp, deadline)
         except ssh_sftp.TransferTimeout:
             self._sftp = None  # a half-finished transfer leaves the SFTP session in an unknown state
-            sftp.close()
+            with contextlib.suppress(*LINK_ERRORS):
+                sftp.close()
             raise TransferError(f"{what}: timed out after {timeout:g}s") from None
         except LINK_ERRORS as exc:
             if _link_broken(self._transport):
