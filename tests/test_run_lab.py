@@ -298,6 +298,13 @@ def test_reboot_mid_suite_on_every_link_then_the_next_tests_pass(bench: Bench) -
         assert (bench.ctl / f"rebooted.{dev}").exists()
         assert outcomes(run, dev) == dict.fromkeys(TEST_IDS, "PASS"), dev
         assert Counter(r["test_id"] for r in results_of(run, dev)) == Counter(TEST_IDS)
+        # The build is read again after the reboot and journaled (a reboot into another build shows):
+        # the reboot test's own result follows the identity line its reboot wrote.
+        lines = journal_lines(run, dev)
+        test = next(line for line in lines if line.get("test_id", "").endswith("::test_reboot"))
+        booted = next(e for e in test["evidence"] if e["command"].startswith("[reboot]"))
+        back = booted["started"] + booted["duration"]
+        assert any(line["type"] == "device" and line["at"] >= back for line in lines), dev
     assert verdicts(run) == dict.fromkeys(devices, "CERTIFIED")
 
 

@@ -91,7 +91,7 @@ class Dut:
     def reboot_and_wait(self, timeout: float | None = None) -> Identity:
         """Reboot, wait until the device answers (default: the profile's boot budget), re-read its
         identity. Until that succeeds the link counts as broken, so the next test reconnects."""
-        device = self._link.ensure()
+        self._link.ensure()
         budget = timeout if timeout is not None else self._link.boot_timeout
         self._link.needs_reconnect = True
 
@@ -100,8 +100,7 @@ class Dut:
             transport.wait_ready(budget)
 
         self._transfer(f"[reboot] wait up to {budget:g}s", reboot)
-        self._link.needs_reconnect = False
-        return device.identity(refresh=True)
+        return self._link.reprobe()  # journaled: a reboot into another build shows in the results
 
     def metric(
         self, name: str, value: float, unit: str = "", low: float | None = None, high: float | None = None

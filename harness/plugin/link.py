@@ -85,16 +85,18 @@ class DeviceLink:
     def _connect_first(self) -> None:
         try:
             self.device = Device(self.spec, via=self.via)
-            self._probe()
+            self.reprobe()
         except HarnessError as exc:
             raise self._give_up(exc) from exc
 
-    def _probe(self) -> None:
+    def reprobe(self) -> Identity:
+        """Read the identity again and journal it (after a reboot the build may differ)."""
         assert self.device is not None
         identity = self.device.identity(refresh=True)
         self.needs_reconnect = self.needs_check = False
         if self._on_identity is not None:
             self._on_identity(self.device, identity)
+        return identity
 
     def _recover(self) -> None:
         """Close what is left of the link, wait (the boot budget) for the device to answer, re-probe."""
@@ -102,7 +104,7 @@ class DeviceLink:
         try:
             self.device.close()
             self.device.transport.wait_ready(self.boot_timeout)
-            self._probe()
+            self.reprobe()
         except HarnessError as exc:
             raise self._give_up(exc) from exc
 
