@@ -295,7 +295,7 @@ def test_oversized_shell_packet_is_connection_lost(
         if request.endswith(":features"):
             return block("shell_v2"), "close"
         if request.startswith("shell,v2"):
-            return b"OKAY" + struct.pack("<BI", 1, 0xFFFFFFFF), "more"
+            return b"OKAY" + struct.pack("<BI", 1, 0xFFFFFFFF), "hold"
         return b"OKAY", "more"
 
     server = scripted(script)

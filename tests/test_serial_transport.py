@@ -7,18 +7,22 @@ import hashlib
 import logging
 import os
 import random
+import re
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, TransferError
+from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, NotReady, TransferError
 from harness.lab.console import ConsolePeer
+from harness.specs import SerialSpec
 from harness.transports.base import Transport
 from harness.transports.console import END_TAG, START_TAG
 from harness.transports.serial import SerialTransport
+from harness.waiting import free_port
 
 pytestmark = pytest.mark.peer("console")
 
@@ -226,3 +230,87 @@ def test_reboot_then_wait_ready_logs_in_again() -> None:
         after = console.run("echo $$").stdout
         assert before != after  # a new shell (a new login) answers
         assert console.run("(exit 5)").exit_code == 5
+
+
+def test_pull_past_its_limit_is_a_transfer_error(console: SerialTransport, tmp_path: Path) -> None:
+    console.run("head -c 10000 /dev/urandom > big.bin")
+    console.pull_limit = 4096  # a file larger than the limit must not be kept whole in memory
+    try:
+        with pytest.raises(TransferError, match="too large"):
+            console.pull("big.bin", tmp_path / "big.bin")
+    finally:
+        del console.pull_limit
+    assert not (tmp_path / "big.bin").exists()
+    console.pull("big.bin", tmp_path / "big.bin")
+    assert (tmp_path / "big.bin").stat().st_size == 10000
+
+
+def test_wait_ready_paces_the_ready_command(console: SerialTransport) -> None:
+    # Fails twice, then succeeds; each attempt leaves its time in a file.
+    console.run("rm -f ready.log")
+    console.ready_command = 'date +%s.%N >> ready.log; [ "$(wc -l < ready.log)" -ge 3 ]'
+    try:
+        console.wait_ready(timeout=10)
+    finally:
+        console.ready_command = None
+    times = [float(t) for t in console.run("cat ready.log").stdout.split()]
+    assert len(times) == 3
+    assert all(b - a >= 0.4 for a, b in zip(times, times[1:], strict=False))  # no busy loop
+
+
+def test_wait_ready_with_a_hanging_ready_command_is_not_ready(console: SerialTransport) -> None:
+    console.ready_command = f"sleep {unique_duration()}"
+    try:
+        with pytest.raises(NotReady):  # not the CommandTimeout of the last attempt
+            console.wait_ready(timeout=1)
+    finally:
+        console.ready_command = None
+    assert console.run("echo after").stdout == b"after\n"
+
+
+class GarblingConsole:
+    """A console on a real TCP socket (what ser2net gives) whose shell answers the driver's framed
+    lines, but sends an end marker with no exit code for any other command: a stream that is not what
+    was framed, as line noise or a confused board produces. A real shell cannot be made to do it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", free_port()))
+        self.url = f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        prompt, pending = b"$ ", b""
+        with conn:
+            while data := conn.recv(4096):
+                pending += data
+                while b"\r" in pending:
+                    line, pending = pending.split(b"\r", 1)
+                    framed = re.search(rb"__HS (\w+);", line)
+                    if framed is None:
+                        conn.sendall(prompt)
+                        continue
+                    if (ps1 := re.search(rb"@HP[\\']*(\w+)# ", line)) is not None:  # PS1 as typed, quoted
+                        prompt = b"@HP" + ps1.group(1) + b"# "
+                    token = framed.group(1)
+                    output, code = (b"a\nb", b"0") if b"a\\nb" in line else (b"", b"0")
+                    if b"garble" in line:
+                        output, code = b"partial", b"x!"
+                    conn.sendall(b"__HS" + token + b"\n" + output + b"\n__HE" + token + b" " + code
+                                 + b"\n" + prompt)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_garbled_end_marker_is_connection_lost() -> None:
+    board = GarblingConsole()
+    try:
+        transport = SerialTransport(SerialSpec(port=board.url), connect_timeout=5)
+        transport.connect()
+        with pytest.raises(ConnectionLost) as caught:  # not the parser's ValueError
+            transport.run("garble", timeout=5)
+        assert not caught.value.usable and not transport.connected
+        transport.close()
+    finally:
+        board.close()

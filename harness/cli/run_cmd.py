@@ -13,6 +13,7 @@ import click
 
 from ..errors import ConfigError
 from ..inventory import load_inventory
+from ..plugin.selection import Shard
 from ..run.finish import finish_run
 from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from ..run.merge import merge_runs
@@ -22,7 +23,6 @@ from ..run.rundir import RunInfo, create_run_dir, new_info, resolve_run
 from ..run.runid import new_run_id
 from ..run.runner import DeviceJob, RunOptions, execute, resume_jobs, retry_jobs, states, suites_of
 from ..run.selection import Selection, collect_test_ids, resolve_suites
-from ..run.shard import parse_shard
 from ..run.workers import INTERRUPT_GRACE
 from ..suites import default_suites_root
 from . import cli, fail
@@ -86,7 +86,7 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
             raise click.UsageError("--resume takes the run's own suites, devices and selection; "
                                    "give only --reports/--junit/--strict with it")
         return _resume(resume_ref, reports, _options(junit, strict, plain, grace, via))
-    shard = parse_shard(shard_text) if shard_text is not None else None
+    shard = Shard.parse(shard_text, "--shard") if shard_text is not None else None
     root = (suites_root or default_suites_root()).resolve()
     suites = resolve_suites(list(suite_ids), root)
     inventory_path = Path(ctx.obj["inventory"]).resolve()

@@ -19,14 +19,17 @@ class Shard:
     count: int  # N
 
     @classmethod
-    def parse(cls, text: str) -> Shard:
+    def parse(cls, text: str, flag: str = "--harness-shard") -> Shard:
         try:
             k, n = (int(x) for x in text.split("/"))
         except ValueError:
-            raise ConfigError(f"--harness-shard {text!r}: expected K/N, e.g. 2/4") from None
+            raise ConfigError(f"{flag} {text!r}: expected K/N, e.g. 2/4") from None
         if n < 1 or not 1 <= k <= n:
-            raise ConfigError(f"--harness-shard {text!r}: need 1 <= K <= N")
+            raise ConfigError(f"{flag} {text!r}: K must be from 1 to N (N >= 1)")
         return cls(k, n)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
     def select(self, test_ids: Iterable[str]) -> set[str]:
         """Deterministic split: the sorted ids, index % N == K-1. The shards partition the tests."""

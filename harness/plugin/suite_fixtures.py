@@ -18,15 +18,12 @@ from ..checks.applicability import not_applicable_reason
 from ..checks.suite_data import resolve_file
 from ..identity import Identity
 from ..suites import Suite, load_suite
+from .selection import suite_dir_of
 
 
 @cache
 def suite_folder(test_file: Path) -> Path | None:
-    """The folder holding suite.toml at or above a test module, if any."""
-    for folder in test_file.parents:
-        if (folder / "suite.toml").is_file():
-            return folder
-    return None
+    return suite_dir_of(test_file)
 
 
 @cache
