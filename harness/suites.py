@@ -93,10 +93,3 @@ def discover_suites(root: Path | None = None) -> dict[str, Suite]:
     root = root or default_suites_root()
     suites = [load_suite(p.parent) for p in sorted(root.glob("*/suite.toml"))]
     return {s.id: s for s in suites}
-
-
-def find_requirement(suites: dict[str, Suite], req_id: str) -> Requirement | None:
-    for suite in suites.values():
-        if req_id in suite.requirements:
-            return suite.requirements[req_id]
-    return None

@@ -288,8 +288,4 @@ def start_session(config: pytest.Config) -> HarnessSession:
     return session
 
 
-def planned_of(item: pytest.Item) -> PlannedTest | None:
-    return item.stash.get(PLANNED_KEY, None)
-
-
-__all__ = ["HarnessSession", "PlannedTest", "planned_of", "start_session"]
+__all__ = ["HarnessSession", "PlannedTest", "start_session"]

@@ -129,9 +129,6 @@ class RunDir:
         tmp.write_text(json.dumps(info.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, self.run_json)
 
-    def devices_with_journals(self) -> list[str]:
-        return sorted(p.stem for p in self.journal_dir.glob("*.jsonl"))
-
 
 def create_run_dir(reports: Path, run_id: str) -> RunDir:
     if not valid_run_id(run_id):
