@@ -39,6 +39,8 @@ def write_lab(folder: Path, *, boot_time: float = 0.3, only: tuple[str, ...] = (
 [devices.ohos-rk3568]
 kind = "board"
 profile = "openharmony"
+model = "EM-3568"
+soc = "RK3568"
 serial = {{ port = "state/tty/ohos-rk3568" }}
 [lab.devices.ohos-rk3568]
 persona = "ohos-rk3568"

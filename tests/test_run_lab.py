@@ -415,3 +415,16 @@ def test_three_shards_merged_equal_the_unsharded_run(bench: Bench) -> None:
     assert outcomes(bench.run_dir("whole"), "kylin-v10")[T["test_product"]] == "FAIL"
     assert verdicts(bench.run_dir("merged")) == verdicts(bench.run_dir("whole")) == {
         "kylin-v10": "NOT CERTIFIED", ADB: "CERTIFIED", SERIAL: "CERTIFIED"}
+
+
+def test_the_real_suites_pass_on_the_console_only_board(bench: Bench) -> None:
+    # Over a serial console stderr is merged into the output: a check that parses output must not
+    # trip over a command's chatter on stderr (dd's statistics did, on the OpenHarmony board only).
+    done = bench.harness("run", "identity", "kernel", "hardware", "security", "--device", SERIAL,
+                         "--run-id", "real")
+    run = bench.run_dir("real")
+    got = outcomes(run, SERIAL)
+    bad = {t: o for t, o in got.items() if o in ("FAIL", "ERROR", "NOT_RUN")}
+    assert not bad, (bad, done.stdout[-2000:])
+    assert sum(1 for o in got.values() if o == "PASS") >= 30
+    assert transport_of(run, SERIAL) == "serial"
