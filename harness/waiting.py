@@ -40,7 +40,7 @@ def poll_until(
             return value
         if deadline.expired:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(min(interval, deadline.remaining()))
+        time.sleep(min(interval, deadline.remaining()))  # the poll interval (see the docstring)
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from harness.report.junit import xml_safe
 from harness.results.model import Verdict
 from harness.run.gate import DeviceGate, gate_code
 from harness.waiting import poll_until
+from tests.run_records import journal_lines, no_workers_left, outcomes, results_of, verdicts
 
 pytestmark = pytest.mark.peer("sshd")
 
@@ -186,44 +186,14 @@ def lab_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
         s.cleanup()
 
 
-def journal_lines(run: Path, device: str) -> list[dict]:
-    out = []
-    for raw in (run / "journal" / f"{device}.jsonl").read_text().splitlines():
-        with suppress(ValueError):
-            out.append(json.loads(raw))
-    return out
 
 
-def results_of(run: Path, device: str) -> list[dict]:
-    return [line for line in journal_lines(run, device) if line["type"] == "result"]
 
 
-def verdicts(run: Path) -> dict[str, str]:
-    data = json.loads((run / "results.json").read_text())
-    devices = data["devices"]
-    items = devices.values() if isinstance(devices, dict) else devices
-    return {d.get("name") or d.get("device"): d["verdict"] for d in items}
 
 
-def outcomes(run: Path, device: str) -> dict[str, str]:
-    """The latest attempt's outcome of each test (as the results show it)."""
-    latest: dict[str, tuple[int, str]] = {}
-    for r in results_of(run, device):
-        if r["test_id"] not in latest or r["attempt"] >= latest[r["test_id"]][0]:
-            latest[r["test_id"]] = (r["attempt"], r["outcome"])
-    return {t: o for t, (_, o) in latest.items()}
 
 
-def no_workers_left(run: Path) -> bool:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(run).encode() in cmdline:
-                return False
-    return True
 
 
 # -- the tests ---------------------------------------------------------------------------------------

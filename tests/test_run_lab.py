@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ import pytest
 from harness.lab.lab import Lab
 from harness.transports import open_transport
 from harness.waiting import poll_until
+from tests.run_records import journal_lines, no_workers_left, outcomes, results_of, verdicts
 
 from .lab_inventory import write_lab
 
@@ -210,35 +210,16 @@ def bench(lab: Lab, tmp_path: Path) -> Bench:
     return Bench(lab, tmp_path)
 
 
-def journal_lines(run: Path, device: str) -> list[dict]:
-    out = []
-    for raw in (run / "journal" / f"{device}.jsonl").read_text().splitlines():
-        with suppress(ValueError):
-            out.append(json.loads(raw))
-    return out
 
 
-def results_of(run: Path, device: str) -> list[dict]:
-    return [line for line in journal_lines(run, device) if line["type"] == "result"]
 
 
 def history(run: Path, device: str, test_id: str) -> list[tuple[int, str]]:
     return [(r["attempt"], r["outcome"]) for r in results_of(run, device) if r["test_id"] == test_id]
 
 
-def outcomes(run: Path, device: str) -> dict[str, str]:
-    """The latest attempt's outcome of each test."""
-    latest: dict[str, tuple[int, str]] = {}
-    for r in results_of(run, device):
-        if r["test_id"] not in latest or r["attempt"] >= latest[r["test_id"]][0]:
-            latest[r["test_id"]] = (r["attempt"], r["outcome"])
-    return {t: o for t, (_, o) in latest.items()}
 
 
-def verdicts(run: Path) -> dict[str, str]:
-    devices = json.loads((run / "results.json").read_text())["devices"]
-    items = devices.values() if isinstance(devices, dict) else devices
-    return {d.get("name") or d.get("device"): d["verdict"] for d in items}
 
 
 def transport_of(run: Path, device: str) -> str:
@@ -249,16 +230,6 @@ def boots(lab: Lab) -> dict[str, int]:
     return {s["name"]: s["boots"] for s in lab.status()}
 
 
-def no_workers_left(run: Path) -> bool:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(run).encode() in cmdline:
-                return False
-    return True
 
 
 # -- the tests ---------------------------------------------------------------------------------------

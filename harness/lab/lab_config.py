@@ -9,7 +9,7 @@ errors (file, device, key, value, did-you-mean; the CLI exits 2).
     [lab.devices.euler-ft2000]
     persona = "euler-ft2000"
     boot_time = 0.5             # seconds; default: the persona's boot_seconds
-    console_port = 47211        # optional TCP console (socket://) beside the pty path
+    console_port = 27211        # optional TCP console (socket://) beside the pty path
     faults = { latency_ms = 50 }
 
 A simulated device must be reachable where its `[devices.NAME]` entry looks: ssh on 127.0.0.1, adb
