@@ -63,7 +63,9 @@ class DeviceJournal:
 
 
 def _planned(raw: dict[str, Any]) -> PlannedTest:
-    return PlannedTest(str(raw["test_id"]), str(raw.get("suite", "")), tuple(raw.get("requirements", ())))
+    test_id = str(raw["test_id"])
+    suite = str(raw.get("suite") or test_id.split("/", 1)[0])  # ids are "<suite>/<module>::<test>"
+    return PlannedTest(test_id, suite, tuple(raw.get("requirements", ())))
 
 
 def _apply(journal: DeviceJournal, line: dict[str, Any]) -> None:

@@ -7,17 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.journal import read_journal
+from ..results.journal import PlannedTest, read_journal
 from ..results.model import Outcome, TestRecord
 
 RETRY_OUTCOMES = (Outcome.FAIL, Outcome.ERROR, Outcome.NOT_RUN)
-
-
-@dataclass
-class PlannedTest:
-    test_id: str
-    suite: str
-    requirements: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -88,8 +81,7 @@ def device_state(device: str, journal: Path) -> DeviceState:
         for test in plan.tests:
             if test.test_id not in ids:
                 ids.append(test.test_id)
-            suite = test.suite or test.test_id.split("/", 1)[0]
-            state.planned.setdefault(test.test_id, PlannedTest(test.test_id, suite, list(test.requirements)))
+            state.planned.setdefault(test.test_id, test)
     state.results = list(read.results)
     state.identities = list(read.identities)
     for end in read.ends:
