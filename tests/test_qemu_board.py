@@ -35,7 +35,7 @@ BOOT_ID = re.compile(rb"boot id ([0-9a-f-]{36})")
 @pytest.fixture(scope="module")
 def board() -> Iterator[QemuBoard]:
     if shutil.which(QEMU) is None:
-        pytest.skip(f"{QEMU} is not installed (scripts/qemu-deps.sh)")
+        pytest.skip(f"{QEMU} is not installed (scripts/system-deps.sh installs it)")
     state = default_state_dir()
     with QemuBoard(state, name="test-board", image=build_image(state), boot_timeout=90) as started:
         yield started

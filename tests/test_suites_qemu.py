@@ -92,7 +92,7 @@ def read_journal(run_dir: Path) -> tuple[dict[str, str], dict[str, str], dict[st
 @pytest.fixture(scope="module")
 def board_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardRun]:
     if shutil.which(QEMU) is None:
-        pytest.skip(f"{QEMU} is not installed (scripts/qemu-deps.sh)")
+        pytest.skip(f"{QEMU} is not installed (scripts/system-deps.sh installs it)")
     work = tmp_path_factory.mktemp("qemu-suites")
     state = default_state_dir()
     with QemuBoard(state, name="suites-board", image=build_image(state), boot_timeout=90) as board:

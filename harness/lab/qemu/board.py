@@ -173,7 +173,7 @@ class QemuBoard:
         if self.alive:
             return
         if shutil.which(QEMU) is None:
-            raise ConfigError(f"{QEMU} is not installed (scripts/qemu-deps.sh installs it)")
+            raise ConfigError(f"{QEMU} is not installed (scripts/system-deps.sh installs it)")
         image = self.image
         self._identity, overlay = provision(self.board_dir, self.name, self._password)
         initrd = self.board_dir / "initrd.cpio.gz"
