@@ -1,9 +1,8 @@
 """The serial console of a simulated device: what a board's UART shows and takes.
 
-Two ways in, one console: a pty pair whose slave is linked at a path (`<state_dir>/tty/NAME`, a
-"pty by path" like /dev/ttyUSB0) and, optionally, a TCP listener for `socket://` (one client at a time;
-a new client replaces the old, as ser2net does). Bytes typed on either go to the console; what the
-console prints goes to both.
+Two ways in, one console (harness.lab.console_line): a pty pair whose slave is linked at a path and,
+optionally, a TCP listener for `socket://`. Bytes typed on either go to the console; what the console
+prints goes to both.
 
 Life of the console, driven by its device: power_on() prints the boot banner and the kernel messages
 over the boot time; boot_done() shows `login: ` / `Password: ` (or drops straight into the shell when
@@ -23,25 +22,20 @@ import enum
 import os
 import random
 import re
-import select
 import socket
 import subprocess
 import threading
 import time
-import tty
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.lab.console_line import ConsoleLine, start_thread
 from harness.lab.faults import Faults
-from harness.waiting import Deadline
 
 # Console log level the kernel messages we interleave are printed at (KERN_WARNING): shown while the
 # console level is above it, as printk does.
 KMSG_LEVEL = 4
 DEFAULT_CONSOLE_LEVEL = 7
-SEND_TIMEOUT = 5.0
-# How long the pty may stay full before the console counts it as unread (nobody attached) and drops.
-PTY_STALL = 1.0
 RUNTIME_KMSGS = (
     "usb 1-1: new high-speed USB device number {n} using xhci-hcd",
     "EXT4-fs (mmcblk0p7): re-mounted. Opts: (null)",
@@ -98,148 +92,26 @@ class SerialConsole:
         self._booted_at = time.monotonic()
         self._shell: subprocess.Popen[bytes] | None = None
         self._shell_fd = -1
-        self._client: socket.socket | None = None
-        self._client_lines = 0  # lines typed by the current TCP client
         self._login_user = ""
         self._typed = bytearray()  # the line being typed (login, or the shell's input in line mode)
         self._after_cr = False
         self._command_running = False
         self._playback: threading.Thread | None = None
-        self._stopped = False
-        self._master, self._holder = os.openpty()
-        tty.setraw(self._holder)  # a UART: bytes pass through untouched
-        os.set_blocking(self._master, False)
-        self._listener: socket.socket | None = None
-        self._pty_unread = False  # the pty stayed full: nobody reads it, output is dropped
+        self.line = ConsoleLine(tty_link, tcp_port, on_input=self._on_input, on_attach=self._client_attached)
 
     # -- endpoints -------------------------------------------------------------------------------
 
     def start(self) -> SerialConsole:
-        self.tty_link.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.tty_link.unlink()
-        self.tty_link.symlink_to(os.ttyname(self._holder))
-        _thread(self._read_pty, "console-pty")
-        if self.tcp_port is not None:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", self.tcp_port))
-            listener.listen(4)
-            self._listener = listener
-            _thread(self._accept, "console-accept")
+        self.line.start()
         return self
 
     def close(self) -> None:
-        self._stopped = True
         self.power_off(quiet=True)
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-        self._drop_client()
-        with contextlib.suppress(FileNotFoundError):
-            self.tty_link.unlink()
-        for fd in (self._master, self._holder):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self.line.close()
 
-    def _accept(self) -> None:
-        listener = self._listener
-        while listener is not None:
-            try:
-                sock, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.settimeout(SEND_TIMEOUT)
-            except OSError:  # gone already: a client that connected and left
-                _close_socket(sock)
-                continue
-            with self._lock:
-                old, self._client, self._client_lines = self._client, sock, 0
-            if old is not None:
-                _close_socket(old)  # like ser2net's kickolduser: the newcomer gets the line
-            if self.faults().console_garbage:
-                self._emit(_garbage())
-            _thread(self._read_client, "console-client", sock)
-
-    def _read_client(self, sock: socket.socket) -> None:
-        while True:
-            try:
-                data = sock.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                with self._lock:
-                    if self._client is sock:
-                        self._client = None
-                _close_socket(sock)
-                return
-            self._on_input(data, sock)
-
-    def _read_pty(self) -> None:
-        while not self._stopped:
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.5)
-                if ready:
-                    data = os.read(self._master, 4096)
-                    if data:
-                        self._on_input(data, None)
-            except BlockingIOError:
-                continue
-            except OSError:
-                return
-
-    def _drop_client(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            _close_socket(client)
-
-    def _emit(self, data: bytes) -> None:
-        """Print on the console: to the pty (dropped when nobody reads, as a UART does) and the client."""
-        with self._out_lock:
-            self._write_pty(data)
-            client = self._client
-            if client is not None:
-                try:
-                    client.sendall(data)
-                except OSError:
-                    with self._lock:
-                        if self._client is client:
-                            self._client = None
-                    _close_socket(client)
-
-    def _write_pty(self, data: bytes) -> None:
-        """Every byte to a pty someone reads, however slowly (a host's tty buffer keeps a UART's bytes
-        for a reader that lags); once the pty stayed full for PTY_STALL nobody reads it, and output is
-        dropped, as a UART's is with nothing attached, until the pty takes bytes again. Dropping at
-        the first full buffer lost lines in the middle of a command's output under load."""
-        view = memoryview(data)
-        stall: Deadline | None = None
-        while view:
-            try:
-                view = view[os.write(self._master, view):]
-                self._pty_unread = False
-                continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                return
-            if self._pty_unread:
-                return
-            stall = stall or Deadline(PTY_STALL)
-            try:
-                _, writable, _ = select.select([], [self._master], [], stall.remaining())
-            except (OSError, ValueError):
-                return
-            if not writable:
-                self._pty_unread = True
-                return
+    def _client_attached(self) -> None:
+        if self.faults().console_garbage:
+            self.line.emit(_garbage())
 
     # -- power ------------------------------------------------------------------------------------
 
@@ -250,18 +122,18 @@ class SerialConsole:
             self._off = threading.Event()
             self._booted_at = time.monotonic()
             self.boots += 1
-        self._playback = _thread(lambda: self._play_boot_log(self._off, boot_seconds), "console-boot")
+        self._playback = start_thread(lambda: self._play_boot_log(self._off, boot_seconds), "console-boot")
 
     def _play_boot_log(self, off: threading.Event, boot_seconds: float) -> None:
         if self.faults().console_garbage:
-            self._emit(_garbage())
-        self._emit(b"".join(line.encode() + b"\r\n" for line in self.banner))
+            self.line.emit(_garbage())
+        self.line.emit(b"".join(line.encode() + b"\r\n" for line in self.banner))
         # The kernel's lines spread over the boot, as they come on a real board.
         step = boot_seconds * 0.8 / max(1, len(self.kernel_messages))
         for line in self.kernel_messages:
             if off.is_set():
                 return
-            self._emit(line.encode() + b"\r\n")
+            self.line.emit(line.encode() + b"\r\n")
             if step > 0 and off.wait(step):
                 return
 
@@ -281,7 +153,7 @@ class SerialConsole:
             self._playback.join()
         with self._lock:
             self.state = ConsoleState.FAILED
-        self._emit(b"".join(f"[{self._uptime()}] {line}\r\n".encode() for line in PANIC))
+        self.line.emit(b"".join(f"[{self._uptime()}] {line}\r\n".encode() for line in PANIC))
 
     def power_off(self, quiet: bool = False) -> None:
         """The device goes down: the shell dies; the line (pty, TCP client) stays, as a UART does."""
@@ -296,7 +168,7 @@ class SerialConsole:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(shell.pid, 9)
         if was_on and not quiet:
-            self._emit(b"\r\nreboot: Restarting system\r\n")
+            self.line.emit(b"\r\nreboot: Restarting system\r\n")
 
     # -- login ------------------------------------------------------------------------------------
 
@@ -304,7 +176,7 @@ class SerialConsole:
         self.state = ConsoleState.LOGIN
         self._typed.clear()
         noise = _garbage() if self.faults().console_garbage else b""
-        self._emit(noise + b"\r\n" + (self.login_prompt or "").encode())
+        self.line.emit(noise + b"\r\n" + (self.login_prompt or "").encode())
 
     def _on_input(self, data: bytes, source: socket.socket | None) -> None:
         with self._lock:
@@ -335,26 +207,26 @@ class SerialConsole:
         elif len(self._typed) < 256:
             self._typed.append(byte)
             if self.state is ConsoleState.LOGIN:
-                self._emit(bytes([byte]))  # getty echoes the login name, never the password
+                self.line.emit(bytes([byte]))  # getty echoes the login name, never the password
 
     def _login_line(self, line: str) -> None:
         if self.state is ConsoleState.LOGIN:
             if not line:
-                self._emit(b"\r\n" + (self.login_prompt or "").encode())
+                self.line.emit(b"\r\n" + (self.login_prompt or "").encode())
                 return
             self._login_user = line
             if self.password is None:
                 self._check_login(line, None)
                 return
             self.state = ConsoleState.PASSWORD
-            self._emit(b"\r\nPassword: ")
+            self.line.emit(b"\r\nPassword: ")
         else:
-            self._emit(b"\r\n")
+            self.line.emit(b"\r\n")
             self._check_login(self._login_user, line)
 
     def _check_login(self, user: str, password: str | None) -> None:
         if self.faults().auth_fail or user != self.user or password != self.password:
-            self._emit(b"\r\nLogin incorrect\r\n")
+            self.line.emit(b"\r\nLogin incorrect\r\n")
             self._show_login()
             return
         self._start_shell()
@@ -365,13 +237,13 @@ class SerialConsole:
         try:
             shell, fd = self.spawn_shell()
         except Exception as exc:  # the device is going down under us
-            self._emit(f"\r\n{type(exc).__name__}: cannot start the shell\r\n".encode())
+            self.line.emit(f"\r\n{type(exc).__name__}: cannot start the shell\r\n".encode())
             self.state = ConsoleState.FAILED
             return
         self._shell, self._shell_fd, self.state = shell, fd, ConsoleState.SHELL
         self._typed.clear()
         self._command_running = False
-        _thread(lambda: self._pump_shell(shell, fd), "console-shell")
+        start_thread(lambda: self._pump_shell(shell, fd), "console-shell")
 
     def _pump_shell(self, shell: subprocess.Popen[bytes], fd: int) -> None:
         while True:
@@ -397,18 +269,16 @@ class SerialConsole:
         faults = self.faults()
         if faults.kmsg_interleave and self._command_running and random.random() < 0.3:
             self._kernel_message()
-        with self._lock:
-            client, lines = self._client, self._client_lines
-        if faults.drop_mid_output and client is not None and lines > 0 and self._command_running:
-            self._emit(data[: max(1, len(data) // 2)])
-            self._drop_client()
+        if faults.drop_mid_output and self.line.client_lines() > 0 and self._command_running:
+            self.line.emit(data[: max(1, len(data) // 2)])
+            self.line.drop_client()
             return
-        self._emit(data)
+        self.line.emit(data)
 
     def _kernel_message(self) -> None:
         if self.console_level() > KMSG_LEVEL:
             text = random.choice(RUNTIME_KMSGS).format(n=random.randint(2, 999), t=time.time())
-            self._emit(f"[{self._uptime()}] {text}\r\n".encode())
+            self.line.emit(f"[{self._uptime()}] {text}\r\n".encode())
 
     def _shell_input(self, data: bytes, source: socket.socket | None) -> None:
         faults = self.faults()
@@ -436,14 +306,11 @@ class SerialConsole:
         with self._lock:
             line = bytes(self._typed)
             self._typed.clear()
-            if source is not None and source is self._client:
-                self._client_lines += 1
-                limit = faults.drop_after_commands
-                over = limit is not None and self._client_lines > limit
-            else:
-                over = False
+            typed = self.line.count_client_line(source)
+            limit = faults.drop_after_commands
+            over = typed is not None and limit is not None and typed > limit
         if over:
-            self._drop_client()
+            self.line.drop_client()
             return
         if line_mode and faults.hangs(line.decode(errors="replace")):
             # The device sits on it: a foreground job that only Ctrl-C ends (the tty keeps what is
@@ -469,19 +336,9 @@ class SerialConsole:
         return f"{time.monotonic() - self._booted_at:12.6f}"
 
 
+
 def _garbage() -> bytes:
     """Line noise: control bytes, stray escapes and high bytes, as a UART shows when it powers up."""
     pool = b"\x00\x01\x07\x08\x0b\x0c\x1b\x7f\x80\x9b\xfe\xff~}|{@^"
     return bytes(random.choice(pool) for _ in range(random.randint(12, 40))) + b"\r\n"
 
-
-def _close_socket(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
-
-
-def _thread(target: Callable[..., None], name: str, *args: object) -> threading.Thread:
-    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-    thread.start()
-    return thread
