@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -56,11 +57,36 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     poll_until(probe, timeout, what=f"{host}:{port} to listen")
 
 
+# Ports handed out for private peers lie below the kernel's ephemeral range (32768-60999 by default),
+# so no outgoing connection is ever given one of them as its source port: a port inside that range
+# can be taken by a client while its server is down (a simulated device rebooting), and a client
+# retrying a connection to a closed port can even connect to itself (TCP simultaneous open on
+# loopback). The default lab of devices.toml sits at 27xxx, below these.
+PRIVATE_PORTS_START = 28000
+
+
+def _private_ports() -> range | None:
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])  # noqa: SIM115
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(PRIVATE_PORTS_START, low) if low - PRIVATE_PORTS_START >= 1000 else None
+
+
 def free_port(avoid: range = range(5555, 5586)) -> int:
-    """A free loopback TCP port, never one the adb server scans (5555-5585)."""
+    """A free loopback TCP port for a private peer, outside the kernel's ephemeral range where it can
+    be (else one the kernel picks), and never one the adb server scans (5555-5585)."""
+    ports = _private_ports()
+    rng = random.SystemRandom()
     while True:
+        port = rng.choice(ports) if ports else 0
+        if port in avoid:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = s.getsockname()[1]
         if port not in avoid:
             return port

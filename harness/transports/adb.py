@@ -39,6 +39,7 @@ READ_SIZE = 256 * 1024
 # An `adb connect`ed device that stays offline this long is disconnected and connected again: the
 # adb server's own reconnect backs off for seconds after a reboot.
 RECONNECT_AFTER = 1.0
+MISSING_RETRY = 0.25
 # How long a device may take to close the reboot stream (going down) after it accepted `reboot:`.
 REBOOT_DOWN_TIMEOUT = 60.0
 
@@ -277,6 +278,7 @@ class AdbTransport:
         deadline = Deadline(timeout)
         last = "no answer yet"
         offline_since: float | None = None
+        last_connect: float | None = None
 
         def probe() -> bool:
             nonlocal last
@@ -288,18 +290,25 @@ class AdbTransport:
                 return False
 
         def check() -> bool:
-            nonlocal last, offline_since
+            nonlocal last, offline_since, last_connect
             state = self.host.get_state(self.serial, timeout=max(min(deadline.remaining(), 5.0), 0.1))
             if state != "device":
                 last = f"adb state is {state}"
                 now = monotonic()
                 if offline_since is None:
                     offline_since = now
-                if self.spec.connect and (state == "missing" or now - offline_since >= RECONNECT_AFTER):
+                # Missing from the server's list: connect again, but only every MISSING_RETRY (each
+                # attempt has the server dial a port that may still be closed). Offline too long:
+                # the server's own reconnect is slow; disconnect and connect.
+                if state == "missing":
+                    due = last_connect is None or now - last_connect >= MISSING_RETRY
+                else:
+                    due = now - offline_since >= RECONNECT_AFTER
+                if self.spec.connect and due:
                     if state != "missing":
                         self.host.query(f"host:disconnect:{self.spec.connect}")
+                    last_connect = offline_since = now
                     self._connect()
-                    offline_since = now
                 return False
             offline_since = None
             if deadline.remaining() < 0.05:
