@@ -6,6 +6,7 @@ import random
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ PRIVATE_PORTS_START = 28000
 
 def _private_ports() -> range | None:
     try:
-        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])  # noqa: SIM115
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
     return range(PRIVATE_PORTS_START, low) if low - PRIVATE_PORTS_START >= 1000 else None
