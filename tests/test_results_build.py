@@ -297,3 +297,20 @@ def test_a_suite_the_run_used_but_cannot_be_found_is_an_error_not_a_quiet_verdic
     (run_dir / "run.json").write_text(json.dumps({"suites": [{"id": "gone", "version": "1"}]}))
     with pytest.raises(ConfigError, match="gone"):
         build_results(run_dir, suites_root=suites_root)
+
+
+@pytest.mark.parametrize(
+    ("message", "unreachable"),
+    [
+        ("device unreachable: ConnectFailed: refused", True),
+        ("setup: device unreachable: ConnectFailed: refused; teardown: ValueError: x", True),
+        ("ConnectionLost: link dropped", False),
+    ],
+)
+def test_a_device_gone_is_unreachable_whatever_phase_said_so(
+    tmp_path: Path, suites_root: Path, message: str, unreachable: bool
+) -> None:
+    broken = {**result(B, "ERROR", ["DEMO-2"]), "message": message}
+    write_journal(tmp_path, [plan(1, [(A, ["DEMO-1"]), (B, ["DEMO-2"])]), DEVICE, result(A, "PASS", ["DEMO-1"]), broken])
+    (device,) = build_results(tmp_path, suites_root=suites_root)["devices"]
+    assert device["reachable"] is (not unreachable)

@@ -144,7 +144,11 @@ def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[
     requirements = _requirements_in_scope((t.suite for t in final), suites)
     assessment = assess(requirements, final, profile=journal.profile, kind=journal.kind, waivers=waivers)
     counts = Counter(str(t.outcome) for t in final)
-    unreachable = journal.identity is None or any(t.message.startswith(UNREACHABLE) for t in final)
+    # The plugin's DeviceUnreachable message, alone or among the phases' messages ("setup: ...; ...").
+    unreachable = journal.identity is None or any(
+        t.outcome is Outcome.ERROR and (t.message.startswith(UNREACHABLE) or f": {UNREACHABLE}" in t.message)
+        for t in final
+    )
     identities = {json.dumps(i, sort_keys=True) for i in journal.identities}
     return {
         "name": journal.device,
