@@ -35,3 +35,10 @@ def adb_server() -> Iterator[AdbServer]:
     require_adb()
     with AdbServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["shell_v2", "legacy"])
+def device(request: pytest.FixtureRequest, adb_server: AdbServer) -> Iterator[SimulatedAdbd]:
+    """A simulated adbd connected to the adb server, with and without shell_v2."""
+    with connected_adbd(adb_server, shell_v2=request.param) as adbd:
+        yield adbd

@@ -27,15 +27,9 @@ from harness.transports.adb import AdbTransport, _parse_marker_end, _split_marke
 from harness.transports.base import Transport
 from harness.waiting import free_port, poll_until
 
-from .adb_peers import adb_server, connected_adbd
+from .adb_peers import adb_server, connected_adbd, device
 
-__all__ = ["adb_server"]
-
-
-@pytest.fixture(scope="module", params=[True, False], ids=["shell_v2", "legacy"])
-def device(request: pytest.FixtureRequest, adb_server: AdbServer) -> Iterator[SimulatedAdbd]:
-    with connected_adbd(adb_server, shell_v2=request.param) as adbd:
-        yield adbd
+__all__ = ["adb_server", "device"]
 
 
 def transport_for(server: AdbServer, adbd: SimulatedAdbd) -> AdbTransport:

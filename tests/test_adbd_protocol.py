@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,9 @@ from harness.lab.adbd import SimulatedAdbd
 from harness.transports.adb_wire import ShellPacketReader, shell_packet
 from harness.waiting import poll_until
 
-from .adb_peers import adb_server, connected_adbd
+from .adb_peers import adb_server, connected_adbd, device
 
-__all__ = ["adb_server"]
-
-
-@pytest.fixture(scope="module", params=[True, False], ids=["shell_v2", "legacy"])
-def device(request: pytest.FixtureRequest, adb_server: AdbServer) -> Iterator[SimulatedAdbd]:
-    with connected_adbd(adb_server, shell_v2=request.param) as adbd:
-        yield adbd
+__all__ = ["adb_server", "device"]
 
 
 def adb(server: AdbServer, device: SimulatedAdbd, *args: str) -> subprocess.CompletedProcess[bytes]:

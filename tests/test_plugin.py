@@ -215,6 +215,13 @@ def worker(
     )
 
 
+def journaled(paths: list[Path], inventory: Path, run_dir: Path, *args: str, cwd: Path,
+              **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """A worker on device "box" journaling into run_dir."""
+    return worker(paths, "--device", "box", "--inventory", str(inventory), "--harness-run-dir", str(run_dir),
+                  *args, cwd=cwd, **kwargs)
+
+
 def journal(run_dir: Path, device: str = "box") -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "journal" / f"{device}.jsonl").read_text().splitlines()]
 
@@ -228,14 +235,10 @@ def test_journal_outcomes_evidence_and_progress_pipe(tmp_path: Path, inventory: 
     write_suite(root, "demo", DEMO_TOML, DEMO_TESTS)
     run_dir = tmp_path / "run"
     read_end, write_end = os.pipe()
-    proc = worker(
+    proc = journaled(
         [root / "demo"],
-        "--device",
-        "box",
-        "--inventory",
-        str(inventory),
-        "--harness-run-dir",
-        str(run_dir),
+        inventory,
+        run_dir,
         "--harness-attempt",
         "2",
         cwd=tmp_path,
@@ -307,14 +310,10 @@ def test_dropped_link_is_recovered_before_the_next_test(tmp_path: Path, inventor
     """
     write_suite(root, "drop", DEMO_TOML, tests)
     run_dir = tmp_path / "run"
-    proc = worker(
+    proc = journaled(
         [root / "drop"],
-        "--device",
-        "box",
-        "--inventory",
-        str(inventory),
-        "--harness-run-dir",
-        str(run_dir),
+        inventory,
+        run_dir,
         cwd=tmp_path,
     )
     lines = journal(run_dir)
@@ -387,14 +386,10 @@ def test_per_test_timeout_stops_the_test_and_the_remote_command(tmp_path: Path, 
     write_suite(root, "slow", DEMO_TOML, tests)
     run_dir = tmp_path / "run"
     started = time.monotonic()
-    worker(
+    journaled(
         [root / "slow"],
-        "--device",
-        "box",
-        "--inventory",
-        str(inventory),
-        "--harness-run-dir",
-        str(run_dir),
+        inventory,
+        run_dir,
         "--harness-test-timeout",
         "1",
         cwd=tmp_path,
@@ -548,14 +543,10 @@ def test_collection_error_is_planned_and_recorded_as_error(tmp_path: Path, inven
     write_suite(root, "broken", DEMO_TOML, "def test_ok():\n    pass\n")
     (root / "broken" / "test_syntax.py").write_text("def test_x(:\n")
     run_dir = tmp_path / "run"
-    proc = worker(
+    proc = journaled(
         [root / "broken"],
-        "--device",
-        "box",
-        "--inventory",
-        str(inventory),
-        "--harness-run-dir",
-        str(run_dir),
+        inventory,
+        run_dir,
         cwd=tmp_path,
     )
     assert proc.returncode == 2  # pytest stops after collection errors
@@ -607,8 +598,7 @@ def test_plugin_skips_what_does_not_apply_and_resolves_suite_data(tmp_path: Path
         '[default]\nlimit = 3\nsource = "default"\n\n[profile.generic-linux]\nlimit = 7\nsource = "generic-linux"\n'
     )
     run_dir = tmp_path / "run"
-    proc = worker([folder], "--device", "box", "--inventory", str(inventory), "--harness-run-dir", str(run_dir),
-                  cwd=tmp_path)
+    proc = journaled([folder], inventory, run_dir, cwd=tmp_path)
     outcomes = results(journal(run_dir))
     assert outcomes["test_handsets_only"]["outcome"] == "SKIP", proc.stdout
     assert "not applicable" in outcomes["test_handsets_only"]["message"]
