@@ -66,3 +66,10 @@ class TransferError(TransportError):
 
 class NotReady(TransportError):
     """The device did not come back (boot-completed) within the deadline."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError of the host (a full disk, a missing folder) as one line: what, and on which file."""
+    what = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    where = exc.filename if exc.filename is not None else None
+    return f"{what}: {where}" if where is not None else what

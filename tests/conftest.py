@@ -6,10 +6,21 @@ actually run there, and a missing sshd, socat or adb binary must not pass silent
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 REQUIRE_PEERS = os.environ.get("HARNESS_REQUIRE_PEERS") == "1"
+
+# Device locks (harness.locks) of this test session: private, so tests never wait for, or block, a real
+# run on this host, nor another engineer's test session.
+_LOCK_DIR = tempfile.mkdtemp(prefix="harness-test-locks-")
+os.environ["HARNESS_LOCK_DIR"] = _LOCK_DIR
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shutil.rmtree(_LOCK_DIR, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, HarnessError
+from ..errors import ConfigError, HarnessError, describe_os_error
 from ..secrets import redact
 
 EXIT_USAGE = 2
@@ -72,4 +72,6 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"lab trouble: {exc}", EXIT_LAB)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:  # the lab host's own trouble (a full disk, a folder gone): never exit 1
+        fail(f"lab trouble: {describe_os_error(exc)}", EXIT_LAB)
     sys.exit(rv if isinstance(rv, int) else 0)

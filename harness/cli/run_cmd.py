@@ -1,11 +1,14 @@
 """harness run / retry / merge: run suites on many devices at once, resume, retry, merge shards.
 
 Exit codes are the CI gate (harness.run.gate): 0 pass, 1 product failure, 2 usage or configuration
-error (also: `retry` refused because a device now runs a different build), 3 incomplete or lab trouble."""
+error (also: `retry` refused because a device now runs a different build), 3 incomplete or lab trouble
+(also: a device locked by another run, harness.locks; output lost or a hangup, harness.run.output)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +16,22 @@ import click
 
 from ..errors import ConfigError
 from ..inventory import load_inventory
+from ..locks import LockHolder, hold_devices
 from ..plugin.selection import Shard
 from ..run.finish import finish_run
 from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from ..run.merge import merge_runs
-from ..run.progress import make_progress
+from ..run.output import guard_output
+from ..run.progress import ProgressView, make_progress
 from ..run.retry import check_builds
-from ..run.rundir import RunInfo, create_run_dir, new_info, resolve_run
+from ..run.rundir import RunDir, RunInfo, check_new_run_id, create_run_dir, new_info, resolve_run
 from ..run.runid import new_run_id
 from ..run.runner import DeviceJob, RunOptions, execute, resume_jobs, retry_jobs, states, suites_of
 from ..run.selection import Selection, collect_test_ids, resolve_suites
 from ..run.workers import INTERRUPT_GRACE
 from ..suites import default_suites_root
 from . import cli, fail
+from .params import HOUR, WEEK, Seconds
 
 _common = [
     click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=Path("reports"),
@@ -34,7 +40,7 @@ _common = [
                  help="Also write junit.xml here."),
     click.option("--strict", is_flag=True, help="Pass the gate only when every device is CERTIFIED."),
     click.option("--plain", is_flag=True, help="One line per test even on a terminal."),
-    click.option("--grace", type=click.FloatRange(min=0), default=INTERRUPT_GRACE, show_default=True,
+    click.option("--grace", type=Seconds(0, HOUR), default=INTERRUPT_GRACE, show_default=True,
                  help="On Ctrl-C: seconds the workers get to write their records before they are killed."),
 ]
 
@@ -43,6 +49,28 @@ def common_options(fn: Any) -> Any:
     for option in reversed(_common):
         fn = option(fn)
     return fn
+
+
+wait_lock_option = click.option(
+    "--wait-lock", type=Seconds(0, WEEK), default=0.0, metavar="SECONDS",
+    help="Wait up to SECONDS for devices another run holds (default: refuse at once, exit 3).")
+
+
+@contextmanager
+def _devices_locked(devices: list[str], action: str, run_id: str, wait: float,
+                    progress: ProgressView) -> Iterator[None]:
+    """This run alone drives its devices: their locks on this host (harness.locks), for the whole run."""
+
+    def waiting(name: str, holder: LockHolder | None) -> None:
+        who = holder.describe() if holder else "another harness process"
+        progress.note(f"device {name!r} is in use by {who}: waiting up to {wait:g}s for it (--wait-lock)")
+
+    def stale(name: str, holder: LockHolder) -> None:
+        progress.note(f"device {name!r}: took over the lock left by {holder.describe()}, which is gone")
+
+    with hold_devices(devices, LockHolder.me(action, run_id), wait, on_wait=waiting, on_stale=stale,
+                      hint="wait for it with --wait-lock SECONDS, or try again later"):
+        yield
 
 
 def _command_line() -> list[str]:
@@ -64,7 +92,7 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
 @click.option("--include", multiple=True, help="Only test ids matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave out test ids matching this glob (repeatable).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, help="Run each test N times.")
-@click.option("--test-timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+@click.option("--test-timeout", type=Seconds(0, WEEK, low_open=True), default=600.0, show_default=True,
               help="Stop a test after SECONDS (ERROR), so an unattended run cannot hang for ever.")
 @click.option("--shard", "shard_text", default=None, help="K/N: run the K-th of N slices of the tests.")
 @click.option("--run-id", default=None, help="Name of the run directory (default: time + random).")
@@ -73,19 +101,21 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
 @click.option("--suites-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of suites (default: the suites beside the harness).")
 @click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
+@wait_lock_option
 @common_options
 @click.pass_context
 def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str, ...],
         all_: bool, keyword: str | None, include: tuple[str, ...], exclude: tuple[str, ...], repeat: int,
         test_timeout: float | None, shard_text: str | None, run_id: str | None, resume_ref: str | None,
-        suites_root: Path | None, via: str | None, reports: Path, junit: Path | None, strict: bool,
-        plain: bool, grace: float) -> int:
+        suites_root: Path | None, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
+        strict: bool, plain: bool, grace: float) -> int:
     """Run SUITE... (default: every suite) on the chosen devices, one worker per device in parallel."""
+    guard_output()
     if resume_ref is not None:
         if suite_ids or devices or tags or all_ or keyword or include or exclude or shard_text or run_id:
             raise click.UsageError("--resume takes the run's own suites, devices and selection; "
                                    "give only --reports/--junit/--strict with it")
-        return _resume(resume_ref, reports, _options(junit, strict, plain, grace, via))
+        return _resume(resume_ref, reports, _options(junit, strict, plain, grace, via), wait_lock)
     shard = Shard.parse(shard_text, "--shard") if shard_text is not None else None
     root = (suites_root or default_suites_root()).resolve()
     suites = resolve_suites(list(suite_ids), root)
@@ -97,13 +127,18 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
     selected = collect_test_ids(selection) if selection.filtered else None
     if selected is not None and not selected:
         raise ConfigError("no test matches the --include/--exclude globs")
-    run_dir = create_run_dir(reports.resolve(), run_id or new_run_id())
-    info = new_info(run_dir.run_id, suites, [s.name for s in specs], inventory_path, root, _command_line())
-    info.shard, info.keyword, info.include, info.exclude = (str(shard) if shard else None), keyword, \
-        list(include), list(exclude)
-    info.repeat, info.test_timeout, info.strict = repeat, test_timeout, strict
-    jobs = [DeviceJob(s.name, attempt=1, only=selected) for s in specs]
-    return execute(run_dir, info, jobs, "run", _command_line(), _options(junit, strict, plain, grace, via))
+    run_id = run_id or new_run_id()
+    check_new_run_id(reports.resolve(), run_id)
+    opts = _options(junit, strict, plain, grace, via)
+    names = [s.name for s in specs]
+    with _devices_locked(names, "run", run_id, wait_lock, opts.progress):
+        run_dir = create_run_dir(reports.resolve(), run_id)
+        info = new_info(run_dir.run_id, suites, names, inventory_path, root, _command_line())
+        info.shard, info.keyword, info.include, info.exclude = (str(shard) if shard else None), keyword, \
+            list(include), list(exclude)
+        info.repeat, info.test_timeout, info.strict = repeat, test_timeout, strict
+        jobs = [DeviceJob(s.name, attempt=1, only=selected) for s in specs]
+        return execute(run_dir, info, jobs, "run", _command_line(), opts)
 
 
 def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
@@ -113,29 +148,39 @@ def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
     return collect_test_ids(sel)
 
 
-def _resume(ref: str, reports: Path, opts: RunOptions) -> int:
+def _resume(ref: str, reports: Path, opts: RunOptions, wait_lock: float) -> int:
     run_dir = resolve_run(ref, reports)
     info = run_dir.read_info()
-    jobs = resume_jobs(run_dir, info, _selected_again(Path(info.suites_root), info))
-    if not jobs:
-        opts.progress.note(f"run {info.run_id}: every planned test has a result; nothing to resume")
-    return execute(run_dir, info, jobs, "resume", _command_line(), opts)
+    # Locked before the journals are read: a second resume of the same run waits, then finds less to do.
+    with _devices_locked(info.devices, "resume", info.run_id, wait_lock, opts.progress):
+        info = run_dir.read_info()  # as it is now that the run is ours
+        jobs = resume_jobs(run_dir, info, _selected_again(Path(info.suites_root), info))
+        if not jobs:
+            opts.progress.note(f"run {info.run_id}: every planned test has a result; nothing to resume")
+        return execute(run_dir, info, jobs, "resume", _command_line(), opts)
 
 
 @cli.command("retry")
 @click.argument("run_ref", metavar="RUN")
 @click.option("--force", is_flag=True, help="Retry even on a device whose build fingerprint changed.")
 @click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
+@wait_lock_option
 @common_options
-def retry(run_ref: str, force: bool, via: str | None, reports: Path, junit: Path | None, strict: bool,
-          plain: bool, grace: float) -> int:
+def retry(run_ref: str, force: bool, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
+          strict: bool, plain: bool, grace: float) -> int:
     """Rerun the FAIL, ERROR and NOT_RUN tests of RUN as its next attempt, on the same builds.
 
     Refuses (exit 2) when a device reports a different build fingerprint than the run recorded, unless
     --force; exits 3 when a device does not answer the check."""
+    guard_output()
     run_dir = resolve_run(run_ref, reports)
     info = run_dir.read_info()
     opts = _options(junit, strict, plain, grace, via)
+    with _devices_locked(info.devices, "retry", info.run_id, wait_lock, opts.progress):
+        return _retry(run_dir, run_dir.read_info(), opts, force, strict)
+
+
+def _retry(run_dir: RunDir, info: RunInfo, opts: RunOptions, force: bool, strict: bool) -> int:
     jobs = retry_jobs(run_dir, info)
     if not jobs:
         opts.progress.note(f"run {info.run_id}: nothing to retry (no FAIL, ERROR or NOT_RUN)")
@@ -168,6 +213,7 @@ def retry(run_ref: str, force: bool, via: str | None, reports: Path, junit: Path
 def merge(run_refs: tuple[str, ...], run_id: str | None, reports: Path, junit: Path | None, strict: bool,
           plain: bool, grace: float) -> int:
     """Combine shards (and their retries) into one new run whose results equal the unsharded run's."""
+    guard_output()
     sources = [resolve_run(ref, reports) for ref in run_refs]
     if len({s.path for s in sources}) != len(sources):
         raise ConfigError("merge: the same run is named twice")

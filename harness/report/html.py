@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
+from ..atomic_file import write_atomic
 from ..profiles import IDENTITY_FIELDS
 from . import charts
 from .clean import html_text
@@ -247,8 +248,5 @@ def render_report(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: str
 
 
 def write_report(results: dict[str, Any], path: Path, lang: str = DEFAULT_LANG, key_id: str = "") -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
     # html_text already replaced surrogates; "replace" only guards against a path we did not foresee.
-    tmp.write_text(render_report(results, lang, key_id), encoding="utf-8", errors="replace")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, render_report(results, lang, key_id), errors="replace")

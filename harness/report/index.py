@@ -7,13 +7,13 @@ results.json files; a run without an entry (published by an older harness) is re
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from markupsafe import Markup
 
+from ..atomic_file import write_atomic
 from .html import csp_for, static_text, template, when
 from .i18n import DEFAULT_LANG, HTML_LANG, LANGS, plain
 
@@ -37,9 +37,7 @@ def index_entry(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, text)
 
 
 def save_entry(reports: Path, entry: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from junit_xml import TestCase, TestSuite
 
 from .. import __version__
+from ..atomic_file import write_atomic
 
 # C0 controls but tab/newline/CR, DEL and most C1 controls, UTF-16 surrogates, the BMP noncharacters.
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -212,7 +213,5 @@ def write_junit(results: dict[str, Any], path: Path, copies: Iterable[Path] = ()
     data = junit_xml(results)
     for target in (path, *copies):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        write_atomic(target, data)
     return path

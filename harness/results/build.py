@@ -4,7 +4,6 @@ planned test's final outcome, its attempt history, the requirement statuses and 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..atomic_file import atomic_output
 from ..errors import ConfigError
 from ..suites import Requirement, Suite, default_suites_root, discover_suites
 from .journal import DeviceJournal, PlannedTest, read_journals
@@ -225,18 +225,14 @@ def build_results(
 def save_results(run_dir: Path, document: dict[str, Any]) -> Path:
     """Write results.json atomically (temp file + rename)."""
     target = Path(run_dir) / RESULTS_JSON
-    tmp = target.with_name(f".{RESULTS_JSON}.{os.getpid()}.tmp")
     # One json.dumps without indent runs the C encoder: 100,000 results with evidence take ~1 s, where
     # json.dump(indent=2) takes ~5 s. (`jq .` or `python -m json.tool` indent it for reading.)
     text = json.dumps(document, ensure_ascii=False)
     # backslashreplace: a lone surrogate (legal as a JSON escape in a journal) is written back as that
     # escape instead of failing the whole document.
-    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as out:
+    with atomic_output(target, "w", fsync=True, encoding="utf-8", errors="backslashreplace") as out:
         out.write(text)
         out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
     return target
 
 

@@ -1,6 +1,10 @@
 """The end of every run, resume, retry or merge: results.json, the published reports (junit.xml,
 report.html, the signed manifest, reports/<run-id>.zip, reports/index.html), reports/latest, the
-per-device verdict table, the run's path, the gate code; the signed bundle's path is the last line."""
+per-device verdict table, the run's path, the gate code; the signed bundle's path is the last line.
+
+A run whose output was lost or that got a hangup (harness.run.output) ends as an interrupted one. A
+full disk (any OSError of the host) while finishing is lab trouble: NotPublished, one line, exit 3;
+every file is written whole or not at all, and the journals stay for `harness report RUN` later."""
 
 from __future__ import annotations
 
@@ -13,23 +17,37 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import HarnessError, describe_os_error
 from ..report.publish import publish
 from ..results.build import write_results
 from ..results.model import Verdict
-from .gate import DeviceGate, gate_code, gates_from_results
+from . import output
+from .gate import EXIT_INCOMPLETE, DeviceGate, gate_code, gates_from_results
 from .progress import ProgressView, printable
 from .rundir import RunDir, RunInfo, update_latest
 
 _STYLE = {"CERTIFIED": "green", "CONDITIONAL": "yellow", "NOT CERTIFIED": "red", "INCOMPLETE": "magenta"}
 
 
+class NotPublished(HarnessError):
+    """The run's records could not be written (lab trouble, exit 3)."""
+
+    def __init__(self, run: RunDir, exc: OSError) -> None:
+        super().__init__(f"run {run.run_id} is not published: {describe_os_error(exc)}; its journals are "
+                         f"kept in {run.path}: make room, then `harness report {run.run_id}`")
+
+
 def finish_run(run: RunDir, info: RunInfo, *, interrupted: bool, junit_paths: list[Path], strict: bool,
                progress: ProgressView | None = None) -> int:
-    info.end = time.time()
-    run.write_info(info)
-    results = write_results(run.path)
-    published = publish(run.path, results=results, junit_copies=junit_paths)
-    update_latest(run)
+    interrupted = interrupted or output.cut_short()
+    try:
+        info.end = time.time()
+        run.write_info(info)
+        results = write_results(run.path)
+        published = publish(run.path, results=results, junit_copies=junit_paths)
+        update_latest(run)
+    except OSError as exc:
+        raise NotPublished(run, exc) from None
     gates = {g.device: g for g in gates_from_results(results)}
     # A device the results do not mention never got as far as a plan: lab trouble, not a pass.
     for d in info.devices:
@@ -37,7 +55,8 @@ def finish_run(run: RunDir, info: RunInfo, *, interrupted: bool, junit_paths: li
     code = gate_code([gates[d] for d in info.devices], strict=strict, interrupted=interrupted)
     print_summary(info.devices, results, gates, run, code, interrupted)
     print(published.bundle, flush=True)  # the last line: scripts (make run) read the bundle's path here
-    return code
+    # Nobody read the verdict: the caller (a pipe, CI) cannot have seen the gate, so it is no verdict.
+    return EXIT_INCOMPLETE if output.cut_short() else code
 
 
 def print_summary(devices: list[str], results: dict[str, Any], gates: dict[str, DeviceGate], run: RunDir,

@@ -1,5 +1,6 @@
 """The run directory `reports/<run-id>/`: run.json (who ran what, when, on which devices), one journal
-per device, worker logs, and the `reports/latest` symlink."""
+per device, worker logs, and the `reports/latest` symlink (moved to a run when it starts, so that
+`--resume latest` after a crash finds the run that crashed)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..atomic_file import write_atomic
 from ..errors import ConfigError
 from ..suites import Suite
 from .runid import valid_run_id
@@ -124,15 +126,20 @@ class RunDir:
             raise ConfigError(f"{self.run_json}: unreadable: {exc}") from None
 
     def write_info(self, info: RunInfo) -> None:
-        # Write-then-rename: a crash never leaves a half-written run.json.
-        tmp = self.run_json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(info.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.run_json)
+        # Write-then-rename: a crash or a full disk never leaves a half-written run.json.
+        write_atomic(self.run_json, json.dumps(info.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+def check_new_run_id(reports: Path, run_id: str) -> None:
+    """A run id that create_run_dir will take (checked before a run waits for its devices)."""
+    if not valid_run_id(run_id):
+        raise ConfigError(f"run id {run_id!r}: use letters, digits, '.', '_' and '-' (no '/')")
+    if (reports / run_id).exists():
+        raise ConfigError(f"{reports / run_id}: a run with this id exists already (pick another --run-id)")
 
 
 def create_run_dir(reports: Path, run_id: str) -> RunDir:
-    if not valid_run_id(run_id):
-        raise ConfigError(f"run id {run_id!r}: use letters, digits, '.', '_' and '-' (no '/')")
+    check_new_run_id(reports, run_id)
     path = reports / run_id
     try:
         path.mkdir(parents=True)
@@ -175,5 +182,10 @@ def update_latest(run: RunDir) -> None:
     tmp = run.path.parent / f".{LATEST}.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    tmp.symlink_to(run.path.name)
-    os.replace(tmp, link)
+    try:
+        tmp.symlink_to(run.path.name)
+        os.replace(tmp, link)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

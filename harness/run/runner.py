@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic_file import write_atomic
 from ..errors import ConfigError
 from ..suites import Suite, discover_suites
 from .finish import finish_run
 from .progress import ProgressView
-from .rundir import Invocation, RunDir, RunInfo
+from .rundir import Invocation, RunDir, RunInfo, update_latest
 from .state import DeviceState, device_state
 from .worker import WorkerArgs
 from .workers import INTERRUPT_GRACE, run_workers
@@ -55,7 +56,7 @@ def _only_file(run: RunDir, job: DeviceJob) -> Path | None:
         return None
     path = run.path / "selection" / f"{job.device}.attempt{job.attempt}.{time.time_ns()}.txt"
     path.parent.mkdir(exist_ok=True)
-    path.write_text("".join(f"{t}\n" for t in job.only), encoding="utf-8")
+    write_atomic(path, "".join(f"{t}\n" for t in job.only))
     return path
 
 
@@ -69,6 +70,7 @@ def execute(run: RunDir, info: RunInfo, jobs: list[DeviceJob], action: str, comm
     info.invocations.append(invocation)
     info.end = None
     run.write_info(info)
+    update_latest(run)  # now, not at publish: after a crash, `--resume latest` is this run
     worker_jobs = []
     for job in jobs:
         args = WorkerArgs(

@@ -1,6 +1,7 @@
 """Running one worker per device in parallel and reading their progress pipes until all are done.
-Ctrl-C (SIGINT) or SIGTERM: each worker gets one SIGINT and `grace` seconds to write its records and
-its `end` line; then the stragglers are killed. A second Ctrl-C kills at once."""
+Ctrl-C (SIGINT), SIGTERM, SIGHUP, or the runner's output lost (harness.run.output): each worker gets one
+SIGINT and `grace` seconds to write its records and its `end` line; then the stragglers are killed. A
+second Ctrl-C kills at once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..waiting import Deadline
+from . import output
 from .progress import ProgressView
 from .worker import Worker, WorkerArgs
 
@@ -27,8 +29,11 @@ class WorkersOutcome:
     killed: list[str] = field(default_factory=list)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class _StopRequests:
-    """SIGINT/SIGTERM handlers that only count and wake the select loop (self-pipe)."""
+    """SIGINT/SIGTERM/SIGHUP handlers that only count and wake the select loop (self-pipe)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -36,6 +41,9 @@ class _StopRequests:
         os.set_blocking(self.write_fd, False)
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
+        self.request()
+
+    def request(self) -> None:
         self.count += 1
         with contextlib.suppress(BlockingIOError):
             os.write(self.write_fd, b"x")
@@ -53,9 +61,10 @@ class _StopRequests:
 @contextlib.contextmanager
 def _catch_stop_signals() -> Iterator[_StopRequests]:
     stops = _StopRequests()
-    old = {s: signal.signal(s, stops.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, stops.handler) for s in STOP_SIGNALS}
     try:
-        yield stops
+        with output.on_cut_short(stops.request):  # nobody reads our output any more: stop, as on Ctrl-C
+            yield stops
     finally:
         for s, h in old.items():
             signal.signal(s, h)
