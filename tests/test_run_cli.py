@@ -326,9 +326,11 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(lab_factory) -
 def test_three_shards_merged_equal_the_unsharded_run(lab_factory) -> None:
     lab = lab_factory(2)
     lab.flag("broken")  # a mix of outcomes makes the comparison mean something
-    procs = [lab.start("run", "--suites-root", str(lab.suites), "--run-id", f"s{k}", "--shard", f"{k}/3")
+    # Started together on the same devices: each waits for the device locks the one before holds.
+    wait = ("--wait-lock", str(DEADLINE))
+    procs = [lab.start("run", "--suites-root", str(lab.suites), "--run-id", f"s{k}", "--shard", f"{k}/3", *wait)
              for k in (1, 2, 3)]
-    procs.append(lab.start("run", "--suites-root", str(lab.suites), "--run-id", "whole"))
+    procs.append(lab.start("run", "--suites-root", str(lab.suites), "--run-id", "whole", *wait))
     codes = []
     for p in procs:
         out, err = p.communicate(timeout=DEADLINE)

@@ -14,6 +14,7 @@ from ..device import DeviceStatus, check_device
 from ..inventory import load_inventory
 from ..specs import DeviceSpec
 from . import EXIT_LAB, cli
+from .params import HOUR, Seconds
 
 
 def describe_links(spec: DeviceSpec) -> dict[str, str]:
@@ -52,7 +53,7 @@ def status_record(status: DeviceStatus) -> dict[str, object]:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--no-probe", is_flag=True, help="List the inventory without contacting devices.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+@click.option("--timeout", type=Seconds(0.1, HOUR), default=20.0, show_default=True,
               help="Seconds to reach each device.")
 @click.argument("names", nargs=-1)
 @click.pass_context

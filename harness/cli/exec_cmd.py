@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -11,20 +13,26 @@ from ..device import Device
 from ..errors import CommandTimeout, TransportError
 from ..inventory import load_inventory
 from . import cli, fail
+from .device_hold import FORCE, held_device
+from .params import Seconds
 
 EXIT_TIMEOUT = 124
 EXIT_TRANSPORT = 255
 VIA = click.Choice(["ssh", "adb", "serial"])
+TIMEOUT = click.option("--timeout", type=Seconds(0.1), default=600.0, show_default=True)
 
 
-def _open(ctx: click.Context, name: str, via: str | None) -> Device:
+@contextmanager
+def _open(ctx: click.Context, name: str, via: str | None) -> Iterator[Device]:
     spec = load_inventory(Path(ctx.obj["inventory"])).get(name)
-    return Device(spec, via=via)
+    with held_device(ctx, spec.name), Device(spec, via=via) as dev:
+        yield dev
 
 
 @cli.command("exec", context_settings={"ignore_unknown_options": True})
 @click.option("--via", type=VIA, help="Link to use (default: the device's primary).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True)
+@TIMEOUT
+@FORCE
 @click.argument("device")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
@@ -51,7 +59,8 @@ def exec_(ctx: click.Context, via: str | None, timeout: float, device: str, comm
 
 @cli.command()
 @click.option("--via", type=VIA)
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True)
+@TIMEOUT
+@FORCE
 @click.argument("device")
 @click.argument("local", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("remote")
@@ -69,7 +78,8 @@ def push(ctx: click.Context, via: str | None, timeout: float, device: str, local
 
 @cli.command()
 @click.option("--via", type=VIA)
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True)
+@TIMEOUT
+@FORCE
 @click.argument("device")
 @click.argument("remote")
 @click.argument("local", type=click.Path(dir_okay=False, path_type=Path))

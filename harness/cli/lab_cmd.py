@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from . import EXIT_LAB, cli
+from .params import HOUR, Seconds
 
 
 @cli.group()
@@ -26,7 +27,7 @@ def _inventory(ctx: click.Context, inventory: Path | None) -> Path:
               help="Inventory with a [lab] section (default: the global --inventory).")
 @click.option("--only", multiple=True, metavar="NAME", help="Start only this device (repeatable).")
 @click.option("--qemu", is_flag=True, help="Also boot the QEMU tier (an emulated arm64 board).")
-@click.option("--timeout", type=click.FloatRange(min=1.0), default=30.0, show_default=True,
+@click.option("--timeout", type=Seconds(1.0, HOUR), default=30.0, show_default=True,
               help="Seconds for every device to answer.")
 @click.pass_context
 def up(ctx: click.Context, inventory: Path | None, only: tuple[str, ...], qemu: bool, timeout: float) -> int:

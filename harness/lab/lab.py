@@ -7,7 +7,10 @@ process, plus the lab's own adb server, up and down as one.
 
 up() returns once EVERY device answers: each device process reports over a pipe that it has booted,
 then a real probe (the SSH banner, the console listening, adb saying `device`). Every process is
-recorded in `<state_dir>/lab.json`, so down() (from any process) stops exactly those."""
+recorded in `<state_dir>/lab.json` as soon as it starts, so down() (from any process) stops exactly
+those, and a failed up() stops what it started before it returns. up() and down() hold the state dir's
+lock (`<state_dir>/lab.lock`, harness.locks): two at once on one lab run one after the other, and the
+second `lab up` finds the lab up and says so."""
 
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,11 +36,13 @@ from harness.lab.faults import Faults
 from harness.lab.lab_config import LabConfig
 from harness.lab.lab_keys import prepare_ssh_keys
 from harness.lab.lab_records import DeviceRecord, LabRecords, ProcessRecord, kill, terminate
+from harness.locks import FileLock, LockHolder
 from harness.waiting import Deadline, poll_until
 
 UP_TIMEOUT = 30.0
 DOWN_TIMEOUT = 10.0
 CONTROL_TIMEOUT = 5.0
+ADB_START_TIMEOUT = 20.0  # AdbServer.start's own wait for its port
 
 
 class LabError(HarnessError):
@@ -61,10 +67,23 @@ class Lab:
     def records(self) -> LabRecords | None:
         return LabRecords.load(self.records_path)
 
+    @contextlib.contextmanager
+    def _state_locked(self, action: str, wait: float) -> Iterator[None]:
+        """One up() or down() at a time on this state dir, whichever process runs it."""
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.config.state_dir / "lab.lock", f"the lab in {self.config.state_dir}")
+        lock.acquire(LockHolder.me(action), wait)
+        with lock:
+            yield
+
     # -- up ---------------------------------------------------------------------------------------
 
     def up(self, timeout: float = UP_TIMEOUT) -> list[dict[str, Any]]:
         deadline = Deadline(timeout)
+        with self._state_locked("lab up", timeout):
+            return self._up(deadline)
+
+    def _up(self, deadline: Deadline) -> list[dict[str, Any]]:
         state = self.config.state_dir
         old = self.records()
         if old is not None and any(p.alive for p in old.processes()):
@@ -80,7 +99,7 @@ class Lab:
         try:
             for name in self.names:
                 pipes[name] = self._spawn(name, records)
-            records.save(self.records_path)  # recorded at once: a failed up() is still cleaned by down()
+                records.save(self.records_path)  # each at once: whatever happens next, down() finds it
             reports = self._await_ready(pipes, deadline)
             if adb_thread is not None:
                 adb_thread.join(deadline.remaining())
@@ -93,6 +112,7 @@ class Lab:
                 records = LabRecords(inventory=records.inventory, devices=records.devices,
                                      adb_server=ProcessRecord.of(server.proc.pid),
                                      adb_server_port=server.port)
+                records.save(self.records_path)
             for name, report in reports.items():
                 anchor = report.get("anchor_pid")
                 old_rec = records.devices[name]
@@ -107,9 +127,26 @@ class Lab:
             for name in self.names:
                 self._probe(name, deadline)
         except BaseException:
-            self.down()
+            ours = list(self._procs.values())
+            self._down()  # everything lab.json names, gracefully
+            self._stop_unrecorded(adb_thread, adb_box, ours)
             raise
         return self.status()
+
+    def _stop_unrecorded(self, adb_thread: threading.Thread | None, adb_box: list[Any],
+                         ours: list[subprocess.Popen[bytes]]) -> None:
+        """After a failed up(): what may have started without reaching lab.json, stopped now. The adb
+        server's thread is waited for (it may still be starting it), then the server is stopped."""
+        if adb_thread is not None:
+            adb_thread.join(ADB_START_TIMEOUT + 5.0)
+            if adb_box and isinstance(adb_box[0], AdbServer):
+                with contextlib.suppress(Exception):
+                    adb_box[0].stop()
+        for proc in ours:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
     def _spawn(self, name: str, records: LabRecords) -> int:
         read_end, write_end = os.pipe()
@@ -207,7 +244,12 @@ class Lab:
     # -- down -------------------------------------------------------------------------------------
 
     def down(self, timeout: float = DOWN_TIMEOUT) -> list[str]:
-        """Stop every process the lab recorded; idempotent. Returns the names of stopped devices."""
+        """Stop every process the lab recorded; idempotent. Returns the names of stopped devices. Waits
+        for a `lab up` in progress (up to its own timeout) and then stops what it started."""
+        with self._state_locked("lab down", UP_TIMEOUT + timeout):
+            return self._down(timeout)
+
+    def _down(self, timeout: float = DOWN_TIMEOUT) -> list[str]:
         records = self.records()
         if records is None:
             return []
