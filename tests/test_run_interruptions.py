@@ -225,3 +225,13 @@ def test_full_disk_is_one_line_exit_3_no_temporary_files_and_no_incomplete_bundl
         assert verify_bundle(bundle).ok and verify_bundle(run).ok
         assert set(verdicts(run)) == set(lab.devices)
         assert leftovers(reports) == []
+        # And resumed: whatever the full disk cut off runs again, nothing twice.
+        resumed = subprocess.run(fs.argv(lab.argv("run", "--resume", "full", "--reports", str(lab.reports),
+                                                  "--plain")), capture_output=True, text=True, cwd=lab.tmp,
+                                 timeout=DEADLINE)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        for dev in lab.devices:
+            lines = (run / "journal" / f"{dev}.jsonl").read_text().splitlines()
+            assert all(json.loads(line) for line in lines)  # no torn line left in a journal
+            assert Counter(r["test_id"] for r in results_of(run, dev)) == Counter(TEST_IDS)
+        assert verdicts(run) == dict.fromkeys(lab.devices, "CERTIFIED")

@@ -110,6 +110,32 @@ class RunDir:
     def journal(self, device: str) -> Path:
         return self.journal_dir / f"{device}.jsonl"
 
+    def mend_journal(self, device: str) -> bool:
+        """Cut a torn last line (a crash or a full disk mid-write) off the device's journal, so the next
+        line appended to it is not glued onto it and lost. True if there was one."""
+        path = self.journal(device)
+        try:
+            with open(path, "rb+") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                if size == 0:
+                    return False
+                fh.seek(size - 1)
+                if fh.read(1) == b"\n":
+                    return False
+                keep = 0
+                pos = size
+                while pos > 0 and not keep:  # back to the last complete line, in blocks
+                    step = min(pos, 1 << 16)
+                    pos -= step
+                    fh.seek(pos)
+                    newline = fh.read(step).rfind(b"\n")
+                    if newline >= 0:
+                        keep = pos + newline + 1
+                fh.truncate(keep)
+                return True
+        except FileNotFoundError:
+            return False
+
     def log_dir(self, device: str) -> Path:
         return self.path / "logs" / device
 

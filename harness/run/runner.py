@@ -73,6 +73,9 @@ def execute(run: RunDir, info: RunInfo, jobs: list[DeviceJob], action: str, comm
     update_latest(run)  # now, not at publish: after a crash, `--resume latest` is this run
     worker_jobs = []
     for job in jobs:
+        if run.mend_journal(job.device):
+            opts.progress.note(f"[{job.device}] its journal ended in a torn line (a crash or a full disk); "
+                               "cut off, the test it held runs again")
         args = WorkerArgs(
             device=job.device, inventory=Path(info.inventory), run_dir=run.path,
             suites_root=Path(info.suites_root), suite_paths=[s.path.resolve() for s in suites],

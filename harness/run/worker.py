@@ -168,6 +168,7 @@ def _worker_main(args: WorkerArgs, log_fd: int, write_fd: int, read_fd: int, par
         sys.stderr = _Redacting(open(2, "w", buffering=1, closefd=False))  # noqa: SIM115
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the runner's hangup handler is not the worker's
         os.environ["HARNESS_PROGRESS_FD"] = str(write_fd)
         os.chdir(args.suites_root)
         import pytest
