@@ -5,6 +5,7 @@ filesystem (a tiny tmpfs mounted in a private mount namespace)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,7 +81,8 @@ def assert_stopped_like_ctrl_c(lab: Lab, run: Path, code: int, stderr: str) -> N
     journals = list((run / "journal").glob("*.jsonl"))
     assert journals  # a worker stopped before its first line has no journal, as after an early Ctrl-C
     for journal in journals:
-        assert journal_lines(run, journal.stem)[-1]["type"] == "end"  # every worker wrote its records
+        lines = journal_lines(run, journal.stem)
+        assert not lines or lines[-1]["type"] == "end"  # every worker wrote its records
     assert last_invocation(run)["interrupted"] is True
     assert (run / "results.json").is_file()  # results built
     bundle = run.with_suffix(".zip")
@@ -123,6 +126,38 @@ def test_sighup_stops_the_run_cleanly_and_exits_3(lab_factory) -> None:  # noqa:
         assert recs["lab/test_lab.py::test_echo"] == "PASS"
         assert recs["lab/test_lab.py::test_rendezvous"] == "NOT_RUN"  # in flight when the hangup came
     assert "interrupted" in out
+
+
+def test_closing_the_terminal_of_a_run_with_progress_bars_stops_it_cleanly(lab_factory) -> None:  # noqa: F811
+    """The terminal goes away (an ssh session dropped, a window closed): the kernel sends SIGHUP to the
+    run, and every later write to the terminal fails (EIO), rich's progress bars included."""
+    lab = lab_factory(2)
+    master, slave = os.openpty()
+    argv = ["setsid", "--ctty", *lab.argv("run", "--suites-root", str(lab.suites), "--run-id", "tty",
+                                          "--reports", str(lab.reports))]
+    seen = bytearray()
+
+    def drain() -> None:  # a terminal shows what it is sent; the run must never block on it
+        with contextlib.suppress(OSError):
+            while chunk := os.read(master, 65536):
+                seen.extend(chunk)
+
+    with lab.held_lock():
+        proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=lab.tmp)
+        os.close(slave)
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        lab.wait_arrived()
+        os.close(master)  # hang up
+        code = proc.wait(timeout=DEADLINE)
+    reader.join(5)
+    run = lab.run_dir("tty")
+    assert b"dev0" in seen  # it did draw its progress on the terminal
+    assert_stopped_like_ctrl_c(lab, run, code, "")
+    assert set(verdicts(run)) == set(lab.devices)
+    for dev in lab.devices:
+        assert {r["test_id"]: r["outcome"] for r in results_of(run, dev)}["lab/test_lab.py::test_rendezvous"] \
+            == "NOT_RUN"
 
 
 # -- item 17: a full disk --------------------------------------------------------------------------

@@ -29,19 +29,27 @@ class WorkersOutcome:
     killed: list[str] = field(default_factory=list)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _StopRequests:
-    """SIGINT/SIGTERM/SIGHUP handlers that only count and wake the select loop (self-pipe)."""
+    """Signal handlers that only count and wake the select loop (self-pipe). SIGINT and SIGTERM count
+    each time (a second one kills the workers at once); a hangup or the output lost (which come
+    together when a terminal goes away) ask once, and never for the kill: nobody is there to ask twice."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.cut_short = False
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.write_fd, False)
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         self.request()
+
+    def hangup(self, signum: int = signal.SIGHUP, frame: FrameType | None = None) -> None:
+        if not self.cut_short:
+            self.cut_short = True
+            self.request()
 
     def request(self) -> None:
         self.count += 1
@@ -62,8 +70,9 @@ class _StopRequests:
 def _catch_stop_signals() -> Iterator[_StopRequests]:
     stops = _StopRequests()
     old = {s: signal.signal(s, stops.handler) for s in STOP_SIGNALS}
+    old[signal.SIGHUP] = signal.signal(signal.SIGHUP, stops.hangup)
     try:
-        with output.on_cut_short(stops.request):  # nobody reads our output any more: stop, as on Ctrl-C
+        with output.on_cut_short(stops.hangup):  # nobody reads our output any more: stop, as on Ctrl-C
             yield stops
     finally:
         for s, h in old.items():
