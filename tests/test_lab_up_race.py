@@ -72,3 +72,18 @@ def test_two_lab_ups_at_once_give_one_lab_and_down_stops_all_of_it(tmp_path: Pat
     finally:
         assert harness("lab", "down", "--inventory", str(inventory)).returncode == 0
     poll_until(lambda: not processes_of(tmp_path, ports.adb_server), 10, what="the lab to be gone")
+
+
+def test_a_failed_lab_up_leaves_no_process_behind(tmp_path: Path) -> None:
+    inventory, ports = write_lab(tmp_path, only=("kylin-v10", "handset-hmos"))
+    with socket.socket() as taken:  # kylin's SSH port is someone else's: its device cannot start
+        taken.bind(("127.0.0.1", ports.kylin_ssh))
+        taken.listen()
+        up = harness("lab", "up", "--inventory", str(inventory))
+    assert up.returncode == 3, up.stdout + up.stderr
+    assert len(up.stderr.strip().splitlines()) == 1, up.stderr
+    # Whatever had started (the adb server, the other device) is stopped, recorded or not.
+    poll_until(lambda: not processes_of(tmp_path, ports.adb_server), 10,
+               what="every process of the failed `lab up` to be gone")
+    assert not listening(ports.adb_server) and not listening(ports.handset_adb)
+    assert harness("lab", "status", "--inventory", str(inventory)).returncode == 3  # down, and says so
