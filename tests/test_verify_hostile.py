@@ -174,6 +174,37 @@ def test_folder_verify_never_reads_outside_the_bundle(tmp_path: Path, keys: Path
     assert done.returncode == EXIT_TAMPERED and "not a plain path inside the bundle" in one_line(done)
 
 
+def _damage(zip_path: Path, member: str, how: str) -> None:
+    data = bytearray(zip_path.read_bytes())
+    with zipfile.ZipFile(zip_path) as zf:
+        info = zf.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # the member's data
+    if how == "corrupt":
+        for i in range(100, 400):
+            data[start + i] ^= 0xFF
+    else:  # mark it encrypted, in its local header and in the central directory
+        data[info.header_offset + 6] |= 1
+        central = data.find(b"PK\x01\x02")
+        while central >= 0:
+            length = int.from_bytes(data[central + 28: central + 30], "little")
+            if data[central + 46: central + 46 + length] == info.filename.encode():
+                data[central + 8] |= 1
+            central = data.find(b"PK\x01\x02", central + 4)
+    zip_path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["corrupt", "encrypted"])
+def test_a_damaged_zip_member_is_one_line_and_exit_1(tmp_path: Path, keys: Path, how: str) -> None:
+    run = make_run(tmp_path, keys)
+    (run / "results.json").write_text(os.urandom(20000).hex())  # long enough to corrupt its middle
+    write_manifest(run, load_key(keys))
+    bundle = zip_bundle(run)
+    _damage(bundle, f"{run.name}/results.json", how)
+    done = verify(str(bundle), keys=keys)
+    assert done.returncode == EXIT_TAMPERED, done.stderr
+    assert "results.json: unreadable" in one_line(done)
+
+
 def test_an_intact_bundle_still_verifies(tmp_path: Path, keys: Path) -> None:
     run = make_run(tmp_path, keys)
     for bundle in (run, zip_bundle(run)):

@@ -19,6 +19,7 @@ import json
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ from .signing import SigningKey, key_id, public_from_text, verify_signature
 
 __all__ = ["MANIFEST", "SIGNATURE", "MANIFEST_VERSION", "write_manifest", "zip_bundle", "verify_bundle"]
 _CHUNK = 1 << 20
+# What reading a damaged or hostile zip member raises: a bad CRC, a corrupt deflate stream, an encrypted
+# or unsupported entry, a truncated file.
+_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError,
+                RuntimeError)
 
 
 def _sha256_file(path: Path) -> str:
@@ -234,8 +239,8 @@ def _read_bounded(tree: _Tree, name: str, limit: int, result: Verification) -> b
     except NotRegular:
         result.problem(f"{name}: not a regular file inside the bundle")
         return None
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
-        result.problem(f"{name}: unreadable ({exc})")
+    except _READ_ERRORS as exc:
+        result.problem(f"{name}: unreadable ({str(exc)[:200]})")
         return None
     if data is None:
         result.problem(f"{name}: missing")
@@ -281,8 +286,8 @@ def verify_bundle(path: Path, pubkey_text: str | None = None) -> Verification:
         except NotRegular:
             result.problem(f"{name}: not a regular file inside the bundle")
             continue
-        except (OSError, zipfile.BadZipFile, ValueError) as exc:
-            result.problem(f"{name}: unreadable ({exc})")
+        except _READ_ERRORS as exc:
+            result.problem(f"{name}: unreadable ({str(exc)[:200]})")
             continue
         if seen is None:
             result.problem(f"{name}: missing")
