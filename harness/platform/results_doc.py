@@ -83,8 +83,20 @@ def _path(error: Any) -> str:
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
 
 
+def storable(text: str) -> str:
+    """Device text as both databases can keep it: a lone surrogate (valid in JSON, not in UTF-8) and
+    NUL (PostgreSQL refuses it in text) become visible escapes."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _cut(value: Any, limit: int = MAX_FIELD) -> str:
-    text = str(value if value is not None else "")
+    text = storable(str(value if value is not None else ""))
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import ApiToken, User
@@ -58,9 +58,17 @@ def authenticate(db: Session, secret: str, now: dt.datetime | None = None) -> Pr
         user = db.get(User, row.user_id)
         if user is None or not user.active:
             raise TokenRefused(f"token {row.prefix}… belongs to a disabled account")
-    if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
-        row.last_used_at = now
     return Principal(role=Role(row.role), org_id=row.org_id, user_id=row.user_id, token_id=row.id)
+
+
+def touch_due(db: Session, token_id: int, now: dt.datetime | None = None) -> bool:
+    """Whether the token's last-used time is older than TOUCH_EVERY (written at most once a minute)."""
+    last = db.scalar(select(ApiToken.last_used_at).where(ApiToken.id == token_id))
+    return last is None or (now or utcnow()) - last > TOUCH_EVERY
+
+
+def touch(db: Session, token_id: int, now: dt.datetime | None = None) -> None:
+    db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now or utcnow()))
 
 
 def revoke(row: ApiToken, now: dt.datetime | None = None) -> None:

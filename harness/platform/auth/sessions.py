@@ -4,9 +4,10 @@ absolute lifetime and an idle timeout."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from ..config import SessionPolicy
@@ -41,25 +42,36 @@ def start(db: Session, user: User, policy: SessionPolicy, now: dt.datetime | Non
     return NewSession(row, cookie)
 
 
-def resume(
-    db: Session, cookie: str, policy: SessionPolicy, now: dt.datetime | None = None
-) -> WebSession | None:
-    """The live session of this cookie; an expired or idle one is ended and None returned."""
+class SessionState(enum.Enum):
+    LIVE = "live"
+    LIVE_TOUCH = "live, last-seen due"  # live; write last_seen_at (at most once a minute)
+    ENDED = "ended"  # expired, idle too long or the user disabled: delete it
+
+
+def lookup(db: Session, cookie: str) -> WebSession | None:
+    return db.get(WebSession, digest(cookie))
+
+
+def state_of(row: WebSession, policy: SessionPolicy, now: dt.datetime | None = None) -> SessionState:
     now = now or utcnow()
-    row = db.get(WebSession, digest(cookie))
-    if row is None:
-        return None
     idle = now - row.last_seen_at > dt.timedelta(seconds=policy.idle_s)
     if row.expires_at <= now or idle or not row.user.active:
-        db.delete(row)
-        return None
+        return SessionState.ENDED
     if now - row.last_seen_at > dt.timedelta(seconds=policy.touch_every_s):
-        row.last_seen_at = now
-    return row
+        return SessionState.LIVE_TOUCH
+    return SessionState.LIVE
+
+
+def touch(db: Session, session_id: str, now: dt.datetime | None = None) -> None:
+    db.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now or utcnow()))
 
 
 def end(db: Session, cookie: str) -> None:
-    db.execute(delete(WebSession).where(WebSession.id == digest(cookie)))
+    end_by_id(db, digest(cookie))
+
+
+def end_by_id(db: Session, session_id: str) -> None:
+    db.execute(delete(WebSession).where(WebSession.id == session_id))
 
 
 def end_all_of(db: Session, user_id: int) -> None:

@@ -16,19 +16,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..auth.policy import Action, Decision, Principal, Scope, decide, visible_orgs
 from ..db.models import ApiToken, Organisation, Product, SigningKey, Submission, SubmissionDevice
+from .errors import Forbidden, LoginRequired, NotVisible
 
 T = TypeVar("T")
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_FILTER = 200
-
-
-class NotVisible(Exception):
-    """The object does not exist, or the principal may not know that it does (answered 404)."""
-
-
-class Forbidden(Exception):
-    """The principal's role may never do this (answered 403)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +72,7 @@ def check(principal: Principal | None, action: Action, scope: Scope | None = Non
         raise NotVisible()
     if decision is Decision.DENY:
         raise Forbidden()
-    raise PermissionError("login required")
+    raise LoginRequired()
 
 
 def _like(text: str) -> str:

@@ -1,0 +1,16 @@
+(function () {
+  "use strict";
+  // The language switch: both languages are in the page; this flips which one shows and remembers it
+  // in a cookie the server reads, so the next page (and a reload) opens in the same language.
+  var root = document.documentElement;
+  var TAG = { zh: "zh-Hans", en: "en" };
+  var button = document.getElementById("lang-switch");
+  if (!button) { return; }
+  button.addEventListener("click", function () {
+    var lang = root.classList.contains("show-zh") ? "en" : "zh";
+    root.classList.remove("show-zh", "show-en");
+    root.classList.add("show-" + lang);
+    root.lang = TAG[lang];
+    document.cookie = "harness_lang=" + lang + "; path=/; max-age=31536000; samesite=strict";
+  });
+})();
