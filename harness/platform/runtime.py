@@ -17,7 +17,7 @@ class Platform:
 
     @classmethod
     def open(cls, config: PlatformConfig) -> Platform:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the database holds password hashes
         return cls(config, Database(config.db_url), BlobStore(config.bundles_dir, config.incoming_dir))
 
     def close(self) -> None:
