@@ -16,6 +16,7 @@ from ..platform.client import (
     TOKEN_ENV,
     VENDOR_ENV,
     PublishResult,
+    base_url,
     declared_devices,
     publish_bundle,
     token_from_env,
@@ -88,6 +89,18 @@ def publish(
     click.echo(f"{bundle}: {result.message}")
     click.echo(result.url)
     return EXIT_ACCEPTED
+
+
+def check_publish_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--publish URL` is checked before the run starts: a good URL and a token in the environment,
+    so an unattended run does not find out after an hour that it cannot publish."""
+    if value:
+        try:
+            base_url(value)
+            token_from_env(None)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def publish_after_run(code: int, run_dir: Path, url: str | None) -> int:

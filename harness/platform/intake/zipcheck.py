@@ -49,7 +49,8 @@ def _name_problem(name: str) -> str | None:
 
 def _kind_problem(info: zipfile.ZipInfo) -> str | None:
     mode = info.external_attr >> 16
-    if info.create_system == _UNIX and mode:
+    # Type bits absent (mode 0o600 alone, as many zip writers leave it): a regular file.
+    if info.create_system == _UNIX and stat.S_IFMT(mode):
         if stat.S_ISLNK(mode):
             return f"{info.filename!r}: a symbolic link"
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
