@@ -22,6 +22,7 @@ from . import cli, fail
 
 EXIT_TROUBLE = 3
 DEFAULT_PORT = 8780
+REQUEST_HEAD_LIMIT = 128 * 1024
 
 data_option = click.option(
     "--data",
@@ -151,6 +152,8 @@ def serve(
         log_level="info",
         server_header=False,
         timeout_graceful_shutdown=10,
+        # Room for the longest query string the API takes (the publisher's declarations, URL-encoded).
+        h11_max_incomplete_event_size=REQUEST_HEAD_LIMIT,
     )
 
 

@@ -17,11 +17,36 @@ from ..services import catalogue, publishing
 from ..services.catalogue import PageRequest, SubmissionFilter
 from ..services.errors import LoginRequired
 from ..web import pages
-from ..web.access import bearer_principal, platform_of, route_name
+from ..web.access import ObjectId, bearer_principal, platform_of, route_name
 from . import schemas
 
 PREFIX = "/api/v1"
-router = APIRouter(prefix=PREFIX)
+
+
+def known_query_only(request: Request) -> None:
+    """A query parameter the operation does not take is an error, not silently ignored: a CI script's
+    `?vendr=acme` must not quietly list every submission."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = {p.alias for p in dependant.query_params}
+    for dep in dependant.dependencies:
+        known |= {p.alias for p in dep.query_params}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise UnknownQuery(unknown[0][:80], sorted(known))
+
+
+class UnknownQuery(Exception):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"query parameter {name!r} is not one this operation takes"
+            + (f" ({', '.join(known)})" if known else "")
+        )
+
+
+router = APIRouter(prefix=PREFIX, dependencies=[Depends(known_query_only)])
 UPLOAD_CHUNK = 1 << 20
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -203,7 +228,9 @@ def _refused(refused: Refused) -> JSONResponse:
     response_model=schemas.SubmissionDetail,
     responses=REFUSALS,
 )
-def get_submission(request: Request, principal: PrincipalDep, submission_id: int) -> schemas.SubmissionDetail:
+def get_submission(
+    request: Request, principal: PrincipalDep, submission_id: ObjectId
+) -> schemas.SubmissionDetail:
     """One submission: devices, identity, signature, requirements (failures first), failures."""
     with platform_of(request).db.read() as db:
         sub = catalogue.get_submission(db, principal, submission_id, Action.SUBMISSION_READ)
@@ -219,7 +246,7 @@ def get_submission(request: Request, principal: PrincipalDep, submission_id: int
         200: {"content": {"application/zip": {}}, "description": "the bundle, byte-identical"},
     },
 )
-def get_bundle(request: Request, principal: PrincipalDep, submission_id: int) -> Response:
+def get_bundle(request: Request, principal: PrincipalDep, submission_id: ObjectId) -> Response:
     """The signed bundle exactly as it was published."""
     with platform_of(request).db.read() as db:
         sub = catalogue.get_submission(db, principal, submission_id, Action.SUBMISSION_DOWNLOAD)
@@ -232,7 +259,7 @@ def get_bundle(request: Request, principal: PrincipalDep, submission_id: int) ->
     response_class=Response,
     responses={**REFUSALS, 200: {"content": {"text/plain": {}}, "description": "the lab's public key"}},
 )
-def get_key(request: Request, principal: PrincipalDep, submission_id: int) -> Response:
+def get_key(request: Request, principal: PrincipalDep, submission_id: ObjectId) -> Response:
     """The public key that signed the bundle (for `harness verify --pubkey`)."""
     with platform_of(request).db.read() as db:
         sub = catalogue.get_submission(db, principal, submission_id, Action.SUBMISSION_READ)
@@ -265,7 +292,11 @@ def list_products(
     responses=REFUSALS,
 )
 def get_product(
-    request: Request, principal: PrincipalDep, product_id: int, page: PageDep = 1, per_page: PerPageDep = 50
+    request: Request,
+    principal: PrincipalDep,
+    product_id: ObjectId,
+    page: PageDep = 1,
+    per_page: PerPageDep = 50,
 ) -> schemas.ProductDetail:
     """A product and every submission of it (across builds) that the token may see."""
     with platform_of(request).db.read() as db:
@@ -321,7 +352,7 @@ def list_tokens(request: Request, principal: PrincipalDep) -> list[schemas.Token
     response_class=Response,
     responses=REFUSALS,
 )
-def revoke_token(request: Request, principal: PrincipalDep, token_id: int) -> Response:
+def revoke_token(request: Request, principal: PrincipalDep, token_id: ObjectId) -> Response:
     """Revoke one of the caller's tokens (an admin: any). Revoking twice is not an error."""
     with platform_of(request).db.write() as db:
         row = catalogue.get_token(db, principal, token_id, Action.TOKEN_REVOKE)

@@ -33,7 +33,7 @@ from ..intake.refusal import Refused, Step
 from ..results_doc import DeviceSummary
 from ..store.blobs import BlobStore, Incoming
 
-MAX_DECLARED = 16_384  # bytes of the declarations a publisher sends
+MAX_DECLARED = 4096  # characters of the declarations a publisher sends (in the query string)
 _DECLARED_KEYS = {"model", "soc"}
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")
 
@@ -64,8 +64,8 @@ def parse_declared(text: str | None) -> dict[str, Declared]:
     """`{"device": {"model": "...", "soc": "..."}}` from the request; Refused(PUBLISH) names the problem."""
     if not text:
         return {}
-    if len(text.encode("utf-8")) > MAX_DECLARED:
-        raise Refused(Step.PUBLISH, f"declared: more than {MAX_DECLARED} bytes")
+    if len(text) > MAX_DECLARED:
+        raise Refused(Step.PUBLISH, f"declared: more than {MAX_DECLARED} characters")
     try:
         data = json.loads(text)
     except ValueError as exc:

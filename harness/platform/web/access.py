@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi import routing as fastapi_routing
 from starlette.routing import BaseRoute
 
@@ -23,6 +23,8 @@ from ..runtime import Platform
 from ..services.errors import LoginRequired
 
 LANG_COOKIE = "harness_lang"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="the object's id")]
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,10 @@ def _install_errors(app: FastAPI) -> None:
             return render.page("message.html.j2", 404, lang=lang_of(request), viewer=None, key="not_found")
         return _problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
+    @app.exception_handler(api_routes.UnknownQuery)
+    async def unknown_query(request: Request, exc: api_routes.UnknownQuery) -> Response:
+        return _problem(422, str(exc))
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()

@@ -24,6 +24,7 @@ from ..services.catalogue import PageRequest, SubmissionFilter
 from ..services.errors import Forbidden, LoginRequired
 from . import render, views
 from .access import (
+    ObjectId,
     Viewer,
     client_ip,
     cookie_options,
@@ -231,7 +232,7 @@ def submissions_page(
     "/submissions/{submission_id}",
     name=route_name("page.submission", Action.SUBMISSION_READ, submission_id="submission"),
 )
-def submission_page(request: Request, viewer: ViewerDep, submission_id: int) -> Response:
+def submission_page(request: Request, viewer: ViewerDep, submission_id: ObjectId) -> Response:
     platform = platform_of(request)
     with platform.db.read() as db:
         sub = catalogue.get_submission(db, viewer.principal, submission_id, Action.SUBMISSION_READ)
@@ -265,7 +266,7 @@ def bundle_response(request: Request, sha256: str, filename: str) -> FileRespons
     "/submissions/{submission_id}/bundle",
     name=route_name("page.submission_bundle", Action.SUBMISSION_DOWNLOAD, submission_id="submission"),
 )
-def submission_bundle(request: Request, viewer: ViewerDep, submission_id: int) -> Response:
+def submission_bundle(request: Request, viewer: ViewerDep, submission_id: ObjectId) -> Response:
     with platform_of(request).db.read() as db:
         sub = catalogue.get_submission(db, viewer.principal, submission_id, Action.SUBMISSION_DOWNLOAD)
         return bundle_response(request, sub.sha256, views.bundle_filename(sub))
@@ -283,7 +284,7 @@ def key_response(sub: Any) -> Response:
     "/submissions/{submission_id}/key",
     name=route_name("page.submission_key", Action.SUBMISSION_READ, submission_id="submission"),
 )
-def submission_key(request: Request, viewer: ViewerDep, submission_id: int) -> Response:
+def submission_key(request: Request, viewer: ViewerDep, submission_id: ObjectId) -> Response:
     with platform_of(request).db.read() as db:
         sub = catalogue.get_submission(db, viewer.principal, submission_id, Action.SUBMISSION_READ)
         return key_response(sub)
@@ -293,7 +294,7 @@ def submission_key(request: Request, viewer: ViewerDep, submission_id: int) -> R
     "/submissions/{submission_id}/report",
     name=route_name("page.submission_report", Action.SUBMISSION_READ, submission_id="submission"),
 )
-def submission_report(request: Request, viewer: ViewerDep, submission_id: int) -> Response:
+def submission_report(request: Request, viewer: ViewerDep, submission_id: ObjectId) -> Response:
     """The bundle's own report.html, read from the stored zip, in a sandbox: its scripts run in an
     opaque origin that cannot reach the platform's cookies or pages."""
     platform = platform_of(request)
@@ -333,7 +334,10 @@ def products_page(
     "/products/{product_id}", name=route_name("page.product", Action.PRODUCT_READ, product_id="product")
 )
 def product_page(
-    request: Request, viewer: ViewerDep, product_id: int, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+    request: Request,
+    viewer: ViewerDep,
+    product_id: ObjectId,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     with platform_of(request).db.read() as db:
         view = catalogue.get_product(db, viewer.principal, product_id, PageRequest(page))
@@ -399,7 +403,10 @@ def token_create(
     "/tokens/{token_id}/revoke", name=route_name("page.token_revoke", Action.TOKEN_REVOKE, token_id="token")
 )
 def token_revoke(
-    request: Request, viewer: ViewerDep, token_id: int, csrf_token: Annotated[str, Form(max_length=200)] = ""
+    request: Request,
+    viewer: ViewerDep,
+    token_id: ObjectId,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, viewer, csrf_token)
     with platform_of(request).db.write() as db:
