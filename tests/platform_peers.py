@@ -5,6 +5,7 @@ signed bundles made by the report code from tests.report_runs."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -16,9 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import insert, select
 
 from harness.platform.config import make_config
 from harness.platform.db.migrate import upgrade
+from harness.platform.db.models import (
+    Product,
+    RequirementResult,
+    SigningKey,
+    Submission,
+    SubmissionDevice,
+    TestFailure,
+)
 from harness.platform.runtime import Platform
 from harness.platform.services import accounts
 from harness.report.publish import publish
@@ -184,3 +194,118 @@ def csrf_of(client: httpx.Client) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, page[:500]
     return match.group(1)
+
+
+OS_NAMES = ("openEuler", "OpenHarmony", "Kylin", "UOS", "HarmonyOS")
+VERDICTS = ("CERTIFIED", "CONDITIONAL", "NOT CERTIFIED", "INCOMPLETE")
+
+
+def fill_submissions(seeded: Seeded, count: int) -> None:
+    """`count` submissions straight into the tables (uploading 10,000 bundles would time the upload)."""
+    s = seeded
+    with s.platform.db.write() as db:
+        key_id = db.scalar(select(SigningKey.id))
+        vendors = [s.org_ids["vendor-a"], s.org_ids["vendor-b"]]
+        labs = [s.org_ids["lab-a"], s.org_ids["lab-b"]]
+        products = []
+        for i in range(200):
+            products.append(
+                {
+                    "id": 10_000 + i,
+                    "vendor_org_id": vendors[i % 2],
+                    "model": f"Model-{i}",
+                    "soc": f"SoC-{i % 17}",
+                    "kind": "board",
+                    "created_at": dt.datetime.now(dt.UTC),
+                }
+            )
+        db.execute(insert(Product), products)
+        start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        device_id = 1_000_000
+        batch = 1000
+        for first in range(0, count, batch):
+            subs, devices, reqs, fails = [], [], [], []
+            for n in range(first, min(first + batch, count)):
+                sid = 100_000 + n
+                created = start + dt.timedelta(minutes=n)
+                subs.append(
+                    {
+                        "id": sid,
+                        "sha256": hashlib.sha256(str(n).encode()).hexdigest(),
+                        "size": 5_000_000,
+                        "run_id": f"bench-{n:05d}",
+                        "vendor_org_id": vendors[n % 2],
+                        "lab_org_id": labs[n % 2],
+                        "signing_key_id": key_id,
+                        "manifest_sha256": "0" * 64,
+                        "verified_at": created,
+                        "created_at": created,
+                        "state": "submitted",
+                        "verdict": VERDICTS[n % 4],
+                        "harness_version": "0.1.0",
+                        "operator": "bench",
+                        "run_host": "lab",
+                        "search_text": f"bench-{n:05d} board-{n % 97} fp/{n}",
+                    }
+                )
+                for position in range(2):
+                    device_id += 1
+                    product = products[(n * 2 + position) % len(products)]
+                    devices.append(
+                        {
+                            "id": device_id,
+                            "submission_id": sid,
+                            "position": position,
+                            "product_id": product["id"],
+                            "name": f"board-{n % 97}-{position}",
+                            "kind": "board",
+                            "profile": "openeuler",
+                            "model": product["model"],
+                            "soc": product["soc"],
+                            "os_name": OS_NAMES[n % 5],
+                            "os_version": f"{20 + n % 5}.03",
+                            "kernel": "5.10.0",
+                            "arch": "aarch64",
+                            "fingerprint": f"fp/{n}/{position}",
+                            "serial": f"SN{n}",
+                            "security_patch": "2026-01-01",
+                            "reported_model": product["model"],
+                            "verdict": VERDICTS[(n + position) % 4],
+                            "verdict_reasons": "",
+                            "reachable": True,
+                            "n_pass": 50,
+                            "n_fail": 3,
+                            "n_error": 0,
+                            "n_skip": 5,
+                            "n_not_run": 0,
+                            "failures_total": 3,
+                        }
+                    )
+                    reqs += [
+                        {
+                            "device_id": device_id,
+                            "position": r,
+                            "requirement_id": f"REQ-{r:03d}",
+                            "level": "MUST",
+                            "status": "pass",
+                            "title_en": "t",
+                            "title_zh": "t",
+                        }
+                        for r in range(12)
+                    ]
+                    fails += [
+                        {
+                            "device_id": device_id,
+                            "position": f,
+                            "test_id": f"suite/test_{f}.py::t",
+                            "suite": "suite",
+                            "outcome": "FAIL",
+                            "message": "x",
+                            "requirements": "REQ-001",
+                        }
+                        for f in range(3)
+                    ]
+            db.execute(insert(Submission), subs)
+            db.execute(insert(SubmissionDevice), devices)
+            db.execute(insert(RequirementResult), reqs)
+            db.execute(insert(TestFailure), fails)

@@ -186,10 +186,16 @@ async def publish(
         return _refused(refused)
     incoming = platform.store.begin()
     try:
+        pending = bytearray()  # the body arrives in small pieces: write it in 1 MiB blocks
         async for chunk in request.stream():
-            if incoming.size + len(chunk) > limits.max_upload:
+            if incoming.size + len(pending) + len(chunk) > limits.max_upload:
                 raise Refused(Step.SIZE, f"more than {limits.max_upload} bytes")
-            await run_in_threadpool(incoming.write, chunk)
+            pending += chunk
+            if len(pending) >= UPLOAD_CHUNK:
+                await run_in_threadpool(incoming.write, bytes(pending))
+                pending.clear()
+        if pending:
+            await run_in_threadpool(incoming.write, bytes(pending))
         if incoming.size == 0:
             raise Refused(Step.ZIP, "an empty body (send the bundle's zip as the body)")
         sha256 = await run_in_threadpool(incoming.finish)

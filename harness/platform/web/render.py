@@ -55,7 +55,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         auto_reload=False,
     )
-    env.globals.update(t=t, word=word, plain=plain)
+    env.globals.update(t=t, word=word, plain=plain, query=query)
     env.filters.update(when=_when, size=_size, verdict_class=lambda v: str(v).replace(" ", "_"))
     return env
 
