@@ -1,4 +1,4 @@
-"""A private PostgreSQL cluster for tests: Debian's postgresql (15) binaries, `initdb` in a temporary
+"""A private PostgreSQL cluster for tests: Debian's postgresql binaries (15 on bookworm), `initdb` in a temporary
 folder, `pg_ctl` on a private loopback port with its own socket folder, password (SCRAM) auth, and
 removed at the end. initdb refuses to run as root, so as root the cluster belongs to the `postgres`
 system user (the Debian package makes it) and every server command runs through `runuser`.
@@ -22,7 +22,19 @@ import pytest
 
 from harness.waiting import free_port
 
-PG_BIN = Path(os.environ.get("HARNESS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """$HARNESS_PG_BIN, else the newest Debian PostgreSQL (15 on bookworm, 17 on trixie)."""
+    if os.environ.get("HARNESS_PG_BIN"):
+        return Path(os.environ["HARNESS_PG_BIN"])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 SUPERUSER = "harness"
 
 
@@ -54,15 +66,29 @@ class PostgresCluster:
             for path in (self.base, self.sockets, pwfile):
                 os.chown(path, user.pw_uid, user.pw_gid)
         self._run(
-            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--pwfile", str(pwfile), "--auth", "scram-sha-256",
-            "--encoding", "UTF8", "--locale", "C.UTF-8", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "--pwfile",
+            str(pwfile),
+            "--auth",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C.UTF-8",
+            "--no-sync",
         )
         pwfile.unlink()
         options = (
             f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c full_page_writes=off -c max_connections=200"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "server.log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "server.log"), "-w", "start"
+        )
         self.started = True
         return self
 
@@ -73,7 +99,11 @@ class PostgresCluster:
         import psycopg
 
         with psycopg.connect(
-            host="127.0.0.1", port=self.port, user=SUPERUSER, password=self.password, dbname="postgres",
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=self.password,
+            dbname="postgres",
             autocommit=True,
         ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,7 +15,16 @@ import pytest
 
 from harness.lab.sshd import OpenSshServer
 from harness.waiting import free_port
-from tests.platform_peers import PlatformServer, Seeded, api, make_bundle, seed, upload
+from tests.platform_peers import (
+    PlatformServer,
+    Seeded,
+    api,
+    fill_submissions,
+    login,
+    make_bundle,
+    seed,
+    upload,
+)
 from tests.test_publish import lab as mini_lab
 
 
@@ -157,3 +166,20 @@ def test_harness_run_publish_publishes_a_real_run(platform: tuple[Seeded, Platfo
     with api(server, seeded.tokens["officer"]) as client:
         found = client.get("/api/v1/submissions", params={"q": "published-run"}).json()["items"]
     assert len(found) == 1 and found[0]["devices"][0]["name"] == "board1" and found[0]["verdict"] == "CERTIFIED"
+
+
+def test_the_list_page_pages_through_many_submissions(platform: tuple[Seeded, PlatformServer]) -> None:
+    import re
+
+    seeded, server = platform
+    fill_submissions(seeded, 60)  # rows straight into the tables, as 60 verified uploads would leave them
+    browser = login(server, "officer")
+
+    def shown(page: int) -> tuple[set[str], str]:
+        html = browser.get("/submissions", params={"q": "bench-", "page": page}).text
+        return set(re.findall(r'data-submission="(\d+)"', html)), html
+
+    first, html = shown(1)
+    assert len(first) == 50 and 'id="page-next"' in html and "page=2" in html
+    second, html = shown(2)
+    assert len(second) == 10 and not first & second and 'id="page-next"' not in html and 'id="page-prev"' in html

@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass
 
 from sqlalchemy import delete, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..config import SessionPolicy
 from ..db.models import User, WebSession
@@ -49,7 +49,8 @@ class SessionState(enum.Enum):
 
 
 def lookup(db: Session, cookie: str) -> WebSession | None:
-    return db.get(WebSession, digest(cookie))
+    # The user and organisation come along in the same query: every page needs them.
+    return db.get(WebSession, digest(cookie), options=[joinedload(WebSession.user).joinedload(User.org)])
 
 
 def state_of(row: WebSession, policy: SessionPolicy, now: dt.datetime | None = None) -> SessionState:
