@@ -183,3 +183,47 @@ def test_the_list_page_pages_through_many_submissions(platform: tuple[Seeded, Pl
     assert len(first) == 50 and 'id="page-next"' in html and "page=2" in html
     second, html = shown(2)
     assert len(second) == 10 and not first & second and 'id="page-next"' not in html and 'id="page-prev"' in html
+
+
+def test_platform_local_publishes_a_run_and_says_how_to_serve_it(tmp_path: Path) -> None:
+    """What `make run` ends with: a local platform made on first use, an officer shown once."""
+    import io
+
+    from harness.report.publish import publish as sign_run
+    from tests.report_runs import make_run
+
+    keys, reports, data = tmp_path / "keys", tmp_path / "reports", tmp_path / "platform"
+    run = make_run(reports, tmp_path / "suites", "local-run")
+    sign_run(run, key_dir=keys, announce=io.StringIO())
+    env = {"HARNESS_KEY_DIR": str(keys)}
+    first = harness("platform", "local", "local-run", "--data", str(data), "--reports", str(reports), cwd=tmp_path,
+                    **env)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.strip().splitlines()
+    assert lines[0].startswith("platform: local-run.zip accepted as submission 1")
+    password = lines[1].split(" / ")[1].split()[0]
+    assert lines[-1].endswith("# then open http://127.0.0.1:8780/submissions/1")
+    assert f"platform serve --data {data}" in lines[-1]
+    again = harness("platform", "local", "local-run", "--data", str(data), "--reports", str(reports), cwd=tmp_path,
+                    **env)
+    assert again.returncode == 0 and "already published as submission 1" in again.stdout
+    assert password not in again.stdout and "user passwd officer" in again.stdout
+    from sqlalchemy import select
+
+    from harness.platform.config import make_config
+    from harness.platform.db.models import ApiToken
+    from harness.platform.runtime import Platform
+
+    local = Platform.open(make_config(data))
+    with local.db.read() as db:  # the publish tokens it made were revoked once used
+        assert [t.revoked_at is not None for t in db.scalars(select(ApiToken))] == [True, True]
+    local.close()
+    server = PlatformServer(data).start()  # what the last line runs
+    try:
+        officer = login(server, "officer", password)
+        page = officer.get("/submissions/1")
+        assert page.status_code == 200 and "local-run" in page.text
+        with api(server) as anonymous:
+            assert anonymous.get("/api/v1/tokens").status_code == 401
+    finally:
+        server.stop()
