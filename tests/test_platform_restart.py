@@ -5,6 +5,7 @@ storing the file and writing its row leaves only a complete file, which the retr
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from harness.platform.db.models import Submission, SubmissionDevice
 from harness.waiting import poll_until
 from tests.platform_peers import PlatformServer, Seeded, api, make_bundle, seed, upload
 
-CHUNK = 64 * 1024
+CHUNK = 3 << 19  # 1.5 MiB: more than the server's first 1 MiB write
 
 
 def store_is_whole(seeded: Seeded) -> list[str]:
@@ -48,7 +49,7 @@ def test_kill_9_during_an_upload_then_restart(platform: tuple[Seeded, PlatformSe
     seeded, server = platform
     bundle = make_bundle(seeded.base / "big", seeded.keys["lab-a"], "killed-run")
     with bundle.with_suffix("").joinpath("logs", "dev-a", "big.log").open("wb") as fh:
-        fh.write(b"console noise " * 20000)  # a larger upload: room to be killed in the middle
+        fh.write(os.urandom(3 << 20))  # a larger upload (incompressible): room to be killed in the middle
     from harness.report.bundle import write_manifest, zip_bundle
     from harness.report.signing import load_key
 
