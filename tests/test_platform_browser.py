@@ -97,7 +97,11 @@ def test_officer_finds_reads_and_downloads_a_published_run(
     assert tab.evaluate("window.__pwned") is None
 
     # The language switch, kept across a reload; so is the session.
+    tab.go_back()
     tab.click("#lang-switch")
+    assert tab.locator("#f-vendor option").first.inner_text() == "any"  # text without room for both
+    assert tab.get_attribute("#f-q", "placeholder").startswith("run id")
+    tab.go_forward()
     assert tab.locator('#verdicts .card[data-device="dev-a"] .verdict').inner_text() == "NOT CERTIFIED"
     tab.reload()
     assert tab.url == submission_url and tab.evaluate("document.documentElement.lang") == "en"

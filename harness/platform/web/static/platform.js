@@ -11,6 +11,13 @@
     root.classList.remove("show-zh", "show-en");
     root.classList.add("show-" + lang);
     root.lang = TAG[lang];
+    // Text that cannot hold both languages (options, placeholders) carries each in a data attribute.
+    Array.prototype.forEach.call(document.querySelectorAll("[data-en]"), function (el) {
+      el.textContent = el.getAttribute("data-" + lang);
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-placeholder-en]"), function (el) {
+      el.placeholder = el.getAttribute("data-placeholder-" + lang);
+    });
     document.cookie = "harness_lang=" + lang + "; path=/; max-age=31536000; samesite=strict";
   });
 })();
