@@ -1,71 +1,25 @@
-"""The JSON API under /api/v1: bearer tokens only (no cookies, so no cross-site request can use it)."""
+"""The JSON API under /api/v1 (reading; publishing is api/publish.py): bearer tokens only, no cookies,
+so no cross-site request can use it."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi import Query, Request
+from fastapi.responses import Response
 
 from ..auth.apitokens import revoke
-from ..auth.policy import Action, Principal
+from ..auth.policy import Action
 from ..db.models import ApiToken
-from ..intake.refusal import Refused, Step
-from ..services import catalogue, publishing
+from ..services import catalogue
 from ..services.catalogue import PageRequest, SubmissionFilter
-from ..services.errors import LoginRequired
 from ..web import pages
-from ..web.access import ObjectId, bearer_principal, platform_of, route_name
+from ..web.access import ObjectId, platform_of, route_name
 from . import schemas
+from .common import REFUSALS, PageDep, PerPageDep, PrincipalDep, api_router
 
-PREFIX = "/api/v1"
-
-
-def known_query_only(request: Request) -> None:
-    """A query parameter the operation does not take is an error, not silently ignored: a CI script's
-    `?vendr=acme` must not quietly list every submission."""
-    route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
-        return
-    known = {p.alias for p in dependant.query_params}
-    for dep in dependant.dependencies:
-        known |= {p.alias for p in dep.query_params}
-    unknown = sorted(set(request.query_params) - known)
-    if unknown:
-        raise UnknownQuery(unknown[0][:80], sorted(known))
-
-
-class UnknownQuery(Exception):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(
-            f"query parameter {name!r} is not one this operation takes"
-            + (f" ({', '.join(known)})" if known else "")
-        )
-
-
-router = APIRouter(prefix=PREFIX, dependencies=[Depends(known_query_only)])
-UPLOAD_CHUNK = 1 << 20
-
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.Problem, "description": "no token, or one that is unknown, expired or revoked"},
-    403: {"model": schemas.Problem, "description": "the token's role may never do this"},
-    404: {"model": schemas.Problem, "description": "no such object, or not one the token may see"},
-}
-
-
-def principal_required(request: Request) -> Principal:
-    principal = bearer_principal(request)
-    if principal is None:
-        raise LoginRequired("no token: send 'Authorization: Bearer <token>'")
-    return principal
-
-
-PrincipalDep = Annotated[Principal, Depends(principal_required)]
-PageDep = Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")]
-PerPageDep = Annotated[int, Query(ge=1, le=catalogue.MAX_PER_PAGE, description="items per page")]
+router = api_router()
 
 
 def _page(items: list[Any], result: catalogue.Page[Any]) -> dict[str, Any]:
@@ -136,96 +90,6 @@ def list_submissions(
     with platform_of(request).db.read() as db:
         result = catalogue.list_submissions(db, principal, filters, PageRequest(page, per_page))
         return _page([schemas.SubmissionOut.of(s) for s in result.items], result)
-
-
-@router.post(
-    "/submissions",
-    name=route_name("api.publish", Action.SUBMISSION_CREATE),
-    status_code=201,
-    response_model=schemas.Published,
-    responses={
-        **REFUSALS,
-        200: {"model": schemas.Published, "description": "this exact bundle was published already"},
-        413: {"model": schemas.Problem, "description": "larger than the platform accepts"},
-        422: {"model": schemas.Problem, "description": "refused by a check (step and reason)"},
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": "the signed bundle (reports/<run-id>.zip), as the request body",
-            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
-)
-async def publish(
-    request: Request,
-    principal: PrincipalDep,
-    vendor: Annotated[
-        str, Query(max_length=64, description="vendor organisation slug (a lab must name it)")
-    ] = "",
-    declared: Annotated[
-        str,
-        Query(
-            max_length=publishing.MAX_DECLARED,
-            description='JSON: {"device": {"model": "...", "soc": "..."}} from the publisher\'s inventory',
-        ),
-    ] = "",
-) -> Response:
-    """Publish a signed bundle. It is checked, in order: size, zip structure, manifest and every file's
-    SHA-256, the signature by a key registered to the token's organisation, results.json against the
-    schema. Nothing is kept unless every check passes."""
-    catalogue.check(principal, Action.SUBMISSION_CREATE)
-    platform = platform_of(request)
-    limits = platform.config.limits
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limits.max_upload):
-        return _refused(Refused(Step.SIZE, f"{length} bytes (at most {limits.max_upload})"))
-    try:
-        request_fields = publishing.PublishRequest(vendor or None, publishing.parse_declared(declared))
-    except Refused as refused:
-        return _refused(refused)
-    incoming = platform.store.begin()
-    try:
-        pending = bytearray()  # the body arrives in small pieces: write it in 1 MiB blocks
-        async for chunk in request.stream():
-            if incoming.size + len(pending) + len(chunk) > limits.max_upload:
-                raise Refused(Step.SIZE, f"more than {limits.max_upload} bytes")
-            pending += chunk
-            if len(pending) >= UPLOAD_CHUNK:
-                await run_in_threadpool(incoming.write, bytes(pending))
-                pending.clear()
-        if pending:
-            await run_in_threadpool(incoming.write, bytes(pending))
-        if incoming.size == 0:
-            raise Refused(Step.ZIP, "an empty body (send the bundle's zip as the body)")
-        sha256 = await run_in_threadpool(incoming.finish)
-        outcome = await run_in_threadpool(
-            publishing.accept,
-            platform.db,
-            platform.store,
-            limits,
-            principal,
-            incoming,
-            sha256,
-            request_fields,
-        )
-    except Refused as refused:
-        return _refused(refused)
-    finally:
-        incoming.discard()
-    body = schemas.Published(
-        id=outcome.submission_id,
-        sha256=outcome.sha256,
-        run_id=outcome.run_id,
-        created=outcome.created,
-        url=f"/submissions/{outcome.submission_id}",
-        api_url=f"{PREFIX}/submissions/{outcome.submission_id}",
-    )
-    return JSONResponse(body.model_dump(mode="json"), status_code=201 if outcome.created else 200)
-
-
-def _refused(refused: Refused) -> JSONResponse:
-    return JSONResponse({"detail": refused.reason, "step": refused.step.value}, status_code=refused.status)
 
 
 @router.get(

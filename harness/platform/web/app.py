@@ -20,11 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import __version__
+from ..api import common as api_common
+from ..api import publish as api_publish
 from ..api import routes as api_routes
 from ..config import PlatformConfig, make_config
 from ..runtime import Platform
 from ..services.errors import Forbidden, LoginRequired, NotVisible
-from . import pages, render
+from . import account_pages, pages, render
 from .access import flat_routes, lang_of, page_viewer, route_name, undeclared
 from .render import STATIC
 
@@ -67,7 +69,7 @@ class SecurityHeaders:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith(api_routes.PREFIX)
+    return request.url.path.startswith(api_common.PREFIX)
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -103,8 +105,8 @@ def _install_errors(app: FastAPI) -> None:
             return render.page("message.html.j2", 404, lang=lang_of(request), viewer=None, key="not_found")
         return _problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
-    @app.exception_handler(api_routes.UnknownQuery)
-    async def unknown_query(request: Request, exc: api_routes.UnknownQuery) -> Response:
+    @app.exception_handler(api_common.UnknownQuery)
+    async def unknown_query(request: Request, exc: api_common.UnknownQuery) -> Response:
         return _problem(422, str(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -123,7 +125,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             version=__version__,
             description="Publish signed harness bundles; find, read and download submissions. "
             "Authenticate with 'Authorization: Bearer <token>'.",
-            routes=[r.route for r in flat_routes(app.routes) if r.path.startswith(api_routes.PREFIX)],
+            routes=[r.route for r in flat_routes(app.routes) if r.path.startswith(api_common.PREFIX)],
         )
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
             "type": "http",
@@ -163,7 +165,9 @@ def create_app(config: PlatformConfig, platform: Platform | None = None) -> Fast
         title="harness platform", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.platform = opened
+    app.include_router(account_pages.router)
     app.include_router(pages.router)
+    app.include_router(api_publish.router)
     app.include_router(api_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name=route_name("static", None))
 

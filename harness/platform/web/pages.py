@@ -1,39 +1,29 @@
-"""The HTML pages. Every page needs a live session (else: the login page); every form that changes
-something carries the session's CSRF token; objects outside the viewer's reach are 'not found'."""
+"""The pages of what the platform holds: submissions, a submission, its bundle, key and report,
+products, keys. Every page needs a live session (else: the login page); objects outside the viewer's
+reach are 'not found'."""
 
 from __future__ import annotations
 
 import datetime as dt
 import zipfile
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from ...errors import ConfigError
-from ..auth import logins, sessions
-from ..auth.apitokens import revoke
 from ..auth.policy import Action
-from ..auth.tokens import new_secret, same
 from ..db.models import Organisation
-from ..db.types import utcnow
 from ..results_doc import VERDICT_ORDER
-from ..services import accounts, catalogue
+from ..services import catalogue
 from ..services.catalogue import PageRequest, SubmissionFilter
-from ..services.errors import Forbidden, LoginRequired
 from . import render, views
 from .access import (
     ObjectId,
-    Viewer,
-    client_ip,
-    cookie_options,
     lang_of,
-    page_viewer,
     platform_of,
     route_name,
 )
-from .i18n import plain
+from .guards import ViewerDep
 
 router = APIRouter()
 REPORT_CSP = (
@@ -43,126 +33,9 @@ REPORT_CSP = (
 MAX_REPORT = 256 << 20
 
 
-def viewer_required(request: Request) -> Viewer:
-    viewer = page_viewer(request)
-    if viewer is None:
-        raise LoginRequired()
-    return viewer
-
-
-ViewerDep = Annotated[Viewer, Depends(viewer_required)]
-
-
-def check_csrf(request: Request, viewer: Viewer, token: str) -> None:
-    """A state-changing form must carry the session's token and, when the browser says where it comes
-    from, come from this site."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
-            raise Forbidden()
-    elif origin == "null":
-        raise Forbidden()
-    if not token or not same(token, viewer.csrf):
-        raise Forbidden()
-
-
-def _safe_next(target: str) -> str:
-    """Only a path on this site: never an absolute URL or a scheme-relative one (open redirect)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/submissions"
-
-
 @router.get("/", name=route_name("page.home", None))
 def home() -> RedirectResponse:
     return RedirectResponse("/submissions", status_code=303)
-
-
-@router.get("/login", name=route_name("page.login", None))
-def login_page(request: Request, next: str = "/submissions") -> Response:
-    platform = platform_of(request)
-    csrf = request.cookies.get(sessions.LOGIN_CSRF_COOKIE) or new_secret()
-    response = render.page(
-        "login.html.j2",
-        lang=lang_of(request),
-        viewer=None,
-        csrf=csrf,
-        next=_safe_next(next),
-        error="",
-        username="",
-    )
-    response.set_cookie(
-        sessions.LOGIN_CSRF_COOKIE, csrf, **cookie_options(request, platform.config.secure_cookies, 3600)
-    )
-    return response
-
-
-@router.post("/login", name=route_name("page.login_submit", None))
-def login_submit(
-    request: Request,
-    username: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/submissions",
-) -> Response:
-    platform = platform_of(request)
-    lang = lang_of(request)
-    cookie_csrf = request.cookies.get(sessions.LOGIN_CSRF_COOKIE, "")
-
-    def again(error: str, status: int, headers: dict[str, str] | None = None) -> Response:
-        fresh = new_secret()
-        response = render.page(
-            "login.html.j2",
-            status,
-            lang=lang,
-            viewer=None,
-            csrf=fresh,
-            next=_safe_next(next),
-            error=error,
-            username=username[:64],
-        )
-        response.set_cookie(
-            sessions.LOGIN_CSRF_COOKIE, fresh, **cookie_options(request, platform.config.secure_cookies, 3600)
-        )
-        for key, value in (headers or {}).items():
-            response.headers[key] = value
-        return response
-
-    if not cookie_csrf or not csrf_token or not same(cookie_csrf, csrf_token):
-        return again(plain("bad_form", lang), 403)
-    now = utcnow()
-    with platform.db.write() as db:
-        result = logins.check_password(
-            db, username, password, client_ip(request), platform.config.throttle, now
-        )
-        if result.locked is not None:
-            wait = result.locked.retry_after(now)
-            message = plain("throttled", lang).format(s=wait)
-            return again(message, 429, {"Retry-After": str(wait)})
-        if result.user is None:
-            return again(plain("bad_login", lang), 401)
-        started = sessions.start(db, result.user, platform.config.sessions, now)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        sessions.COOKIE,
-        started.cookie,
-        **cookie_options(request, platform.config.secure_cookies, platform.config.sessions.lifetime_s),
-    )
-    response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/")
-    return response
-
-
-@router.post("/logout", name=route_name("page.logout", Action.LOGOUT))
-def logout(
-    request: Request, viewer: ViewerDep, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
-    check_csrf(request, viewer, csrf_token)
-    platform = platform_of(request)
-    with platform.db.write() as db:
-        sessions.end_by_id(db, viewer.session_id)
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(sessions.COOKIE, path="/")
-    return response
 
 
 def _date(text: str) -> dt.date | None:
@@ -356,60 +229,3 @@ def keys_page(request: Request, viewer: ViewerDep) -> Response:
     with platform_of(request).db.read() as db:
         keys = catalogue.list_keys(db, viewer.principal)
         return render.page("keys.html.j2", lang=lang_of(request), viewer=viewer, keys=keys)
-
-
-def _tokens_page(request: Request, viewer: Viewer, status: int = 200, **extra: Any) -> Response:
-    with platform_of(request).db.read() as db:
-        tokens = catalogue.list_tokens(db, viewer.principal)
-        context = {"new_secret": "", "error": "", **extra}
-        return render.page(
-            "tokens.html.j2",
-            status,
-            lang=lang_of(request),
-            viewer=viewer,
-            tokens=tokens,
-            now=utcnow(),
-            **context,
-        )
-
-
-@router.get("/tokens", name=route_name("page.tokens", Action.TOKEN_LIST))
-def tokens_page(request: Request, viewer: ViewerDep) -> Response:
-    return _tokens_page(request, viewer)
-
-
-@router.post("/tokens", name=route_name("page.token_create", Action.TOKEN_CREATE))
-def token_create(
-    request: Request,
-    viewer: ViewerDep,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    name: Annotated[str, Form(max_length=200)] = "",
-    days: Annotated[int, Form(ge=1, le=366)] = 90,
-) -> Response:
-    """A token for the viewer's own organisation and role (never more than the viewer has)."""
-    check_csrf(request, viewer, csrf_token)
-    catalogue.check(viewer.principal, Action.TOKEN_CREATE)
-    platform = platform_of(request)
-    try:
-        with platform.db.write() as db:
-            user = accounts.user_by_name(db, viewer.user.username)
-            made = accounts.issue_token(db, user.org, user.role, name, dt.timedelta(days=days), user=user)
-    except ConfigError as exc:
-        return _tokens_page(request, viewer, 422, error=str(exc))
-    return _tokens_page(request, viewer, 201, new_secret=made.secret)
-
-
-@router.post(
-    "/tokens/{token_id}/revoke", name=route_name("page.token_revoke", Action.TOKEN_REVOKE, token_id="token")
-)
-def token_revoke(
-    request: Request,
-    viewer: ViewerDep,
-    token_id: ObjectId,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    check_csrf(request, viewer, csrf_token)
-    with platform_of(request).db.write() as db:
-        row = catalogue.get_token(db, viewer.principal, token_id, Action.TOKEN_REVOKE)
-        revoke(row)
-    return RedirectResponse("/tokens", status_code=303)
