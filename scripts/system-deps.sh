@@ -18,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || need="$need openssl"
 [ -x /usr/bin/chromium ] || need="$need chromium"
 command -v java >/dev/null 2>&1 || need="$need default-jre-headless"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+# The platform's tests and benchmark: a private PostgreSQL cluster (initdb/pg_ctl; the server is not started).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages:$need"

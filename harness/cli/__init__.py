@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         exec_cmd,
         keys_cmd,
         lab_cmd,
+        platform_cmd,
+        publish_cmd,
         report_cmd,
         run_cmd,
         suites_cmd,  # noqa: F401  (registers `harness suites`)

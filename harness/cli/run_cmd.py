@@ -32,6 +32,7 @@ from ..run.workers import INTERRUPT_GRACE
 from ..suites import default_suites_root
 from . import cli, fail
 from .params import HOUR, WEEK, Seconds
+from .publish_cmd import check_publish_option, publish_after_run
 
 _common = [
     click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=Path("reports"),
@@ -102,20 +103,23 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
               help="Folder of suites (default: the suites beside the harness).")
 @click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
 @wait_lock_option
+@click.option("--publish", "publish_url", default=None, metavar="URL", callback=check_publish_option,
+              help="Then publish the bundle to the platform at URL (token: $HARNESS_PLATFORM_TOKEN).")
 @common_options
 @click.pass_context
 def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str, ...],
         all_: bool, keyword: str | None, include: tuple[str, ...], exclude: tuple[str, ...], repeat: int,
         test_timeout: float | None, shard_text: str | None, run_id: str | None, resume_ref: str | None,
         suites_root: Path | None, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
-        strict: bool, plain: bool, grace: float) -> int:
+        strict: bool, plain: bool, grace: float, publish_url: str | None) -> int:
     """Run SUITE... (default: every suite) on the chosen devices, one worker per device in parallel."""
     guard_output()
     if resume_ref is not None:
         if suite_ids or devices or tags or all_ or keyword or include or exclude or shard_text or run_id:
             raise click.UsageError("--resume takes the run's own suites, devices and selection; "
                                    "give only --reports/--junit/--strict with it")
-        return _resume(resume_ref, reports, _options(junit, strict, plain, grace, via), wait_lock)
+        code = _resume(resume_ref, reports, _options(junit, strict, plain, grace, via), wait_lock)
+        return publish_after_run(code, resolve_run(resume_ref, reports).path, publish_url)
     shard = Shard.parse(shard_text, "--shard") if shard_text is not None else None
     root = (suites_root or default_suites_root()).resolve()
     suites = resolve_suites(list(suite_ids), root)
@@ -138,7 +142,8 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
             list(include), list(exclude)
         info.repeat, info.test_timeout, info.strict = repeat, test_timeout, strict
         jobs = [DeviceJob(s.name, attempt=1, only=selected) for s in specs]
-        return execute(run_dir, info, jobs, "run", _command_line(), opts)
+        code = execute(run_dir, info, jobs, "run", _command_line(), opts)
+    return publish_after_run(code, run_dir.path, publish_url)
 
 
 def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:

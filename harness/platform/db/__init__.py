@@ -1,0 +1,1 @@
+"""The platform's database: models, engine and sessions, migrations."""

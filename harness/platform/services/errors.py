@@ -1,0 +1,19 @@
+"""How a service says no, whatever asked it: the web and API layers map these to 401, 403 and 404."""
+
+from __future__ import annotations
+
+
+class LoginRequired(Exception):
+    """Nobody is logged in, or the credentials given do not authenticate (401 / the login page)."""
+
+    def __init__(self, reason: str = "login required") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Forbidden(Exception):
+    """The principal's role may never do this (403)."""
+
+
+class NotVisible(Exception):
+    """The object does not exist, or the principal may not know that it does (404)."""

@@ -1,0 +1,1 @@
+"""Bundle files kept by their SHA-256."""

@@ -1,0 +1,1 @@
+"""The ASGI application: server-rendered pages (jinja2) and the JSON API (api/), one authorisation."""
