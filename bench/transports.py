@@ -5,7 +5,8 @@
 For each link, the median of `run("true")` through our transport and of the rawest way to do the same
 on the same peer, interleaved in one loop so machine noise hits both alike (see bench_ssh.py,
 bench_adb.py, bench_serial.py). The last line reads `ratios: ssh=X adb=X serial=X`.
-Targets: ssh <= 1.5, adb <= 2.0, serial <= 2.0; ours >= 20x faster than spawning `ssh` per command."""
+Targets: ssh <= 1.5, adb <= 2.0, serial <= 1.2 (against the same framing written and read raw);
+ours >= 20x faster than spawning `ssh` per command."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def main() -> None:
           f"ratio {adb['ratio']:.2f}")
     print(f"        spawning `adb shell` per command {adb['spawn_adb_shell_ms']:.1f} ms "
           f"({adb['spawn_adb_shell_ms'] / adb['ours_ms']:.1f}x ours)")
-    print(f"serial: ours {serial['ours_ms']:.3f} ms  raw write+read on the pty {serial['raw_ms']:.3f} ms  "
+    print(f"serial: ours {serial['ours_ms']:.3f} ms  same framing raw on the pty {serial['raw_ms']:.3f} ms "
           f"ratio {serial['ratio']:.2f}")
     print(f"ratios: ssh={ssh['ratio']:.2f} adb={adb['ratio']:.2f} serial={serial['ratio']:.2f}")
 
