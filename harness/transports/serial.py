@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import re
 from pathlib import Path
 from types import TracebackType
 
@@ -30,9 +31,8 @@ from ..secrets import redact
 from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, CommandResult, OutputCallback, monotonic
-from .console import ConsoleState, PromptPatterns, classify, shell_quote
+from .console import ConsoleState, PromptPatterns, classify, last_line, shell_quote
 from .serial_link import ByteLink, open_link
-from .serial_protocol import PROMPT_TAG
 from .serial_session import ConsoleSession, Expired, Outcome
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 # or a prompt printed before we listened). This is a nudge interval, not a wait for an event.
 NUDGE_AFTER = 1.0
 SCREEN_KEEP = 4096
+# One try at the setup; a board that rebooted under it is logged in again.
+SETUP_TIMEOUT = 10.0
+# The end of a prompt of ours (its token, maybe cut off at the front by a read).
+_OUR_PROMPT = re.compile(r"[0-9a-f]{12,13}# $")
 # close() waits this long at most for the restore to be done and for the login prompt after logout.
 LOGOUT_WAIT = 2.0
 # Canonical-mode ttys cut input lines at 4095 bytes; push keeps each typed line well under that.
@@ -74,8 +78,7 @@ class SerialTransport:
         self._link: ByteLink | None = None
         self._session: ConsoleSession | None = None
         self._pending = b""
-        self._prompt = PROMPT_TAG.encode()  # every prompt of ours starts so
-        self._stale_prompt = b""  # our prompt from before a reboot: seeing it means "not rebooted yet"
+        self._rebooting = False  # a prompt of ours now means "not gone down yet"
         self._logged_in = False  # we answered a login prompt: close() logs out again
         self._ready = False
 
@@ -98,11 +101,11 @@ class SerialTransport:
             self._link = open_link(self.spec.port, self.spec.baud)
             self._pending = b""
         try:
-            self._console_up(deadline, not_up, self._stale_prompt)
+            self._console_up(deadline, not_up, self._rebooting)
         except BaseException:
             self._drop()
             raise
-        self._stale_prompt = b""
+        self._rebooting = False
 
     def _drop(self) -> None:
         self._ready = False
@@ -118,21 +121,26 @@ class SerialTransport:
         return self._link
 
     # -- the console driver ----------------------------------------------------------------------
-    def _console_up(self, deadline: Deadline, not_up: type[TransportError], stale_prompt: bytes) -> None:
-        if not self._log_in(deadline, stale_prompt):
-            raise not_up(f"no login or shell prompt on console {self.spec.port}")
-        session = ConsoleSession(self._line, self.label)
-        screen, self._pending = self._pending, b""
-        try:
-            session.setup(deadline, screen)
-        except Expired:
-            raise not_up(f"console {self.spec.port} did not take the setup commands") from None
+    def _console_up(self, deadline: Deadline, not_up: type[TransportError], rebooting: bool) -> None:
+        while True:
+            if not self._log_in(deadline, rebooting):
+                raise not_up(f"no login or shell prompt on console {self.spec.port}")
+            session = ConsoleSession(self._line, self.label)
+            screen, self._pending = self._pending, b""
+            try:
+                session.setup(Deadline(min(deadline.remaining(), SETUP_TIMEOUT)), screen)
+                break
+            except Expired:
+                # A board that went down (or back to its login prompt) under the setup: log in again.
+                if deadline.expired:
+                    raise not_up(f"console {self.spec.port} did not take the setup commands") from None
+                log.debug("%s: setup not taken, logging in again", self.label)
         self._session = session
         self._ready = True
         log.debug(redact(f"console {self.spec.port} ready (shell {session.shell or '?'}, "
                          f"{session.strategy.value}, crlf translation: {session.translate_crlf})"))
 
-    def _log_in(self, deadline: Deadline, stale_prompt: bytes = b"") -> bool:
+    def _log_in(self, deadline: Deadline, rebooting: bool = False) -> bool:
         """Answer login/password prompts until a shell prompt shows. False when the deadline passes."""
         screen = bytearray(self._pending)
         self._pending = b""
@@ -154,7 +162,7 @@ class SerialTransport:
             del screen[:-SCREEN_KEEP]
             state = classify(bytes(screen), self._patterns)
             if state is ConsoleState.SHELL:
-                if stale_prompt and stale_prompt in screen[-len(stale_prompt) - 16 :]:
+                if rebooting and _OUR_PROMPT.search(last_line(bytes(screen))):
                     continue  # our own prompt from before the reboot: the board has not gone down yet
                 self._logged_in = sent_user
                 self._pending = bytes(screen)
@@ -271,7 +279,7 @@ class SerialTransport:
         """Type the reboot command (it never answers, so it is not framed) and forget the session."""
         self.connect()
         self._line.write(self.reboot_command.encode() + b"\r")
-        self._stale_prompt, self._ready, self._session = self._prompt, False, None
+        self._rebooting, self._ready, self._session = True, False, None
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait for a login or shell prompt again, log in, set the console up, then for ready_command."""
