@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.cli import main
 from harness.report.synthetic import synthetic_results
+from harness.results.load import gc_paused
 
 TARGET_S = 5.0
 
@@ -89,11 +90,16 @@ def main_bench() -> int:
                 with path.open("rb") as fh:
                     json.load(fh)
 
+        def baseline_no_gc() -> None:
+            with gc_paused():
+                baseline()
+
         inf = (float("inf"), float("inf"))
-        best = {"baseline": inf, "text": inf, "json": inf}
+        best = {"baseline": inf, "baseline_no_gc": inf, "text": inf, "json": inf}
         texts: list[str] = []
         runs = {
             "baseline": baseline,
+            "baseline_no_gc": baseline_no_gc,
             "text": lambda: texts.append(run_diff(a, b)),
             "json": lambda: run_diff(a, b, "--json"),
         }
@@ -105,7 +111,8 @@ def main_bench() -> int:
         print(f"  {summary}")
         base_wall, base_cpu = best["baseline"]
         print(f"  {'':38} {'wall':>8} {'cpu':>8}  ratio (cpu) to the baseline")
-        labels = {"baseline": "baseline: json.load of both files", "text": "harness diff A B",
+        labels = {"baseline": "baseline: json.load of both files",
+                  "baseline_no_gc": "json.load, the collector paused", "text": "harness diff A B",
                   "json": "harness diff A B --json"}
         for name, (wall, cpu) in best.items():
             print(f"  {labels[name]:<38} {wall:7.2f}s {cpu:7.2f}s  {cpu / base_cpu:.2f}x")

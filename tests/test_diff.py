@@ -191,3 +191,13 @@ def test_duplicate_device_names_are_refused() -> None:
     doc = {"run": {"run_id": "r"}, "devices": [{"name": "d"}, {"name": "d"}]}
     with pytest.raises(Exception, match=r"src: \$.devices\[1\].name: device 'd' appears twice"):
         run_view(doc, "src")
+
+
+def test_a_lone_surrogate_from_a_device_prints_as_an_escape() -> None:
+    test = {"test_id": "s/t.py::t\ud800", "suite": "s", "outcome": "FAIL", "message": "bad \udcff byte",
+            "requirements": ["R-1"]}
+    before = {"run": {"run_id": "a"}, "devices": [{"name": "d", "tests": [{**test, "outcome": "PASS"}]}]}
+    after = {"run": {"run_id": "b"}, "devices": [{"name": "d", "tests": [test]}]}
+    result = diff_runs(run_view(before, "a"), run_view(after, "b"))
+    text = json.dumps(result.to_dict(), ensure_ascii=False).encode("utf-8")  # would raise on a surrogate
+    assert b"t.py::t\\\\ud800" in text and b"bad \\\\udcff byte" in text

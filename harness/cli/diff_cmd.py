@@ -14,7 +14,7 @@ import click
 from ..errors import ConfigError
 from ..results.diff import DEFAULT_TOLERANCE, diff_runs
 from ..results.diff_text import render_text
-from ..results.load import load_run
+from ..results.load import gc_paused, load_run
 from . import cli
 
 
@@ -85,9 +85,10 @@ def diff(
     tolerance = parse_tolerance(metric_tolerance)
     if run_b is None and not pairing:
         raise ConfigError("give RUN_B, or --pair DEV1=DEV2 to compare two devices of RUN_A")
-    a = load_run(run_a, reports)
-    b = a if run_b is None else load_run(run_b, reports)
-    result = diff_runs(a, b, pairing or None, tolerance)
+    with gc_paused():
+        a = load_run(run_a, reports)
+        b = a if run_b is None else load_run(run_b, reports)
+        result = diff_runs(a, b, pairing or None, tolerance)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
     else:

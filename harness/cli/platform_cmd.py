@@ -157,4 +157,8 @@ def serve(
     )
 
 
-from . import platform_admin, platform_local  # noqa: E402,F401  (register `platform admin` and `platform local`)
+from . import (  # noqa: E402,F401  (register `platform admin` and `platform local`)
+    platform_admin,
+    platform_local,
+    platform_notify,  # noqa: E402,F401  (register `platform admin notify`)
+)

@@ -172,8 +172,9 @@ def _change(test_id: str, ta: TestView | None, tb: TestView | None) -> TestChang
     )
 
 
-def _metric_moves(test_id: str, ma: tuple[MetricView, ...], mb: tuple[MetricView, ...],
-                  tolerance: float) -> list[MetricMove]:
+def _metric_moves(
+    test_id: str, ma: tuple[MetricView, ...], mb: tuple[MetricView, ...], tolerance: float
+) -> list[MetricMove]:
     before = {m.name: m for m in ma}
     moves = []
     for m in {m.name: m for m in mb}.values():

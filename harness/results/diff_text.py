@@ -25,8 +25,9 @@ MESSAGE_WIDTH = 100
 
 
 def clean(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"),
-                        text)
+    return _CONTROL.sub(
+        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
+    )
 
 
 def _outcome(value: str | None) -> str:
@@ -96,9 +97,13 @@ def render_text(diff: RunDiff, limit: int = 50) -> str:
     if diff.only_b:
         lines.append(clean(f"devices only in {diff.b_run}: {', '.join(diff.only_b)}"))
     counts = diff.counts()
-    summary = ", ".join(f"{counts.get(k, 0)} {TITLES[k]}" for k in ("newly_failing", "fixed", "still_failing",
-                                                                     "flaky", "added", "removed"))
-    lines.append(f"summary: {summary}; {counts.get('requirements_changed', 0)} requirements changed, "
-                 f"{counts.get('metrics_moved', 0)} metrics moved")
+    summary = ", ".join(
+        f"{counts.get(k, 0)} {TITLES[k]}"
+        for k in ("newly_failing", "fixed", "still_failing", "flaky", "added", "removed")
+    )
+    lines.append(
+        f"summary: {summary}; {counts.get('requirements_changed', 0)} requirements changed, "
+        f"{counts.get('metrics_moved', 0)} metrics moved"
+    )
     lines.append("regression: yes" if diff.regression else "regression: no")
     return "\n".join(lines) + "\n"

@@ -74,6 +74,18 @@ class RunView:
     devices: dict[str, DeviceView] = field(default_factory=dict)
 
 
+def _encodable(text: str) -> str:
+    """Text as UTF-8 can carry it: a lone surrogate (legal as a JSON escape, which device output and
+    results.json may hold) becomes a visible escape instead of failing whoever prints it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -96,6 +108,7 @@ class _Reader:
             return ""
         if not isinstance(value, str) or (required and not value):
             raise self.bad(where, "not a non-empty string" if required else "not a string")
+        value = _encodable(value)
         return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…"
 
     def number(self, value: Any, where: str, *, optional: bool = False) -> float | None:
@@ -134,17 +147,23 @@ def _test(r: _Reader, raw: Any, where: str) -> TestView:
     # The common case checked in one go (100,000 tests a run); anything else takes the slow path
     # that names what is wrong.
     if not (
-        type(test_id) is str and test_id and len(test_id) <= MAX_TEXT
-        and type(suite) is str and type(outcome) is str and outcome
+        type(test_id) is str
+        and test_id
+        and len(test_id) <= MAX_TEXT
+        and type(suite) is str
+        and type(outcome) is str
+        and outcome
         and (message is None or type(message) is str)
-        and type(reqs) in (list, tuple) and all(type(x) is str and x for x in reqs)
+        and type(reqs) in (list, tuple)
+        and all(type(x) is str and x for x in reqs)
     ):
         test_id = r.text(test_id, f"{where}.test_id")
         suite = r.text(suite, f"{where}.suite", required=False)
         outcome = r.text(outcome, f"{where}.outcome")
         message = r.text(message, f"{where}.message", required=False)
         reqs = [r.text(x, f"{where}.requirements") for x in r.arr(reqs, f"{where}.requirements")]
-    if message and ("\n" in message or len(message) > MAX_TEXT):
+    test_id, message = _encodable(test_id), _encodable(message or "")
+    if "\n" in message or len(message) > MAX_TEXT:
         message = r.text(message.split("\n", 1)[0], f"{where}.message")
     metrics = t.get("metrics")
     return TestView(
@@ -153,7 +172,7 @@ def _test(r: _Reader, raw: Any, where: str) -> TestView:
         outcome=outcome,
         flaky=t.get("flaky") is True,
         message=message or "",
-        requirements=tuple(reqs),
+        requirements=tuple(_encodable(x) for x in reqs),
         metrics=_metrics(r, metrics, f"{where}.metrics") if metrics else (),
     )
 
@@ -161,7 +180,9 @@ def _test(r: _Reader, raw: Any, where: str) -> TestView:
 def _device(r: _Reader, raw: Any, where: str) -> DeviceView:
     d = r.obj(raw, where)
     ident_raw = d.get("identity") or {}
-    identity = {k: v for k, v in r.obj(ident_raw, f"{where}.identity").items() if isinstance(v, str)}
+    identity = {
+        k: _encodable(v) for k, v in r.obj(ident_raw, f"{where}.identity").items() if isinstance(v, str)
+    }
     tests: dict[str, TestView] = {}
     for i, t in enumerate(r.arr(d.get("tests") or [], f"{where}.tests")):
         view = _test(r, t, f"{where}.tests[{i}]")
