@@ -38,6 +38,7 @@ MAX_REASON = 4000
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # line breaks and controls
 
 STATE_WORDS = {  # state: (en, zh)
+    "": ("new", "新建"),  # before a submission's first state: it was just published
     "submitted": ("submitted", "已提交"),
     "in_review": ("in review", "审核中"),
     "retest_requested": ("re-test requested", "要求重测"),

@@ -34,6 +34,42 @@ def events_module() -> ModuleType | None:
         return None
 
 
+Listener = Callable[[StateChange], None]
+_queueing: list[Listener] = []  # this process's one outbox listener (0 or 1)
+_queueing_lock = threading.Lock()
+
+
+def queue_changes(platform: Platform, wake: Callable[[], None] | None = None) -> Listener | None:
+    """Queue every state change this process makes in `platform`'s outbox, durably, in the database.
+    One listener per process: a later call (the server's worker starting) replaces an earlier one (the
+    command that opened the platform), so no change is queued twice. A command that changes states
+    (expiry) queues too; the serving processes send what it queued."""
+    events = events_module()
+    if events is None:
+        return None
+
+    def listener(change: StateChange) -> None:
+        with platform.db.write() as db:
+            outbox.enqueue(db, change, platform.config.base_url, utcnow())
+        if wake is not None:
+            wake()
+
+    with _queueing_lock:
+        for old in _queueing:
+            events.unregister(old)
+        _queueing[:] = [listener]
+        events.register(listener)
+    return listener
+
+
+def stop_queueing(listener: Listener | None) -> None:
+    events = events_module()
+    with _queueing_lock:
+        if events is not None and listener is not None and listener in _queueing:
+            events.unregister(listener)
+            _queueing.remove(listener)
+
+
 class Notifier:
     def __init__(
         self, platform: Platform, sender: Sender | None = None, clock: Callable[[], dt.datetime] = utcnow
@@ -45,6 +81,7 @@ class Notifier:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
 
     @property
     def box(self) -> SecretBox:
@@ -54,23 +91,19 @@ class Notifier:
 
     # -- hearing of changes -------------------------------------------------------------------------
     def on_change(self, change: StateChange) -> None:
-        """The events listener: queue the deliveries (durably) and wake the thread."""
+        """What the events listener does: queue the deliveries (durably) and wake the thread."""
         with self.platform.db.write() as db:
             outbox.enqueue(db, change, self.platform.config.base_url, self.clock())
         self._wake.set()
 
     def start(self) -> Notifier:
-        events = events_module()
-        if events is not None:
-            events.register(self.on_change)
+        self._listener = queue_changes(self.platform, self._wake.set)
         self._thread = threading.Thread(target=self._loop, name="harness-notify", daemon=True)
         self._thread.start()
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        events = events_module()
-        if events is not None:
-            events.unregister(self.on_change)
+        stop_queueing(self._listener)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
