@@ -14,7 +14,7 @@ def open_transport(spec: DeviceSpec, kind: str | None = None) -> Transport:
     from ..profiles import load_profile
 
     kind = kind or spec.primary_transport
-    profile = load_profile(spec.profile)
+    profile = load_profile(spec.profile).for_link(kind)
     if kind == "ssh" and spec.ssh:
         from .ssh import SshTransport
 

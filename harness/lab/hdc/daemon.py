@@ -2,8 +2,10 @@
 namespaces (so its 0.0.0.0:PORT and UDP 8710 stay in the device's network), and a relay on the
 host's loopback carries each connection of the hdc server into that network namespace.
 
-The relay: a thread accepts on 127.0.0.1:PORT; each connection becomes the stdin/stdout of a socat
-entered into the device's network namespace, which connects to hdcd's 127.0.0.1:PORT there. The hdc
+Inside, hdcd listens where a real device's does, on 8710 (the device's own port inventory shows it
+there, as on a bench). The relay: a thread accepts on the host's 127.0.0.1:PORT (the lab's port for
+the device); each connection becomes the stdin/stdout of a socat entered into the device's network
+namespace, which connects to hdcd's 127.0.0.1:8710 there. The hdc
 server keeps one long-lived TCP session per device, so a process per connection costs nothing per
 command. A power cut kills hdcd (it is in the device's PID namespace): every relayed session ends."""
 
@@ -25,6 +27,7 @@ from harness.waiting import poll_until
 DEVICE_BINARY = "/system/bin/hdcd"
 REBOOT_REQUEST = "/.sim/reboot-request"
 TCP_LISTEN = "0A"
+DEVICE_PORT = 8710  # hdcd's own default, inside the device's network only
 
 
 class HdcdUnavailable(HarnessError):
@@ -71,14 +74,14 @@ class LabHdcd:
 
     def start(self, timeout: float = 10.0) -> LabHdcd:
         env = " ".join(f"OHOS_PARAM_{k.replace('.', '_').replace('-', '_')}={v}"
-                       for k, v in hdcd_params(self.port).items())
+                       for k, v in hdcd_params(DEVICE_PORT).items())
         cmd = f"cd / && exec env {env} HARNESS_HDCD_REBOOT_REQUEST={REBOOT_REQUEST} {DEVICE_BINARY} -t"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(self.sandbox.command_argv(cmd), stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            poll_until(self._listening, timeout, interval=0.01, what=f"hdcd to listen on {self.port}")
+            poll_until(self._listening, timeout, interval=0.01, what=f"hdcd to listen on {DEVICE_PORT}")
             listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
         except (TimeoutError, OSError) as exc:
             self.stop()
@@ -99,7 +102,7 @@ class LabHdcd:
             table = Path(f"/proc/{anchor}/net/tcp").read_text() if anchor else ""
         except OSError:
             return False
-        wanted = f":{self.port:04X}"
+        wanted = f":{DEVICE_PORT:04X}"
         return any(len(f) > 3 and f[1].endswith(wanted) and f[3] == TCP_LISTEN
                    for f in (line.split() for line in table.splitlines()[1:]))
 
@@ -110,7 +113,7 @@ class LabHdcd:
             except OSError:
                 return
             try:
-                argv = self.sandbox.net_argv([self._socat, "-", f"TCP:127.0.0.1:{self.port}"])
+                argv = self.sandbox.net_argv([self._socat, "-", f"TCP:127.0.0.1:{DEVICE_PORT}"])
                 relay = subprocess.Popen(argv, stdin=conn.fileno(), stdout=conn.fileno(),
                                          stderr=subprocess.DEVNULL, start_new_session=True)
             except (OSError, HarnessError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -44,6 +45,9 @@ class HdcServer:
         return env
 
     def start(self, timeout: float = 20.0) -> HdcServer:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:  # a server left behind, or anyone's
+                raise OSError(f"port {self.port} is already taken")
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -52,7 +56,10 @@ class HdcServer:
             )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
-        except TimeoutError:
+            if self.proc.poll() is not None:
+                raise OSError(f"hdc server exited at start (exit {self.proc.returncode}; "
+                              f"log {self.log_path})")
+        except (TimeoutError, OSError):
             self.stop()
             raise
         return self
