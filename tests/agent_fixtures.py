@@ -3,6 +3,7 @@ session's shared one), three labs of ten simulated boards each, and agents as se
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -12,9 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from harness.lab.lab import Lab
+from harness.agent import queue as jobq
+from harness.agent import registry
+from harness.agent.dburl import conninfo
+from harness.lab.lab import Lab, LabError
 from harness.waiting import poll_until
 from tests import pg_peer
 from tests.agent_peers import write_ssh_lab
@@ -28,7 +34,7 @@ class Labs:
     labs: list[Lab] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def agent_pg() -> Iterator[pg_peer.PostgresCluster]:
     missing = pg_peer.available()
     if missing:
@@ -47,22 +53,34 @@ def queue_db(agent_pg: pg_peer.PostgresCluster) -> str:
     return agent_pg.create_database(f"queue_{secrets.token_hex(4)}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def three_labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Labs]:
     """Three lab hosts' benches, 10 boards each (30 in all), each lab on its own ports and state."""
     base = tmp_path_factory.mktemp("labs")
     tags = {"host-a": ("arm64", "kylin", "bench-a"), "host-b": ("arm64", "kylin", "bench-b"),
             "host-c": ("arm64", "kylin", "bench-c")}
-    labs = Labs({h: write_ssh_lab(base / h, h, 10, tags[h]) for h in tags})
+    labs = Labs({})
     try:
-        for inventory in labs.inventories.values():
-            lab = Lab(inventory)
-            lab.up(timeout=60)
-            labs.labs.append(lab)
+        for host, host_tags in tags.items():
+            labs.labs.append(_lab_up(labs, base / host, host, host_tags))
         yield labs
     finally:
         for lab in labs.labs:
             lab.down()
+
+
+def _lab_up(labs: Labs, folder: Path, host: str, tags: tuple[str, ...]) -> Lab:
+    """A lab on free ports; again on other ports when one was taken meanwhile (a shared machine)."""
+    for attempt in range(3):
+        labs.inventories[host] = write_ssh_lab(folder, host, 10, tags)
+        lab = Lab(labs.inventories[host])
+        try:
+            lab.up(timeout=60)
+            return lab
+        except LabError as exc:
+            if "Address already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 class AgentProcess:
@@ -104,3 +122,52 @@ def probe_agent(db: str, inventory: Path, host: str, log: Path, *extra: str) -> 
 def harness(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def job_states(db: str) -> dict[int, tuple[str, str, str | None]]:
+    """job id -> (view state, device, host) as `harness jobs --json` shows them."""
+    done = harness("jobs", "--db", db, "--json", "--limit", "10000")
+    assert done.returncode == 0, done.stderr
+    return {j["id"]: (j["state"], j["device"], j["host"]) for j in json.loads(done.stdout) if j["kind"] == "run"}
+
+
+def jobs_json(db: str) -> dict[int, dict[str, object]]:
+    """The jobs as `harness jobs --json` shows them (read in-process: the tests poll it)."""
+    with psycopg.connect(conninfo(db), autocommit=True, row_factory=dict_row) as conn:
+        return {v.id: v.as_json() for v in jobq.list_jobs(conn, limit=10000)}
+
+
+def devices_json(db: str) -> dict[str, dict[str, object]]:
+    with psycopg.connect(conninfo(db), autocommit=True, row_factory=dict_row) as conn:
+        return {d.name: vars(d) for d in registry.device_states(conn, 30.0)}
+
+
+def sql(db: str, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(conninfo(db), autocommit=True) as conn:
+        cur = conn.execute(query, params)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+def wait_all_done(db: str, count: int, timeout: float) -> dict[int, tuple[str, str, str | None]]:
+    def probe() -> dict[int, tuple[str, str, str | None]] | None:
+        with psycopg.connect(conninfo(db)) as conn:
+            rows = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                                " AND task_name = 'harness.run'").fetchone()
+        return None if rows and rows[0] else job_states(db)
+
+    states = poll_until(probe, timeout, interval=0.2, what="every job to finish")
+    assert len(states) == count
+    return states
+
+
+SUITES = Path(__file__).resolve().parent / "data" / "agent_suites"
+
+
+def suite_agent(db: str, inventory: Path, host: str, tmp: Path, *extra: str,
+                env: dict[str, str] | None = None, log: str = "agent") -> AgentProcess:
+    argv = [sys.executable, "-m", "harness", "-i", str(inventory), "agent", "--db", db, "--host", host,
+            "--reports", str(tmp / "reports"), "--suites-root", str(SUITES), "--health-every", "0",
+            "--heartbeat", "0.5", "--host-timeout", "10", *extra]
+    return AgentProcess(argv, tmp / f"{host}-{log}.log", env=env)
+
+

@@ -7,38 +7,25 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import sys
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from harness.agent.dburl import conninfo
-from harness.waiting import poll_until
-from tests.agent_fixtures import AgentProcess, Labs, agent_pg, harness, probe_agent, queue_db, three_labs  # noqa: F401
+from tests.agent_fixtures import (  # noqa: F401  (fixtures)
+    SUITES,
+    Labs,
+    agent_pg,
+    harness,
+    probe_agent,
+    queue_db,
+    suite_agent,
+    three_labs,
+    wait_all_done,
+)
 from tests.agent_peers import command_logs, completed_jobs, overlaps
 
 pytestmark = pytest.mark.peer("postgresql")
-
-
-def job_states(db: str) -> dict[int, tuple[str, str, str | None]]:
-    """job id -> (view state, device, host) as `harness jobs --json` shows them."""
-    done = harness("jobs", "--db", db, "--json", "--limit", "10000")
-    assert done.returncode == 0, done.stderr
-    return {j["id"]: (j["state"], j["device"], j["host"]) for j in json.loads(done.stdout)}
-
-
-def wait_all_done(db: str, count: int, timeout: float) -> dict[int, tuple[str, str, str | None]]:
-    def probe() -> dict[int, tuple[str, str, str | None]] | None:
-        with psycopg.connect(conninfo(db)) as conn:
-            rows = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
-                                " AND task_name = 'harness.run'").fetchone()
-        return None if rows and rows[0] else job_states(db)
-
-    states = poll_until(probe, timeout, interval=0.2, what="every job to finish")
-    assert len(states) == count
-    return states
 
 
 def test_three_agents_thirty_devices_two_hundred_jobs_each_exactly_once(
@@ -68,17 +55,6 @@ def test_three_agents_thirty_devices_two_hundred_jobs_each_exactly_once(
     runs = completed_jobs(logs)
     mine = {(job_id, dev): n for (job_id, dev), n in runs.items() if job_id in jobs}
     assert mine == {(job_id, dev): 1 for job_id, dev in jobs.items()}
-
-
-SUITES = Path(__file__).resolve().parent / "data" / "agent_suites"
-
-
-def suite_agent(db: str, inventory: Path, host: str, tmp: Path, *extra: str,
-                env: dict[str, str] | None = None) -> AgentProcess:
-    argv = [sys.executable, "-m", "harness", "-i", str(inventory), "agent", "--db", db, "--host", host,
-            "--reports", str(tmp / "reports"), "--suites-root", str(SUITES), "--health-every", "0",
-            "--heartbeat", "0.5", "--host-timeout", "10", *extra]
-    return AgentProcess(argv, tmp / f"{host}-agent.log", env=env)
 
 
 def test_the_agent_runs_jobs_with_harness_run_and_records_verdict_and_bundle(

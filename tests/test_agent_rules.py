@@ -13,7 +13,7 @@ from harness.agent.leases import Lease, decide, gate
 from harness.agent.names import HEALTH_TASK, RUN_TASK
 from harness.agent.owner import parse_duration
 from harness.agent.queue import view_state
-from harness.agent.registry import Claim, claim_refusals
+from harness.agent.registry import Claim, claim_refusals, host_in_use
 from harness.agent.runner import state_of
 from harness.agent.selection import DeviceState, pick_for_tag, resolve
 from harness.errors import ConfigError
@@ -74,6 +74,7 @@ def test_a_fetched_job_waits_for_a_lease_and_a_run_for_quarantine_but_not_the_he
 
 def test_health_passing_clears_quarantine_failing_sets_it() -> None:
     assert after_check(True, "").quarantined is False
+    assert after_check(True, "", by_hand=True).quarantined is True  # an admin's quarantine stays
     failed = after_check(False, "lab trouble (exit 3)")
     assert failed.quarantined and "lab trouble" in (failed.reason or "")
 
@@ -118,3 +119,11 @@ def test_the_overlap_check_sees_commands_sharing_a_device() -> None:
     assert len(overlaps({"d": [c("a", 0, 2), c("b", 1, 3)]})) == 1
     assert len(overlaps({"d": [c("a", 0, 10), c("b", 1, 2), c("c", 3, 4)]})) == 2  # inside a long one
     assert len(overlaps({"d": [c("a", 0, None), c("b", 5, 6)]})) == 1  # one that never ended
+
+
+def test_a_host_name_is_one_agents_unless_that_agent_is_gone() -> None:
+    assert host_in_use(alive=True, same_instance=False, same_machine=False, pid_alive=False)
+    assert host_in_use(alive=True, same_instance=False, same_machine=True, pid_alive=True)
+    assert not host_in_use(alive=True, same_instance=False, same_machine=True, pid_alive=False)  # killed here
+    assert not host_in_use(alive=False, same_instance=False, same_machine=False, pid_alive=True)  # silent
+    assert not host_in_use(alive=True, same_instance=True, same_machine=True, pid_alive=True)

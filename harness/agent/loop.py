@@ -422,8 +422,8 @@ class Agent:
             f"{f' ({result.verdict})' if result.verdict else ''}{digest}"
         )
         if job.task == HEALTH_TASK:
-            change = health.after_check(result.state == "pass", result.note or result.verdict or result.state)
-            health.record_check(conn, job.device, change)
+            detail = result.note or result.verdict or result.state
+            change = health.record_check(conn, job.device, result.state == "pass", detail)
             if change.quarantined:
                 self.say(f"device {job.device!r} quarantined: {change.reason}")
         elif job.task == RUN_TASK and result.state == "error":

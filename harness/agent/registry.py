@@ -5,6 +5,8 @@ over, its queued jobs moving with it)."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,23 +37,48 @@ def claim_refusals(claims: Sequence[Claim], me: str) -> list[str]:
     ]
 
 
+def host_in_use(alive: bool, same_instance: bool, same_machine: bool, pid_alive: bool) -> bool:
+    """Pure rule: whether another agent holds the host name. A fresh heartbeat says so, unless that
+    agent ran on this very machine and its process is gone (killed: no need to wait for the timeout)."""
+    if not alive or same_instance:
+        return False
+    return not (same_machine and not pid_alive)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def register_host(conn: Conn, host: str, instance: str, pid: int, host_timeout: float) -> None:
+    machine = socket.gethostname()
     with conn.transaction():
         row = conn.execute(
-            "SELECT instance, pid, stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => %s)"
-            " AS alive FROM harness_hosts WHERE name = %s FOR UPDATE",
+            "SELECT instance, pid, machine,"
+            " stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => %s) AS alive"
+            " FROM harness_hosts WHERE name = %s FOR UPDATE",
             (host_timeout, host),
         ).fetchone()
-        if row is not None and row["alive"] and row["instance"] != instance:
+        if row is not None and host_in_use(
+            bool(row["alive"]),
+            row["instance"] == instance,
+            row["machine"] == machine,
+            _pid_alive(int(row["pid"])),
+        ):
             raise ClaimRefused(
-                f"host {host!r} already has a live agent (pid {row['pid']}); stop it first, "
-                "or give this one another --host name"
+                f"host {host!r} already has a live agent (pid {row['pid']} on {row['machine'] or '?'}); "
+                "stop it first, or give this one another --host name"
             )
         conn.execute(
-            "INSERT INTO harness_hosts (name, instance, pid) VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE"
-            " SET instance = EXCLUDED.instance, pid = EXCLUDED.pid, started_at = now(), heartbeat_at = now(),"
-            " stopped_at = NULL",
-            (host, instance, pid),
+            "INSERT INTO harness_hosts (name, instance, pid, machine) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET instance = EXCLUDED.instance, pid = EXCLUDED.pid,"
+            " machine = EXCLUDED.machine, started_at = now(), heartbeat_at = now(), stopped_at = NULL",
+            (host, instance, pid, machine),
         )
 
 
@@ -63,13 +90,13 @@ def register_devices(conn: Conn, host: str, specs: Sequence[DeviceSpec], host_ti
             "SELECT d.name, d.host,"
             " h.stopped_at IS NULL AND h.heartbeat_at > now() - make_interval(secs => %s) AS alive"
             " FROM harness_devices d JOIN harness_hosts h ON h.name = d.host WHERE d.name = ANY(%s)"
-            " FOR UPDATE OF d",
+            " ORDER BY d.name FOR UPDATE OF d",
             (host_timeout, names),
         ).fetchall()
         claims = [Claim(r["name"], r["host"], bool(r["alive"])) for r in rows]
         refused = claim_refusals(claims, host)
         if refused:
-            raise ClaimRefused(f"host {host!r} cannot claim device {', '.join(refused)}")
+            raise ClaimRefused(f"host {host!r} cannot claim device {'; '.join(refused)}")
         taken = [c.device for c in claims if c.owner not in (None, host)]
         for spec in specs:
             conn.execute(

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS harness_hosts (
     name text PRIMARY KEY,
     instance text NOT NULL,
     pid integer NOT NULL,
+    machine text NOT NULL DEFAULT '',
     worker_id bigint,
     started_at timestamptz NOT NULL DEFAULT now(),
     heartbeat_at timestamptz NOT NULL DEFAULT now(),
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS harness_devices (
     health_at timestamptz,
     quarantined boolean NOT NULL DEFAULT false,
     quarantine_reason text,
+    quarantine_by_hand boolean NOT NULL DEFAULT false,
     registered_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS harness_reservations (
