@@ -20,10 +20,10 @@ from psycopg.rows import dict_row
 from harness.agent import queue as jobq
 from harness.agent import registry
 from harness.agent.dburl import conninfo
-from harness.lab.lab import Lab, LabError
+from harness.lab.lab import Lab
 from harness.waiting import poll_until
 from tests import pg_peer
-from tests.agent_peers import write_ssh_lab
+from tests.agent_peers import start_ssh_lab
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,17 +70,8 @@ def three_labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Labs]:
 
 
 def _lab_up(labs: Labs, folder: Path, host: str, tags: tuple[str, ...]) -> Lab:
-    """A lab on free ports; again on other ports when one was taken meanwhile (a shared machine)."""
-    for attempt in range(3):
-        labs.inventories[host] = write_ssh_lab(folder, host, 10, tags)
-        lab = Lab(labs.inventories[host])
-        try:
-            lab.up(timeout=60)
-            return lab
-        except LabError as exc:
-            if "Address already in use" not in str(exc) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    lab, labs.inventories[host] = start_ssh_lab(folder, host, 10, tags, timeout=60)
+    return lab
 
 
 class AgentProcess:

@@ -60,6 +60,23 @@ boot_time = {boot_time}
     return path
 
 
+def start_ssh_lab(folder: Path, prefix: str, count: int, tags: tuple[str, ...] = ("arm64",),
+                  boot_time: float = 0.2, timeout: float = 120.0):  # -> (Lab, inventory)
+    """write_ssh_lab, then up; on fresh ports again when one was taken meanwhile (a shared machine)."""
+    from harness.lab.lab import Lab, LabError
+
+    for attempt in range(4):
+        inventory = write_ssh_lab(folder, prefix, count, tags, boot_time)
+        lab = Lab(inventory)
+        try:
+            lab.up(timeout=timeout)
+            return lab, inventory
+        except LabError as exc:
+            if "Address already in use" not in str(exc) or attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
 def command_logs(inventory: Path, since: float = 0.0) -> dict[str, list[LoggedCommand]]:
     """Each simulated device's own command log (harness.lab.command_log), from `since` on."""
     state = inventory.parent / "state" / "devices"
@@ -223,11 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host-timeout", type=float, default=10.0)
     parser.add_argument("--poll", type=float, default=1.0)
     parser.add_argument("--health-every", type=float, default=0.0)
+    parser.add_argument("--warm", action="store_true", help="Connect to every device before starting.")
     opts = parser.parse_args(argv)
     specs = list(load_inventory(opts.inventory).devices.values())
     config = AgentConfig(host=opts.host, db_url=resolve_url(opts.db), devices=specs, heartbeat=opts.heartbeat,
                          host_timeout=opts.host_timeout, poll=opts.poll, health_every=opts.health_every)
     runner = ProbeRunner(opts.inventory, opts.job_seconds, opts.job_timeout)
+    if opts.warm:  # every link up before the first job, as a baseline that keeps its links would have
+        for spec in specs:
+            runner.transport(spec.name).run("true", timeout=opts.job_timeout)
     try:
         return Agent(config, runner).run()
     except HarnessError as exc:

@@ -6,6 +6,7 @@ Every check of exclusivity and exactly-once is read from the devices' own comman
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -238,3 +239,52 @@ def test_a_failed_health_check_quarantines_a_device_until_one_passes_or_an_admin
     finally:
         lab.set_faults("host-c-00", Faults())
         agent.stop()
+
+
+def test_sigterm_finishes_running_jobs_a_second_hands_them_back_and_cancel_stops_one(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    inventory = three_labs.inventories["host-b"]
+    since = time.time()
+
+    def running(job_id: int, device: str) -> bool:
+        return any(f"harness-job {job_id} run begin" in c.cmd for c in command_logs(inventory, since)[device])
+
+    first = probe_agent(queue_db, inventory, "host-b", tmp_path / "1.log", "--job-seconds", "2")
+    try:
+        first.wait_registered()
+        x1, x2, y1 = submit(queue_db, "--device", "host-b-07", "--device", "host-b-07", "--device", "host-b-08")
+        poll_until(lambda: running(x1, "host-b-07") and running(y1, "host-b-08"), 60, interval=0.05,
+                   what="both jobs to start")
+        first.proc.send_signal(signal.SIGTERM)  # once: the running jobs finish, nothing new starts
+        assert first.proc.wait(timeout=60) == 0
+    finally:
+        first.kill()
+    views = jobs_json(queue_db)
+    assert (views[x1]["state"], views[y1]["state"], views[x2]["state"]) == ("pass", "pass", "queued")
+    second = probe_agent(queue_db, inventory, "host-b", tmp_path / "2.log", "--job-seconds", "60")
+    try:
+        second.wait_registered()
+        [y2] = submit(queue_db, "--device", "host-b-08")
+        poll_until(lambda: running(x2, "host-b-07") and running(y2, "host-b-08"), 60, interval=0.05,
+                   what="both jobs to start")
+        cancelled = harness("cancel", str(y2), "--db", queue_db)
+        assert cancelled.returncode == 0 and "its agent stops it" in cancelled.stdout
+        wait_state(queue_db, y2, "cancelled", timeout=30)
+        second.proc.send_signal(signal.SIGTERM)
+        poll_until(lambda: "stopping: no new jobs" in second.text(), 30, interval=0.05, what="the first signal")
+        second.proc.send_signal(signal.SIGTERM)  # again: stop the running job, hand it back
+        assert second.proc.wait(timeout=60) == 0
+    finally:
+        second.kill()
+    view = jobs_json(queue_db)[x2]
+    assert view["state"] == "queued" and "handed back" in str(view["note"])
+    third = probe_agent(queue_db, inventory, "host-b", tmp_path / "3.log", "--job-seconds", "0.05")
+    try:
+        third.wait_registered()
+        wait_state(queue_db, x2, "pass", timeout=60)
+    finally:
+        third.stop()
+    logs = command_logs(inventory, since)
+    assert overlaps(logs) == []
+    runs = completed_jobs(logs)
+    assert runs[(x2, "host-b-07")] == 1 and runs[(y2, "host-b-08")] == 0  # stopped ones never ran to their end
