@@ -33,9 +33,10 @@ from harness.agent import queue as jobq  # noqa: E402
 from harness.agent.dburl import conninfo  # noqa: E402
 from harness.agent.schema import ensure_schema  # noqa: E402
 from harness.inventory import load_inventory  # noqa: E402
+from harness.lab.command_log import LoggedCommand  # noqa: E402
 from harness.lab.lab import Lab  # noqa: E402
 from harness.transports import open_transport  # noqa: E402
-from tests.agent_peers import command_logs, overlaps, start_ssh_lab  # noqa: E402
+from tests.agent_peers import command_logs, overlaps, start_ssh_lab, write_ssh_lab  # noqa: E402
 from tests.pg_peer import PostgresCluster, available  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +78,12 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--job-seconds", type=float, default=0.5)
+    parser.add_argument(
+        "--no-lab",
+        action="store_true",
+        help="No simulated boards: each job holds its (registered) device for its time and "
+        "touches nothing, so the figures are the scheduler's own",
+    )
     opts = parser.parse_args()
     missing = available()
     if missing:
@@ -84,7 +91,7 @@ def main() -> None:
     # Each simulated board watches its control folder with inotify: one instance each, from a per-user
     # budget (fs.inotify.max_user_instances, 128 by default) that the rest of the machine shares too.
     budget = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text()) - 24
-    if opts.devices > budget:
+    if opts.devices > budget and not opts.no_lab:
         print(f"devices: {opts.devices} asked, {budget} fit under fs.inotify.max_user_instances")
         opts.devices = budget
     per_lab = opts.devices // opts.agents
@@ -98,13 +105,21 @@ def main() -> None:
         inventories = []
         started = time.monotonic()
         for i in range(opts.agents):
+            if opts.no_lab:
+                inventories.append(write_ssh_lab(tmp / f"lab{i}", f"h{i}", per_lab))
+                continue
             lab, inventory = start_ssh_lab(tmp / f"lab{i}", f"h{i}", per_lab, boot_time=0.1, timeout=600)
             labs.append(lab)
             inventories.append(inventory)
         took = time.monotonic() - started
-        print(f"labs: {devices} simulated boards over {opts.agents} labs up in {took:.1f}s")
+        what = "registered devices (no lab: --no-lab)" if opts.no_lab else "simulated boards"
+        print(f"labs: {devices} {what} over {opts.agents} labs up in {took:.1f}s")
         jobs_per_device = max(1, opts.jobs // devices)
-        base_wall = baseline(inventories, jobs_per_device, opts.job_seconds)
+        base_wall = (
+            jobs_per_device * opts.job_seconds
+            if opts.no_lab
+            else baseline(inventories, jobs_per_device, opts.job_seconds)
+        )
         since = time.time()
         for i, inv in enumerate(inventories):
             log = open(tmp / f"agent{i}.log", "wb")  # noqa: SIM115  (lives as long as the agent)
@@ -124,7 +139,7 @@ def main() -> None:
                         f"{opts.job_seconds:g}",
                         "--heartbeat",
                         "2",
-                        "--warm",
+                        "--sleep-only" if opts.no_lab else "--warm",
                     ],
                     cwd=REPO,
                     stdout=log,
@@ -141,12 +156,11 @@ def main() -> None:
                 time.sleep(0.1)  # polls the registrations (no event to wait on)
             total = jobs_per_device * devices
             t0 = time.monotonic()
-            # One transaction per job, as `harness submit` does: each is queued (and announced) at once.
-            for n in range(total):
-                name = names[n % devices]
-                jobq.submit(
-                    conn, jobq.JobRequest(device=name, host=name.split("-")[0], submitter="bench")
-                )
+            # One statement for all of them, as `harness submit` does.
+            requests = [names[n % devices] for n in range(total)]
+            jobq.submit_many(
+                conn, [jobq.JobRequest(device=n, host=n.split("-")[0], submitter="bench") for n in requests]
+            )
             submit_s = time.monotonic() - t0
             while conn.execute(
                 "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
@@ -157,10 +171,20 @@ def main() -> None:
                 " extract(epoch FROM (SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id"
                 "  AND e.type = 'deferred')) AS deferred,"
                 " extract(epoch FROM (SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id"
-                "  AND e.type = 'started')) AS started"
+                "  AND e.type = 'started')) AS started,"
+                " extract(epoch FROM (SELECT max(at) FROM procrastinate_events e WHERE e.job_id = j.id"
+                "  AND e.type IN ('succeeded', 'failed'))) AS ended"
                 " FROM procrastinate_jobs j ORDER BY j.id"
             ).fetchall()
-        logs = {d: c for inv in inventories for d, c in command_logs(inv, since).items()}
+        if opts.no_lab:  # the jobs' own times on their devices, as the queue recorded them
+            logs = {}
+            for e in events:
+                logs.setdefault(e["device"], []).append(
+                    LoggedCommand("harness-job", float(e["started"]), float(e["ended"]), 0)
+                )
+            logs = {d: sorted(c, key=lambda x: x.start) for d, c in logs.items()}
+        else:
+            logs = {d: c for inv in inventories for d, c in command_logs(inv, since).items()}
         bad = [e for e in events if e["status"] != "succeeded"]
         by_device: dict[str, list[dict[str, float]]] = {}
         for e in events:

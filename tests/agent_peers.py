@@ -164,6 +164,33 @@ class ProbeRunner:
         return _ProbeJob(self, spec.job_id, spec.device, spec.health)
 
 
+class _Sleep:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._stop = threading.Event()
+
+    def wait(self):  # -> JobResult
+        from harness.agent.runner import JobResult
+
+        if self._stop.wait(self.seconds):  # the job's own time, cut short by stop()
+            return JobResult(state="error", note="stopped")
+        return JobResult(state="pass", exit_code=0)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class SleepRunner:
+    """JobRunner for the scheduler's own figures (bench/bench_agents.py --no-lab): a job holds its device
+    for a set time and touches nothing, so what remains is the queue's and the agent's own work."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def start(self, spec) -> _Sleep:  # JobSpec -> RunningJob
+        return _Sleep(self.seconds)
+
+
 class CuttableProxy:
     """A TCP forwarder to the database that a test can cut (every connection dropped, new ones refused)
     and restore: one agent cut off from PostgreSQL while the others are not."""
@@ -241,10 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=1.0)
     parser.add_argument("--health-every", type=float, default=0.0)
     parser.add_argument("--warm", action="store_true", help="Connect to every device before starting.")
+    parser.add_argument("--sleep-only", action="store_true", help="Jobs hold their device, touch nothing.")
     opts = parser.parse_args(argv)
     specs = list(load_inventory(opts.inventory).devices.values())
     config = AgentConfig(host=opts.host, db_url=resolve_url(opts.db), devices=specs, heartbeat=opts.heartbeat,
                          host_timeout=opts.host_timeout, poll=opts.poll, health_every=opts.health_every)
+    if opts.sleep_only:
+        try:
+            return Agent(config, SleepRunner(opts.job_seconds)).run()
+        except HarnessError as exc:
+            print(f"harness: lab trouble: {exc}", file=sys.stderr)
+            return 3
     runner = ProbeRunner(opts.inventory, opts.job_seconds, opts.job_timeout)
     if opts.warm:  # every link up before the first job, as a baseline that keeps its links would have
         for spec in specs:

@@ -119,8 +119,21 @@ def release(conn: Conn, device: str, owner: str, force: bool = False) -> Lease |
     return existing
 
 
-def check_gate(conn: Conn, device: str, kind: str) -> Gate:
-    """Inside the caller's transaction: lock the device's row and decide whether its job starts."""
-    row = _lock_device(conn, device)
-    now = conn.execute("SELECT now() AS now").fetchone()["now"]  # type: ignore[index]
-    return gate(kind, active_lease(conn, device), bool(row["quarantined"]), row["quarantine_reason"], now)  # type: ignore[arg-type]
+GATE = """
+SELECT d.quarantined, d.quarantine_reason, now() AS now, r.device, r.owner, r.since, r.expires_at,
+       (SELECT starts FROM harness_job_runs WHERE job_id = %(job)s) AS starts
+  FROM harness_devices d LEFT JOIN harness_reservations r ON r.device = d.name AND r.expires_at > now()
+ WHERE d.name = %(device)s FOR UPDATE OF d
+"""
+
+
+def check_gate(conn: Conn, device: str, kind: str, job_id: int) -> tuple[Gate, int]:
+    """Inside the caller's transaction, in one query: lock the device's row, decide whether its job
+    starts, and say how often the job has started before."""
+    row = conn.execute(GATE, {"job": job_id, "device": device}).fetchone()
+    if row is None:
+        return Gate(False, None, f"no registered device named {device!r}"), 0
+    lease = Lease(row["device"], row["owner"], row["since"], row["expires_at"]) if row["owner"] else None
+    return gate(kind, lease, bool(row["quarantined"]), row["quarantine_reason"], row["now"]), int(
+        row["starts"] or 0
+    )

@@ -261,7 +261,7 @@ class Agent:
 
     def _recover_orphans(self, conn: Conn) -> None:
         mine = set(self.running) | {f.job.id for f in self.pending}
-        for job in jobq.orphans(conn, self.config.host, self._worker()):
+        for job in jobq.orphans(conn, self.config.host):
             if job.id in mine:
                 continue
             if jobq.hand_back(conn, job.id):
@@ -272,10 +272,10 @@ class Agent:
                         job_id=job.id,
                         device=job.device,
                         state="queued",
-                        note="its agent was gone: queued again, resumes its run",
+                        note="not running on its host (its agent was gone): queued again, resumes its run",
                     ),
                 )
-                self.say(f"job {job.id} on {job.device}: left running by a previous agent; queued again")
+                self.say(f"job {job.id} on {job.device}: marked running, not running here; queued again")
 
     def _check_aborts(self, conn: Conn) -> None:
         for job_id in jobq.to_abort(conn, self.config.host):
@@ -316,10 +316,12 @@ class Agent:
                 ),
             )
             return
-        with conn.transaction():
-            gate = leases.check_gate(conn, job.device, job.task)
+        # One round trip for the gate (the device's row locked: a lease and a start never both win),
+        # one for the record and the commit.
+        with conn.pipeline(), conn.transaction():
+            gate, starts = leases.check_gate(conn, job.device, job.task, job.id)
             if not gate.go:
-                jobq.hand_back(conn, job.id, gate.until)
+                jobq.hand_back(conn, job.id, gate.until, wait=False)
                 jobq.record_run(
                     conn,
                     jobq.RunRecord(
@@ -331,29 +333,18 @@ class Agent:
                     ),
                 )
                 return
-            if jobq.starts_of(conn, job.id) >= self.config.max_starts:
-                jobq.finish(conn, job.id, "failed")
+            if starts >= self.config.max_starts:
+                jobq.finish(conn, job.id, "failed", wait=False)
+                note = f"started {self.config.max_starts} times without finishing (its agent kept dying)"
                 jobq.record_run(
                     conn,
-                    jobq.RunRecord(
-                        job_id=job.id,
-                        device=job.device,
-                        state="error",
-                        ended=True,
-                        note=f"started {self.config.max_starts} times without finishing "
-                        "(its agent kept dying)",
-                    ),
+                    jobq.RunRecord(job_id=job.id, device=job.device, state="error", ended=True, note=note),
                 )
                 return
             jobq.record_run(
                 conn,
                 jobq.RunRecord(
-                    job_id=job.id,
-                    device=job.device,
-                    state="running",
-                    host=self.config.host,
-                    started=True,
-                    note=None,
+                    job_id=job.id, device=job.device, state="running", host=self.config.host, started=True
                 ),
             )
         spec = JobSpec(
@@ -386,6 +377,12 @@ class Agent:
             self.pending.pop(0)
 
     def _record(self, conn: Conn, done: _Finished) -> None:
+        with conn.pipeline():  # the finish and its record in one round trip
+            check = self._record_steps(conn, done)
+        if check:  # lab trouble: is the device itself all right? (outside the pipeline: it may collide)
+            self._queue_health(conn, done.job.device)
+
+    def _record_steps(self, conn: Conn, done: _Finished) -> bool:
         job, result = done.job, done.result
         record = jobq.RunRecord(
             job_id=job.id,
@@ -401,19 +398,19 @@ class Agent:
             ended=True,
         )
         if done.cancel:
-            jobq.finish(conn, job.id, "aborted")
+            jobq.finish(conn, job.id, "aborted", wait=False)
             note = "cancelled while running (its records are kept)"
             jobq.record_run(conn, replace(record, state="cancelled", note=note))
             self.say(f"job {job.id} on {job.device}: cancelled")
-            return
+            return False
         if done.hand_back:
-            jobq.hand_back(conn, job.id)
+            jobq.hand_back(conn, job.id, wait=False)
             note = "handed back when its agent stopped; resumes its run"
             jobq.record_run(conn, replace(record, state="queued", ended=False, note=note))
             self.stats.handed_back += 1
             self.say(f"job {job.id} on {job.device}: handed back to the queue")
-            return
-        jobq.finish(conn, job.id, "succeeded" if result.state == "pass" else "failed")
+            return False
+        jobq.finish(conn, job.id, "succeeded" if result.state == "pass" else "failed", wait=False)
         jobq.record_run(conn, record)
         self.stats.finished += 1
         digest = f" sha256 {result.bundle_sha256[:16]}" if result.bundle_sha256 else ""
@@ -427,7 +424,8 @@ class Agent:
             if change.quarantined:
                 self.say(f"device {job.device!r} quarantined: {change.reason}")
         elif job.task == RUN_TASK and result.state == "error":
-            self._queue_health(conn, job.device)  # lab trouble: is the device itself all right?
+            return True
+        return False
 
     def _close(self) -> None:
         with contextlib.suppress(DbUnavailable):

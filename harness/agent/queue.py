@@ -98,6 +98,28 @@ def submit(conn: Conn, request: JobRequest) -> int | None:
     return int(row["id"])
 
 
+DEFER_MANY = """SELECT unnest(procrastinate_defer_jobs_v1(ARRAY(
+    SELECT ROW(q, t, p, l, NULL, a::jsonb, NULL)::procrastinate_job_to_defer_v1
+      FROM unnest(%(queues)s::text[], %(tasks)s::text[], %(priorities)s::int[], %(locks)s::text[],
+                  %(args)s::text[]) WITH ORDINALITY AS x(q, t, p, l, a, n) ORDER BY n))) AS id"""
+
+
+def submit_many(conn: Conn, requests: Sequence[JobRequest]) -> list[int]:
+    """Queue runs in one statement: all of them or none; their ids in the order given."""
+    assert all(r.kind != HEALTH_TASK for r in requests), "health checks go one by one (queueing lock)"
+    rows = conn.execute(
+        DEFER_MANY,
+        {
+            "queues": [host_queue(r.host) for r in requests],
+            "tasks": [r.kind for r in requests],
+            "priorities": [RUN_PRIORITY for _ in requests],
+            "locks": [device_lock(r.device) for r in requests],
+            "args": [json.dumps(r.args()) for r in requests],
+        },
+    ).fetchall()
+    return sorted(int(r["id"]) for r in rows)  # one INSERT: ids rise in the order of its rows
+
+
 def fetch(conn: Conn, host: str, worker_id: int) -> QueuedJob | None:
     row = conn.execute(
         sql.queries["fetch_job"], {"queues": [host_queue(host)], "worker_id": worker_id}
@@ -107,31 +129,27 @@ def fetch(conn: Conn, host: str, worker_id: int) -> QueuedJob | None:
     return QueuedJob.from_row(row)
 
 
-def finish(conn: Conn, job_id: int, status: str) -> bool:
-    """succeeded, failed or aborted; False when the job was no longer running (finished elsewhere)."""
-    try:
-        conn.execute(sql.queries["finish_job"], {"job_id": job_id, "status": status, "delete_job": False})
-    except psycopg.errors.RaiseException:
-        return False
-    return True
+def finish(conn: Conn, job_id: int, status: str, *, wait: bool = True) -> bool:
+    """succeeded, failed or aborted; False when the job was no longer running (finished elsewhere).
+    Never raises for that, so it can share a pipeline with the record that follows it (`wait` False:
+    not waiting for the answer, which a pipeline sends along with the next ones)."""
+    cur = conn.execute(
+        "SELECT procrastinate_finish_job_v1(id, %s::procrastinate_job_status, false) IS NULL AS done"
+        " FROM procrastinate_jobs WHERE id = %s AND status IN ('todo', 'doing')",
+        (status, job_id),
+    )
+    return cur.fetchone() is not None if wait else True
 
 
-def hand_back(conn: Conn, job_id: int, at: dt.datetime | None = None) -> bool:
-    """Back to the queue (same id, same lock, same place in the device's order), to start again at `at`."""
-    try:
-        conn.execute(
-            sql.queries["retry_job"],
-            {
-                "job_id": job_id,
-                "retry_at": at or _now(),
-                "new_priority": None,
-                "new_queue_name": None,
-                "new_lock": None,
-            },
-        )
-    except psycopg.errors.RaiseException:
-        return False
-    return True
+def hand_back(conn: Conn, job_id: int, at: dt.datetime | None = None, *, wait: bool = True) -> bool:
+    """Back to the queue (same id, same lock, same place in the device's order), to start again at `at`.
+    False when it is not running any more."""
+    cur = conn.execute(
+        "SELECT procrastinate_retry_job_v2(id, %s, NULL::integer, NULL::varchar, NULL::varchar) IS NULL"
+        " FROM procrastinate_jobs WHERE id = %s AND status = 'doing'",
+        (at or _now(), job_id),
+    )
+    return cur.fetchone() is not None if wait else True
 
 
 def cancel(conn: Conn, job_id: int) -> str | None:
@@ -159,13 +177,12 @@ def to_abort(conn: Conn, host: str) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-def orphans(conn: Conn, host: str, worker_id: int) -> list[QueuedJob]:
-    """Jobs of this host's queue marked running by another worker than ours: a previous agent of this
-    host, gone (SIGKILL, a crash, a reboot). Only this host's agent can tell whether they still run."""
+def orphans(conn: Conn, host: str) -> list[QueuedJob]:
+    """Jobs of this host's queue marked running. The caller leaves out the ones it runs: the rest were
+    left by a previous agent of this host (SIGKILL, a crash, a reboot), or fetched by this one just as
+    the database went away, before they could start. Only this host's agent can tell."""
     rows = conn.execute(
-        "SELECT * FROM procrastinate_jobs WHERE queue_name = %s AND status = 'doing'"
-        " AND worker_id IS DISTINCT FROM %s",
-        (host_queue(host), worker_id),
+        "SELECT * FROM procrastinate_jobs WHERE queue_name = %s AND status = 'doing'", (host_queue(host),)
     ).fetchall()
     return [QueuedJob.from_row(r) for r in rows]
 

@@ -112,14 +112,9 @@ def submit(suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str
     def queue_them(conn: Any) -> list[tuple[int, selection.DeviceState]]:
         states = registry.device_states(conn, HOST_TIMEOUT)
         chosen = selection.resolve(states, list(devices), list(tags), all_)
-        out = []
-        for state in chosen:
-            request = jobq.JobRequest(device=state.name, host=state.host, suites=suite_ids, keyword=keyword,
-                                      submitter=submitter)
-            job_id = jobq.submit(conn, request)
-            assert job_id is not None
-            out.append((job_id, state))
-        return out
+        requests = [jobq.JobRequest(device=s.name, host=s.host, suites=suite_ids, keyword=keyword,
+                                    submitter=submitter) for s in chosen]
+        return list(zip(jobq.submit_many(conn, requests), chosen, strict=True))
 
     from ..agent.schema import ensure_schema
 
