@@ -149,21 +149,6 @@ class CommandSession:
         proc = self.proc
         log = runner.command_log if self.command is not None else None
         logged = log.started(self.command or "") if log is not None else 0
-        ended = False
-
-        def end(code: int | None) -> None:  # logged before the client hears the exit status
-            nonlocal ended
-            if log is not None and not ended:
-                ended = True
-                log.ended(logged, code)
-
-        try:
-            self._pump(proc, faults, end)
-        finally:
-            end(exit_code_of(proc.returncode) if proc.returncode is not None else None)
-
-    def _pump(self, proc: subprocess.Popen[bytes], faults: Faults, end: Callable[[int], None]) -> None:
-        chan = self.channel
         threading.Thread(target=self._watch_close, name="ssh-exec-watch", daemon=True).start()
         if self.master_fd is not None:
             master = self.master_fd
@@ -177,7 +162,8 @@ class CommandSession:
             self._pump_output(proc.stdout.fileno(), chan.sendall, faults.drop_mid_output)
             err_pump.join()
         returncode = proc.wait()
-        end(exit_code_of(returncode))
+        if log is not None:  # before the client hears the exit status and sends its next command
+            log.ended(logged, exit_code_of(returncode))
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
