@@ -109,6 +109,21 @@ def test_run_smoke_over_hdc(lab: Lab, tmp_path: Path) -> None:
     assert 'failures="0"' in junit and 'errors="0"' in junit
 
 
+def test_a_reboot_mid_suite_over_hdc(lab: Lab, tmp_path: Path) -> None:
+    # The stability suite reboots the handset (`target boot`) several times, then goes on testing it.
+    def boots() -> int:
+        return next(int(d["boots"]) for d in lab.status() if d["name"] == "handset-ohos")
+
+    before = boots()
+    out = harness_cli(lab, "run", "stability", "--device", "handset-ohos", "--junit", str(tmp_path / "j.xml"),
+                      timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    junit = (tmp_path / "j.xml").read_text()
+    assert "test_reboot_cycles_within_budget" in junit and "test_kernel_log_clean" in junit
+    assert 'failures="0"' in junit and 'errors="0"' in junit
+    assert boots() > before  # really power-cycled, over hdc
+
+
 def hdc_server_pid(supervisor: int) -> int:
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
     assert len(children) == 1
