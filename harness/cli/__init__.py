@@ -44,6 +44,7 @@ def cli(ctx: click.Context, inventory: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from . import (  # noqa: F401  (registers the commands)
+        cert_cmd,
         devices,
         exec_cmd,
         keys_cmd,

@@ -157,4 +157,4 @@ def serve(
     )
 
 
-from . import platform_admin, platform_local  # noqa: E402,F401  (register `platform admin` and `platform local`)
+from . import platform_admin, platform_audit, platform_local  # noqa: E402,F401  (register admin, audit, local)
