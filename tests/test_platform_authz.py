@@ -348,13 +348,17 @@ def test_anonymous_sees_the_opted_in_list_and_nothing_else(world: World) -> None
         response = anonymous.get(concrete_path(route, values))
         if ACCESS[route.name].action is not None:
             assert verdict_of(response, route.path.startswith("/api/")) == Decision.LOGIN.value, route.name
-        elif route.name not in CERT_PATHS:  # a certificate, asked for by its ID, shows what it certifies
+        elif route.name not in CERT_PATHS and route.name != "page.public_revocations":
+            # (a certificate, asked for by its ID, shows what it certifies; the revocation list names
+            # every revoked certificate, and is checked below)
             assert response.status_code in (200, 303), route.name  # home: to the login page
             public_text.append(response.text)
     listed = anonymous.get("/api/v1/public/products").json()
     assert [item["certificate_id"] for item in listed] == [own_id]
     assert set(listed[0]) == {"company", "product", "kind", "soc", "os_name", "os_version", "certificate_id",
                               "issued", "expires", "verify_url"}
+    revoked = anonymous.get("/public/revocations.json").json()["body"]["revoked"]
+    assert revoked and all(set(r) == {"certificate_id", "revoked_at", "reason"} for r in revoked)
     shown = "\n".join(public_text)
     assert "Listed-1" in shown and own_id in shown
     for secret in (foreign_product, foreign_id, *hidden, "Lab-A Org", "vendor-a-user"):

@@ -1,5 +1,6 @@
 """harness platform audit verify | export: check the hash-chained audit trail, in the database or in
-an exported file; exit 0 intact, 1 tampered (each problem on a line), 2 usage, 3 database trouble."""
+an exported file; exit 0 intact, 1 tampered (each problem on a line), 2 usage, 3 database trouble.
+harness platform expire: certified submissions whose certificate ran out become expired."""
 
 from __future__ import annotations
 
@@ -102,3 +103,19 @@ def export_cmd(data_dir: Path | None, db_url: str | None, output: Path | None) -
                     fh.write(line)
             tmp.replace(output)
     platform.close()
+
+
+@platform_group.command("expire")
+@data_option
+@db_option
+def expire_cmd(data_dir: Path | None, db_url: str | None) -> None:
+    """Move every certified submission whose certificate has run out to expired (run it daily, e.g.
+    from cron; pages and checks already say "expired" from the date alone)."""
+    import datetime as dt
+
+    from ..platform.services.certificates import expire_due
+
+    platform = open_platform(data_dir, db_url)
+    moved = expire_due(platform.db, dt.datetime.now(dt.UTC))
+    platform.close()
+    click.echo(f"{len(moved)} submission(s) expired" + (f": {', '.join(map(str, moved))}" if moved else ""))

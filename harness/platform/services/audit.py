@@ -1,6 +1,7 @@
 """The append-only audit trail: every entry hash-chained to the one before it.
 
-entry hash = SHA-256(prev_hash + "\n" + canonical JSON of the entry's fields, its number included).
+entry hash = SHA-256(prev_hash + "\n" + the JSON list of the entry's fields in a fixed order, its
+number first; see entry_hash).
 Editing an entry breaks its hash; removing or reordering entries breaks the numbering and the
 chain; cutting entries off the end no longer matches the head row, which is written with each entry
 in the same transaction. Appends are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: the head
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,9 +62,18 @@ def stamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = canonical({k: fields[k] for k in _FIELDS})
-    return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ROW = (*_FIELDS, "prev_hash", "hash")  # a stored entry, as verify_rows reads it
+_N = len(_FIELDS)
+
+
+def _hash_values(prev_hash: str, values: Sequence[Any]) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{_dumps(list(values))}".encode()).hexdigest()
+
+
+def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """The hash of one entry: its fields as a JSON list in _FIELDS order (no key sorting to do)."""
+    return _hash_values(prev_hash, [fields[k] for k in _FIELDS])
 
 
 def _head(db: Session) -> AuditHead:
@@ -128,28 +138,37 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
 
 
 def verify_entries(
-    entries: Iterable[dict[str, Any]], head: tuple[int, str] | None, max_problems: int = 20
+    entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None, max_problems: int = 20
 ) -> Verification:
-    """Check a trail, entries in the order they are stored (by number). Pure: rows or an export."""
+    """Check a trail of entries as dicts (an export, or rows read by name). Pure."""
+    return verify_rows((tuple(e.get(k) for k in _ROW) for e in entries), head, max_problems)
+
+
+def verify_rows(
+    rows: Iterable[Sequence[Any]], head: tuple[int, str] | None, max_problems: int = 20
+) -> Verification:
+    """Check a trail, entries in the order they are stored (by number), each a sequence of the _ROW
+    fields. Pure: rows from the database or from an export."""
     problems: list[Problem] = []
     prev, expected, count = GENESIS, 1, 0
-    for e in entries:
+    hash_values, n = _hash_values, _N
+    for row in rows:
         count += 1
-        seq = int(e.get("seq", -1))
+        try:
+            seq = int(row[0])
+        except (TypeError, ValueError):
+            seq = -1
         if seq != expected:
             what = "missing before this one" if seq > expected else "out of order or duplicated"
             problems.append(Problem(seq, f"number {seq} where {expected} was due ({what})"))
-        if e.get("prev_hash") != prev:
+        prev_hash, digest = row[n], row[n + 1]
+        if prev_hash != prev:
             problems.append(
                 Problem(seq, "does not chain to the entry before it (removed, inserted or reordered)")
             )
-        try:
-            recomputed = entry_hash(str(e.get("prev_hash")), e)
-        except KeyError as exc:
-            recomputed = f"field {exc} missing"
-        if recomputed != e.get("hash"):
+        if any(v is None for v in row) or hash_values(str(prev_hash), row[:n]) != digest:
             problems.append(Problem(seq, "its content does not match its hash (edited)"))
-        prev, expected = str(e.get("hash")), seq + 1
+        prev, expected = str(digest), seq + 1
         if len(problems) >= max_problems:
             break
     if head is not None and not problems:
@@ -165,20 +184,25 @@ def verify_entries(
     return Verification(count, head[0] if head else None, tuple(problems))
 
 
-def stream(db: Session, batch: int = 5000) -> Iterator[dict[str, Any]]:
-    """Every entry by number, in batches (100,000 entries never sit in memory as objects at once)."""
+def stream_rows(db: Session, batch: int = 5000) -> Iterator[Sequence[Any]]:
+    """Every entry by number as a tuple of the _ROW fields, in batches (100,000 entries never sit
+    in memory at once)."""
     after = 0
-    columns = [getattr(AuditEntry, k) for k in (*_FIELDS, "prev_hash", "hash")]
-    names = (*_FIELDS, "prev_hash", "hash")
+    columns = [getattr(AuditEntry, k) for k in _ROW]
     while True:
         rows = db.execute(
             select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
         ).all()
         if not rows:
             return
-        for row in rows:
-            yield dict(zip(names, row, strict=True))
+        yield from rows
         after = rows[-1][0]
+
+
+def stream(db: Session, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every entry by number, as a dict."""
+    for row in stream_rows(db, batch):
+        yield dict(zip(_ROW, row, strict=True))
 
 
 def head_of(db: Session) -> tuple[int, str] | None:
@@ -188,7 +212,7 @@ def head_of(db: Session) -> tuple[int, str] | None:
 
 def verify(db: Session) -> Verification:
     head = head_of(db)
-    return verify_entries(stream(db), head or (0, GENESIS))
+    return verify_rows(stream_rows(db), head or (0, GENESIS))
 
 
 def entries_for(db: Session, object_kind: str, object_id: str) -> list[AuditEntry]:

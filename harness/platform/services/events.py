@@ -1,7 +1,8 @@
 """State changes of a submission, told to whoever listens (notifications, for one).
 
-`lifecycle.change_state` is the only caller of `emit`: it writes the audit entry, commits, and then
-emits, so a listener only ever hears of a change that is already recorded. A listener that raises is
+Two callers, each after its audit entry is committed, so a listener only ever hears of a change that
+is already recorded: `lifecycle.change_state` (every officer's move, certification, revocation,
+expiry) and publishing (a new submission: before "", after "submitted"). A listener that raises is
 logged and skipped: a broken webhook must never undo or block a certification."""
 
 from __future__ import annotations
