@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     from . import (  # noqa: F401  (registers the commands)
         cert_cmd,
         devices,
+        diff_cmd,
         exec_cmd,
         keys_cmd,
         lab_cmd,

@@ -36,6 +36,7 @@ class Action(enum.StrEnum):
     TOKEN_LIST = "token.list"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+    NOTIFICATION_LOG = "notification.log"  # the delivery log of webhooks and e-mail
     # Certification (issue 13)
     SUBMISSION_REVIEW = "submission.review"
     WAIVER_LIST = "waiver.list"
@@ -104,6 +105,7 @@ RULES: dict[Action, tuple[Reach, Reach, Reach, Reach]] = {
     Action.TOKEN_LIST: (ALL, SELF, SELF, SELF),
     Action.TOKEN_CREATE: (SELF, SELF, SELF, SELF),
     Action.TOKEN_REVOKE: (ALL, SELF, SELF, SELF),
+    Action.NOTIFICATION_LOG: (ALL, ALL, NONE, NONE),
     # Only officers review, decide waivers and certify; vendors ask for waivers and choose to be listed.
     Action.SUBMISSION_REVIEW: (NONE, ALL, NONE, NONE),
     Action.WAIVER_LIST: (ALL, ALL, NONE, OWN),

@@ -262,4 +262,5 @@ class TestFailure(Base):
     requirements: Mapped[str] = mapped_column(Text, default="")  # space-separated ids
 
 
+from . import notify_models  # noqa: E402,F401  (the notification tables belong to this metadata)
 from . import cert_models  # noqa: E402,F401  (the certification tables, on the same metadata)

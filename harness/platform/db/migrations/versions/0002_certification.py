@@ -1,7 +1,7 @@
 """certification: lifecycle links, audit trail, findings, waivers, certificates, public listings
 
 Revision ID: 0002
-Revises: 0001
+Revises: notify1
 Create Date: 2026-12-02 14:05:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
-down_revision = "0001"
+down_revision = "notify1"
 branch_labels = None
 depends_on = None
 
