@@ -262,5 +262,5 @@ class TestFailure(Base):
     requirements: Mapped[str] = mapped_column(Text, default="")  # space-separated ids
 
 
-from . import notify_models  # noqa: E402,F401  (the notification tables belong to this metadata)
-from . import cert_models  # noqa: E402,F401  (the certification tables, on the same metadata)
+# The certification and notification tables, on the same metadata.
+from . import cert_models, notify_models  # noqa: E402,F401
