@@ -81,6 +81,7 @@ def verify(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.timeout(600)  # a long story: three sessions, two uploads, four downloads, three CLI checks
 def test_from_a_re_test_and_a_waiver_to_a_certificate_anyone_can_check_and_its_revocation(
     world: tuple[Seeded, PlatformServer], browser: Any, tmp_path: Path  # noqa: F811
 ) -> None:
