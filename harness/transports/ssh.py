@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import select
 import threading
 import time
@@ -18,6 +19,7 @@ from ..errors import (
     AuthFailed,
     CommandTimeout,
     ConfigError,
+    ConnectFailed,
     ConnectionLost,
     HostKeyMismatch,
     NotReady,
@@ -38,6 +40,11 @@ STOP_GRACE = 0.5
 # How long a device may take to drop the link after it accepted the reboot command.
 REBOOT_DOWN_TIMEOUT = 60.0
 
+
+# paramiko logs a device that breaks off mid-handshake as an ERROR with a traceback; with no logging
+# set up, Python's last-resort handler would print that on stderr (`harness exec` output). The typed
+# error says it in one line; a user who configures logging still gets paramiko's records.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 TransferAction = Callable[[paramiko.SFTPClient, Deadline], None]
 
@@ -80,10 +87,13 @@ class SshTransport:
             self._target = target
             if self._hostkeys is None:  # kept across reconnects: it remembers opted-in unknown keys
                 self._hostkeys = HostKeyCheck(spec, config)
-            if jump_endpoint is not None:
-                self._jump = connect_endpoint(jump_endpoint, spec, self._hostkeys, via=None, pinned=False)
             try:
+                if jump_endpoint is not None:
+                    self._jump = connect_endpoint(jump_endpoint, spec, self._hostkeys, via=None, pinned=False)
                 self._transport = connect_endpoint(target, spec, self._hostkeys, via=self._jump, pinned=True)
+            except LINK_ERRORS as exc:  # anything ssh_connect did not map: still lab trouble, typed
+                self._drop()
+                raise ConnectFailed(redact(f"cannot connect to {target.label}: {exc}")) from None
             except BaseException:
                 self._drop()
                 raise
