@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..device import DeviceStatus, check_device
 from ..inventory import load_inventory
+from ..preflight import check_links
 from ..specs import DeviceSpec
 from . import EXIT_LAB, cli
 from .params import HOUR, Seconds
@@ -61,6 +62,8 @@ def devices(ctx: click.Context, as_json: bool, no_probe: bool, timeout: float, n
     """List devices, whether each is reachable, and its identity. Exits 3 when one is unreachable."""
     inventory = load_inventory(Path(ctx.obj["inventory"]))
     specs = inventory.select(list(names))
+    if not no_probe:
+        check_links(specs)
     if no_probe:
         statuses = [DeviceStatus(spec=s, via=s.primary_transport) for s in specs]
     else:
