@@ -396,6 +396,18 @@ def test_push_and_pull_round_trip(ssh: SshTransport, tmp_path: Path) -> None:
     assert _sha(back.read_bytes()) == _sha(blob)
 
 
+def test_push_replaces_a_file_whole_and_leaves_no_temporary(ssh: SshTransport, tmp_path: Path) -> None:
+    folder = tmp_path / "device"
+    folder.mkdir()
+    target = folder / "f.bin"
+    target.write_bytes(b"old")
+    local = tmp_path / "new.bin"
+    local.write_bytes(os.urandom(100_000))
+    ssh.push(local, str(target), timeout=30)
+    assert target.read_bytes() == local.read_bytes()
+    assert [p.name for p in folder.iterdir()] == ["f.bin"]
+
+
 def test_pull_of_a_missing_file_is_transfer_error(ssh: SshTransport, tmp_path: Path) -> None:
     missing = str(tmp_path / "not-there.bin")
     local = tmp_path / "dest.bin"

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import secrets
 import select
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -338,6 +339,8 @@ class SshTransport:
             channel.settimeout(timeout)  # bounds each SFTP round trip; the deadline bounds the whole
         try:
             action(sftp, deadline)
+        except ssh_sftp.Damaged as exc:
+            raise TransferError(f"{what}: {exc}") from None
         except ssh_sftp.TransferTimeout:
             self._sftp = None  # a half-finished transfer leaves the SFTP session in an unknown state
             with contextlib.suppress(*LINK_ERRORS):
@@ -353,12 +356,26 @@ class SshTransport:
         what = f"push {local} -> {self.label}:{remote}"
         if not local.is_file():
             raise TransferError(f"{what}: no such local file")
-        self._transfer(what, timeout, lambda sftp, deadline: ssh_sftp.put(sftp, local, remote, deadline))
+        self._transfer(what, timeout,
+                       lambda sftp, deadline: ssh_sftp.put(sftp, local, remote, deadline, self._digest))
 
     def pull(self, remote: str, local: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
         local = Path(local)
         what = f"pull {self.label}:{remote} -> {local}"
-        self._transfer(what, timeout, lambda sftp, deadline: ssh_sftp.get(sftp, remote, local, deadline))
+        self._transfer(what, timeout,
+                       lambda sftp, deadline: ssh_sftp.get(sftp, remote, local, deadline, self._digest))
+
+    def _digest(self, remote: str, deadline: Deadline) -> str | None:
+        """The device's own SHA-256 of `remote`; None where it has no sha256sum (busybox may lack it)."""
+        try:
+            result = self.run(f"sha256sum {shlex.quote(remote)}", max(deadline.remaining(), 1.0),
+                              max_output=4096)
+        except CommandTimeout:
+            return None
+        fields = result.stdout.split()
+        if result.exit_code != 0 or not fields or len(fields[0]) != 64:
+            return None
+        return fields[0].decode(errors="replace").lower()
 
     # -- reboot --------------------------------------------------------------------------------
 
