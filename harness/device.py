@@ -16,8 +16,9 @@ from .transports.base import DEFAULT_TIMEOUT, CommandResult, OutputCallback, Tra
 class Device:
     def __init__(self, spec: DeviceSpec, transport: Transport | None = None, via: str | None = None) -> None:
         self.spec = spec
-        self.profile: Profile = load_profile(spec.profile)
         self.transport: Transport = transport or open_transport(spec, via)
+        # What the OS profile says for the link in use (HarmonyOS NEXT over hdc reads `param`, not getprop).
+        self.profile: Profile = load_profile(spec.profile).for_link(self.transport.kind)
         self._identity: Identity | None = None
 
     @property

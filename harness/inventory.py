@@ -17,10 +17,10 @@ from typing import Any
 from .errors import ConfigError
 from .profiles import profile_names
 from .secrets import Secret, redact
-from .specs import AdbSpec, Declared, DeviceSpec, JumpSpec, SerialSpec, SshSpec
+from .specs import AdbSpec, Declared, DeviceSpec, HdcSpec, JumpSpec, SerialSpec, SshSpec
 
 KINDS = ("handset", "board", "module")
-TRANSPORTS = ("ssh", "adb", "serial")
+TRANSPORTS = ("ssh", "adb", "hdc", "serial")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
@@ -289,6 +289,40 @@ def _adb(raw: Any, where: _Where) -> AdbSpec:
     return AdbSpec(**f)
 
 
+# hdc's connect key travels in a 32-byte field, NUL included.
+HDC_KEY_MAX = 31
+HDC_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _hdc_target(value: Any, where: _Where) -> str:
+    text = _str(value, where)
+    if not HDC_KEY_RE.match(text) or len(text.encode()) > HDC_KEY_MAX:
+        raise where.fail(value, f"expected a serial or IP:PORT of at most {HDC_KEY_MAX} characters, "
+                                "no spaces")
+    return text
+
+
+def _hdc_address(value: Any, where: _Where) -> str:
+    m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
+    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535:
+        raise where.fail(value, "expected IP:PORT (the device's hdcd over TCP)")
+    return _hdc_target(value, where)
+
+
+def _hdc(raw: Any, where: _Where, base: Path) -> HdcSpec:
+    f = _table(raw, where, {"target": _hdc_target, "server": _hostport(8710), "connect": _hdc_address,
+                            "client": _path_under(base)}, required=("target",))
+    if "server" in f:
+        user, host, port = f.pop("server")
+        if user:
+            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
+        f["server_host"], f["server_port"] = host, port
+    if "connect" in f and f["connect"] != f["target"]:
+        raise where.child("target").fail(f["target"], f"expected {f['connect']!r} (the hdc server names a "
+                                                      "TCP device by the address it was connected to)")
+    return HdcSpec(**f)
+
+
 def _serial(raw: Any, where: _Where, base: Path) -> SerialSpec:
     f = _table(
         raw,
@@ -352,10 +386,13 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
         links["ssh"] = _ssh(raw["ssh"], where.child("ssh"), path.parent)
     if "adb" in raw:
         links["adb"] = _adb(raw["adb"], where.child("adb"))
+    if "hdc" in raw:
+        links["hdc"] = _hdc(raw["hdc"], where.child("hdc"), path.parent)
     if "serial" in raw:
         links["serial"] = _serial(raw["serial"], where.child("serial"), path.parent)
     if not links:
-        raise where.child("ssh").fail(None, "a device needs at least one transport table: ssh, adb or serial")
+        raise where.child("ssh").fail(None, "a device needs at least one transport table: "
+                                            "ssh, adb, hdc or serial")
     primary = simple.get("primary")
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")

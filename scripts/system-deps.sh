@@ -23,6 +23,12 @@ command -v java >/dev/null 2>&1 || need="$need default-jre-headless"
 command -v npm >/dev/null 2>&1 || need="$need npm"
 # The platform's tests and benchmark: a private PostgreSQL cluster (initdb/pg_ctl; the server is not started).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+# OpenHarmony's real hdc and hdcd, built from source by harness.lab.hdc.build for the lab and the tests.
+command -v g++ >/dev/null 2>&1 || need="$need g++"
+command -v make >/dev/null 2>&1 || need="$need make"
+for h in uv.h:libuv1-dev openssl/ssl.h:libssl-dev lz4.h:liblz4-dev libusb-1.0/libusb.h:libusb-1.0-0-dev; do
+    [ -f "/usr/include/${h%%:*}" ] || need="$need ${h#*:}"
+done
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages:$need"

@@ -31,3 +31,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"skipped in CI, where every test must run (HARNESS_REQUIRE_PEERS=1): {reason}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The hdc peers' first build takes minutes: start it now, in the background, when a selected test
+    # needs it, so it overlaps the tests that run before (a cached build returns at once).
+    if any("hdc_binaries" in getattr(item, "fixturenames", ()) for item in session.items):
+        from .hdc_peers import start_build_in_background
+
+        start_build_in_background()

@@ -45,6 +45,7 @@ def cli(ctx: click.Context, inventory: Path | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     from . import (  # noqa: F401  (registers the commands)
         devices,
+        diff_cmd,
         exec_cmd,
         keys_cmd,
         lab_cmd,

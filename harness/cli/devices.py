@@ -27,6 +27,8 @@ def describe_links(spec: DeviceSpec) -> dict[str, str]:
         links["ssh"] = f"{user}{spec.ssh.host}:{spec.ssh.port}{jump}"
     if spec.adb:
         links["adb"] = f"{spec.adb.serial} @ {spec.adb.server_host}:{spec.adb.server_port}"
+    if spec.hdc:
+        links["hdc"] = f"{spec.hdc.target} @ {spec.hdc.server_host}:{spec.hdc.server_port}"
     if spec.serial:
         links["serial"] = f"{spec.serial.port} {spec.serial.baud}"
     return links

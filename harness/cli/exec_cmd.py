@@ -20,7 +20,7 @@ from .params import Seconds
 
 EXIT_TIMEOUT = 124
 EXIT_TRANSPORT = 255
-VIA = click.Choice(["ssh", "adb", "serial"])
+VIA = click.Choice(["ssh", "adb", "hdc", "serial"])
 TIMEOUT = click.option("--timeout", type=Seconds(0.1), default=600.0, show_default=True)
 
 

@@ -35,6 +35,7 @@ class Action(enum.StrEnum):
     TOKEN_LIST = "token.list"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+    NOTIFICATION_LOG = "notification.log"  # the delivery log of webhooks and e-mail
 
 
 class Decision(enum.StrEnum):
@@ -91,6 +92,7 @@ RULES: dict[Action, tuple[Reach, Reach, Reach, Reach]] = {
     Action.TOKEN_LIST: (ALL, SELF, SELF, SELF),
     Action.TOKEN_CREATE: (SELF, SELF, SELF, SELF),
     Action.TOKEN_REVOKE: (ALL, SELF, SELF, SELF),
+    Action.NOTIFICATION_LOG: (ALL, ALL, NONE, NONE),
 }
 _COLUMN = {Role.ADMIN: 0, Role.OFFICER: 1, Role.LAB: 2, Role.VENDOR: 3}
 

@@ -257,3 +257,6 @@ class TestFailure(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text, default="")
     requirements: Mapped[str] = mapped_column(Text, default="")  # space-separated ids
+
+
+from . import notify_models  # noqa: E402,F401  (the notification tables belong to this metadata)

@@ -21,12 +21,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import __version__
 from ..api import common as api_common
+from ..api import compare_routes as api_compare
+from ..api import notify_routes as api_notify
 from ..api import publish as api_publish
 from ..api import routes as api_routes
 from ..config import PlatformConfig, make_config
+from ..notify.worker import Notifier
 from ..runtime import Platform
 from ..services.errors import Forbidden, LoginRequired, NotVisible
-from . import account_pages, pages, render
+from . import account_pages, compare_pages, notify_pages, pages, render
 from .access import flat_routes, lang_of, page_viewer, route_name, undeclared
 from .render import STATIC
 
@@ -153,11 +156,13 @@ def create_app(config: PlatformConfig, platform: Platform | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened.store.sweep_partials()
+        notifier = Notifier(opened).start()  # sends the state-change notifications of this process
         # What start-up made lives as long as the process: keep it out of the collector's way, so a
         # full collection during a request walks only what requests made (steadier tail latency).
         gc.collect()
         gc.freeze()
         yield
+        notifier.stop()
         if platform is None:
             opened.close()
 
@@ -169,6 +174,10 @@ def create_app(config: PlatformConfig, platform: Platform | None = None) -> Fast
     app.include_router(pages.router)
     app.include_router(api_publish.router)
     app.include_router(api_routes.router)
+    app.include_router(notify_pages.router)
+    app.include_router(api_notify.router)
+    app.include_router(compare_pages.router)
+    app.include_router(api_compare.router)
     app.mount("/static", StaticFiles(directory=STATIC), name=route_name("static", None))
 
     @app.get(OPENAPI_URL, name=route_name("api.openapi", None), include_in_schema=False)
