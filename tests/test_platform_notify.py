@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -217,7 +218,6 @@ def test_secrets_are_never_stored_or_shown_in_clear(platform: Seeded, admin: Adm
           "h@platform.example", env={"PW": "smtp-password-93"})
     listed = admin(platform, "notify", "list").stdout
     assert "https://hooks.example/in" in listed
-    platform.platform.close()
     stored = b"".join(p.read_bytes() for p in (platform.base / "data").glob("platform.db*"))
     for clear in (secret, "url-password-41", "query-token-77", "smtp-password-93"):
         assert clear.encode() not in stored and clear not in listed, clear
@@ -256,7 +256,13 @@ def test_bad_settings_are_one_line_exit_2(platform: Seeded, admin: Admin, args: 
     assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-def test_the_delivery_log_page_and_api(platform: Seeded, notifier: Notifier, admin: Admin) -> None:
+def test_the_delivery_log_page_and_api(tmp_path: Path, admin: Admin) -> None:
+    # A platform of its own: a served process beside this one's several engines on one SQLite file
+    # (the in-process commands never close theirs, a real command's process exits) upsets SQLite's
+    # WAL bookkeeping for the next test.
+    platform = seed(tmp_path)
+    fill_submissions(platform, 1)
+    notifier = Notifier(platform.platform).start()
     with HookReceiver(fail_first=1, fail_status=500) as hook:
         assert admin(platform, "notify", "policy", "--backoff", "0.05").returncode == 0
         assert admin(platform, "notify", "webhook", "add", hook.url + "/in?sig=s3cr3t-q", "--org", "vendor-a").returncode == 0
@@ -278,3 +284,21 @@ def test_the_delivery_log_page_and_api(platform: Seeded, notifier: Notifier, adm
         assert httpx.get(server.url + "/api/v1/notifications").status_code == 401
     finally:
         server.stop()
+        notifier.stop()
+        platform.platform.close()
+
+
+def test_a_delivery_another_process_holds_is_due_when_its_lease_ends(platform: Seeded, admin: Admin) -> None:
+    from harness.platform.notify import outbox
+
+    assert admin(platform, "notify", "email", "add", "x@a.example", "--org", "vendor-a").returncode == 0
+    now = dt.datetime.now(dt.UTC)
+    with platform.platform.db.write() as db:
+        outbox.enqueue(db, change(), "", now)
+    with platform.platform.db.write() as db:
+        assert len(outbox.claim(db, now)) == 1  # another process's worker took it
+    with platform.platform.db.write() as db:
+        assert outbox.claim(db, now) == []  # ... so this one gets nothing
+    with platform.platform.db.read() as db:
+        due = outbox.next_due(db, now)
+    assert due is not None and (due - now).total_seconds() == pytest.approx(outbox.LEASE_S, abs=1)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import paramiko
 
+from .command_log import CommandLog
 from .faults import Faults
 
 READ_SIZE = 64 * 1024
@@ -54,6 +55,8 @@ class ExecRunner:
     cwd: Path | None = None
     # What an interactive `shell` request starts.
     shell_argv: Sequence[str] = ("/bin/sh", "-i")
+    # The device's own record of the commands it runs (harness.lab.command_log), if it keeps one.
+    command_log: CommandLog | None = None
 
 
 @dataclass
@@ -149,6 +152,8 @@ class CommandSession:
                 chan.send_exit_status(127 if isinstance(exc, FileNotFoundError) else 126)
             return
         proc = self.proc
+        log = runner.command_log if self.command is not None else None
+        logged = log.started(self.command or "") if log is not None else 0
         threading.Thread(target=self._watch_close, name="ssh-exec-watch", daemon=True).start()
         if self.master_fd is not None:
             master = self.master_fd
@@ -162,6 +167,8 @@ class CommandSession:
             self._pump_output(proc.stdout.fileno(), chan.sendall, faults.drop_mid_output)
             err_pump.join()
         returncode = proc.wait()
+        if log is not None:  # before the client hears the exit status and sends its next command
+            log.ended(logged, exit_code_of(returncode))
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import Organisation, OrgKind, Submission
@@ -110,13 +110,20 @@ def claim(db: Session, now: dt.datetime, limit: int = 20) -> list[int]:
     return mine
 
 
-def next_due(db: Session) -> dt.datetime | None:
-    return db.scalar(
-        select(NotifyDelivery.next_attempt_at)
-        .where(NotifyDelivery.status == DeliveryStatus.PENDING.value)
-        .order_by(NotifyDelivery.next_attempt_at)
-        .limit(1)
+def next_due(db: Session, now: dt.datetime) -> dt.datetime | None:
+    """When this process may next find work: the earliest retry of a free delivery, or the end of the
+    earliest lease another process holds (its holder may die)."""
+    pending = NotifyDelivery.status == DeliveryStatus.PENDING.value
+    free = db.scalar(
+        select(func.min(NotifyDelivery.next_attempt_at)).where(
+            pending, or_(NotifyDelivery.lease_until.is_(None), NotifyDelivery.lease_until < now)
+        )
     )
+    leased = db.scalar(
+        select(func.min(NotifyDelivery.lease_until)).where(pending, NotifyDelivery.lease_until >= now)
+    )
+    times = [t for t in (free, leased) if t is not None]
+    return min(times) if times else None
 
 
 @dataclass(frozen=True)

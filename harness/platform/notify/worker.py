@@ -23,6 +23,7 @@ from .senders import NetworkSender, Outcome, Sender, SmtpRelay, WebhookRequest
 
 log = logging.getLogger(__name__)
 POLL_S = 30.0
+MIN_WAIT_S = 0.02  # a row due now that another process claims first is not worth a busy loop
 EVENTS_MODULE = "harness.platform.services.events"
 
 
@@ -117,10 +118,11 @@ class Notifier:
                 if sent:
                     continue
                 wait = POLL_S
+                now = self.clock()
                 with self.platform.db.read() as db:
-                    due = outbox.next_due(db)
+                    due = outbox.next_due(db, now)
                 if due is not None:
-                    wait = min(POLL_S, max(0.0, (due - self.clock()).total_seconds()))
+                    wait = min(POLL_S, max(MIN_WAIT_S, (due - now).total_seconds()))
             except Exception:  # noqa: BLE001 - the database went away for a moment: try again later
                 log.exception("notification worker")
                 wait = POLL_S
