@@ -30,7 +30,8 @@ def sshd() -> Iterator[OpenSshServer]:
 
 @pytest.fixture(scope="module")
 def consoles() -> Iterator[tuple[ConsolePeer, ConsolePeer]]:
-    with ConsolePeer() as first, ConsolePeer() as second:  # one console per device: never shared
+    # respawn: a login program again after the harness logs out (close() leaves the console as found).
+    with ConsolePeer(respawn=True) as first, ConsolePeer(respawn=True) as second:  # one per device
         yield first, second
 
 
