@@ -146,7 +146,11 @@ class DropbearServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> DropbearServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()  # its folder lives in the cache, not in a temp dir anyone clears
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
