@@ -108,10 +108,15 @@ def setup_lines(token: str) -> list[tuple[str, str]]:
         '__hx "$1" "$__hm" "$__hd/p" "$__hd/q" 1048576; }; '
         '__hc() { __ht=$1; dd if="$2" of="$__hd/c" bs="$3" skip="$4" count=1 2>/dev/null; '
         ': >"$__hd/n"; __hx "$1" 0 "$__hd/c" "$__hd/n" "$3"; }; '
-        '__hg() { [ -n "$__hp" ] || return 1; for __hf in /proc/[0-9]*/stat; do '
+        # Alive: the job's leader is (not a zombie), or another member of its group is; the cheap
+        # checks first, since a slow board scans /proc slowly.
+        '__hg() { [ -n "$__hp" ] || return 1; '
+        '{ read -r __hv <"/proc/$__hp/stat"; } 2>/dev/null && '
+        'case ${__hv##*) } in Z*|X*) ;; *) return 0;; esac; '
+        'kill -0 -"$__hp" 2>/dev/null || return 1; for __hf in /proc/[0-9]*/stat; do '
         '{ read -r __hv <"$__hf"; } 2>/dev/null || continue; __hv=${__hv##*) }; set -- $__hv; '
-        '[ "$3" = "$__hp" ] || [ "${__hf#/proc/}" = "$__hp/stat" ] || continue; '
-        f'[ "$1" = Z ] || [ "$1" = X ] || return 0; done; return 1; }}; __ht={token}d',
+        f'[ "$3" = "$__hp" ] || continue; [ "$1" = Z ] || [ "$1" = X ] || return 0; done; return 1; }}; '
+        f'__ht={token}d',
     ]
     return [(line, token + "abcd"[i]) for i, line in enumerate(lines)]
 

@@ -53,6 +53,8 @@ KILL_GRACE = 2.0
 KILL_WAIT = 5.0
 POLL_INTERVAL = 0.05
 RESYNC_TIMEOUT = 3.0
+# Each driver command after a timeout (a slow board scans /proc slowly).
+CONTROL_TIMEOUT = 10.0
 # A flood of foreign text beyond this (over the body's own size) is dropped; the body comes in chunks.
 SLACK = 1 << 20
 
@@ -219,7 +221,7 @@ class ConsoleSession:
         report had not come whole in time), else `partial`, the output it left."""
         if not self._resync():
             return False, None, None
-        deadline = Deadline(RESYNC_TIMEOUT + KILL_GRACE + KILL_WAIT)
+        deadline = Deadline(CONTROL_TIMEOUT)
         _, state, _ = self.control(
             f'if [ "$__hw" != {self._running} ]; then echo never; elif [ -n "$__hp" ]; then '
             'kill -TERM -"$__hp" "$__hp" 2>/dev/null; echo running; fi', deadline)
@@ -230,13 +232,13 @@ class ConsoleSession:
             return True, self.fetch(report_line(token, COMMAND, limit), token, COMMAND, limit, deadline), None
         gone = self._gone_within(KILL_GRACE)
         if not gone:
-            self.control('kill -KILL -"$__hp" "$__hp" 2>/dev/null', deadline)
+            self.control('kill -KILL -"$__hp" "$__hp" 2>/dev/null', Deadline(CONTROL_TIMEOUT))
             gone = self._gone_within(KILL_WAIT)
         if gone:  # reap it (it cannot block now) so the shell forgets the job
-            self.control('wait "$__hp" 2>/dev/null; __hp=; jobs >/dev/null 2>&1', deadline)
+            self.control('wait "$__hp" 2>/dev/null; __hp=; jobs >/dev/null 2>&1', Deadline(CONTROL_TIMEOUT))
         token = _token()
         partial = self.fetch(report_line(token, COMMAND, limit), token, COMMAND, limit,
-                             Deadline(max(deadline.remaining(), RESYNC_TIMEOUT)))
+                             Deadline(CONTROL_TIMEOUT))
         return gone, None, partial
 
     def _resync(self) -> bool:
@@ -252,7 +254,7 @@ class ConsoleSession:
     def _gone_within(self, seconds: float) -> bool:
         deadline = Deadline(seconds)
         while True:
-            _, alive, _ = self.control("__hg && echo alive", Deadline(max(deadline.remaining(), 1.0)))
+            _, alive, _ = self.control("__hg && echo alive", Deadline(CONTROL_TIMEOUT))
             if not alive:
                 return True
             if deadline.expired:
