@@ -12,6 +12,8 @@ import tempfile
 import pytest
 
 REQUIRE_PEERS = os.environ.get("HARNESS_REQUIRE_PEERS") == "1"
+# Suites the tests hand to the runner (tests/data/agent_suites): run by `harness run`, not collected here.
+collect_ignore_glob = ["data/*"]
 
 # Device locks (harness.locks) of this test session: private, so tests never wait for, or block, a real
 # run on this host, nor another engineer's test session.

@@ -4,6 +4,7 @@ line when the sources are missing or unusable. (The build itself is the session'
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,8 @@ __all__ = ["hdc_binaries"]
 def test_second_call_reuses_the_cache(hdc_binaries: HdcBinaries) -> None:
     again = build_hdc()
     assert again.built is False and (again.hdc, again.hdcd) == (hdc_binaries.hdc, hdc_binaries.hdcd)
-    out = subprocess.run([str(again.hdc), "-v"], capture_output=True, timeout=30)  # no server involved
-    assert b"Ver:" in out.stdout + out.stderr
+    for binary in (again.hdc, again.hdcd):  # never run here: a bare hdc command may start a server
+        assert binary.read_bytes()[:4] == b"\x7fELF" and os.access(binary, os.X_OK)
     assert build.cached() == again
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from harness.lab.hdc.build import HdcBinaries
-from harness.lab.lab import Lab
+from harness.lab.lab import Lab, _listening
 from harness.lab.lab_records import start_time
-from harness.waiting import free_port
+from harness.waiting import free_port, poll_until
 
 from .hdc_peers import hdc_binaries
 
@@ -108,14 +109,45 @@ def test_run_smoke_over_hdc(lab: Lab, tmp_path: Path) -> None:
     assert 'failures="0"' in junit and 'errors="0"' in junit
 
 
-def test_lab_records_and_stops_its_hdc_server(tmp_path: Path, hdc_binaries: HdcBinaries) -> None:
+def test_a_reboot_mid_suite_over_hdc(lab: Lab, tmp_path: Path) -> None:
+    # The stability suite reboots the handset (`target boot`) several times, then goes on testing it.
+    def boots() -> int:
+        return next(int(d["boots"]) for d in lab.status() if d["name"] == "handset-ohos")
+
+    before = boots()
+    out = harness_cli(lab, "run", "stability", "--device", "handset-ohos", "--junit", str(tmp_path / "j.xml"),
+                      timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    junit = (tmp_path / "j.xml").read_text()
+    assert "test_reboot_cycles_within_budget" in junit and "test_kernel_log_clean" in junit
+    assert 'failures="0"' in junit and 'errors="0"' in junit
+    assert boots() > before  # really power-cycled, over hdc
+
+
+def hdc_server_pid(supervisor: int) -> int:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    assert len(children) == 1
+    return int(children[0])
+
+
+def test_lab_records_restarts_and_stops_its_hdc_server(tmp_path: Path, hdc_binaries: HdcBinaries) -> None:
     lab = Lab(write_inventory(tmp_path))
     lab.up()
     try:
         records = lab.records()
         assert records is not None and records.hdc_server is not None and records.hdc_server.alive
         assert records.hdc_server_port == lab.config.hdc_server_port != 8710
-        server = records.hdc_server
+        supervisor = records.hdc_server
+        first = hdc_server_pid(supervisor.pid)
+        # The real server can die (it aborts on a libuv assertion when a session drops at a bad moment):
+        # the lab starts it again and the transport connects its device again by itself.
+        os.kill(first, signal.SIGKILL)
+        poll_until(lambda: start_time(first) is None, 10, what="the killed server to be gone")
+        poll_until(lambda: _listening(lab.config.hdc_server_port), 20, what="the server to be back")
+        second = hdc_server_pid(supervisor.pid)
+        assert second != first
+        out = harness_cli(lab, "exec", "handset-ohos", "--", "echo back")  # a server that knows no device
+        assert (out.returncode, out.stdout) == (0, "back\n"), out.stderr
     finally:
         lab.down()
-    assert start_time(server.pid) is None  # the server is gone with the lab
+    assert start_time(supervisor.pid) is None and start_time(second) is None  # both gone with the lab

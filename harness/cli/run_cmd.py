@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..inventory import load_inventory
 from ..locks import LockHolder, hold_devices
 from ..plugin.selection import Shard
+from ..preflight import check_links
 from ..run.finish import finish_run
 from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from ..run.merge import merge_runs
@@ -153,6 +154,7 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
     specs = load_inventory(inventory_path).select(list(devices), list(tags), all_)
     if not specs:
         raise ConfigError(f"{inventory_path}: no devices to run on")
+    check_links(specs, via)
     selection = Selection(root, suites, keyword, list(include), list(exclude))
     selected = collect_test_ids(selection) if selection.filtered else None
     if selected is not None and not selected:
@@ -176,6 +178,12 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
     return publish_after_run(code, run_dir.path, publish_url)
 
 
+def _check_run_links(info: RunInfo, via: str | None) -> None:
+    """A resumed or retried run's devices, as its inventory says now, before anything is appended."""
+    inventory = load_inventory(Path(info.inventory))
+    check_links([inventory.get(name) for name in info.devices], via)
+
+
 def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
     if not (run_info.include or run_info.exclude):
         return None
@@ -186,6 +194,7 @@ def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
 def _resume(ref: str, reports: Path, opts: RunOptions, wait_lock: float) -> int:
     run_dir = resolve_run(ref, reports)
     info = run_dir.read_info()
+    _check_run_links(info, opts.via)
     # Locked before the journals are read: a second resume of the same run waits, then finds less to do.
     with _devices_locked(info.devices, "resume", info.run_id, wait_lock, opts.progress):
         info = run_dir.read_info()  # as it is now that the run is ours
@@ -211,6 +220,7 @@ def retry(run_ref: str, force: bool, via: str | None, wait_lock: float, reports:
     run_dir = resolve_run(run_ref, reports)
     info = run_dir.read_info()
     opts = _options(junit, strict, plain, grace, via)
+    _check_run_links(info, via)
     with _devices_locked(info.devices, "retry", info.run_id, wait_lock, opts.progress):
         return _retry(run_dir, run_dir.read_info(), opts, force, strict)
 

@@ -110,9 +110,8 @@ class Lab:
         hdc_server: HdcServer | None = None
         try:
             if self._hdc_names:
-                hdc_server = self._start_hdc_server()
-                assert hdc_server.proc is not None
-                records = dataclasses.replace(records, hdc_server=ProcessRecord.of(hdc_server.proc.pid),
+                supervisor, hdc_server = self._start_hdc_server()
+                records = dataclasses.replace(records, hdc_server=ProcessRecord.of(supervisor.pid),
                                               hdc_server_port=hdc_server.port)
                 records.save(self.records_path)  # recorded before anything else can fail
             for name in self.names:
@@ -240,18 +239,26 @@ class Lab:
         thread.start()
         return thread, box
 
-    def _start_hdc_server(self) -> HdcServer:
-        """The lab's own real hdc server (never on 8710: the lab config refuses it)."""
+    def _start_hdc_server(self) -> tuple[subprocess.Popen[bytes], HdcServer]:
+        """The lab's own real hdc server (never on 8710: the lab config refuses it), under a supervisor
+        that starts it again should it die (see harness.lab.hdc.supervisor). Returns the supervisor,
+        the leader of the group that holds both, and a client of the server."""
         home = self.config.state_dir / "hdc"
-        server = HdcServer(self.config.hdc_bin_dir / "hdc", port=self.config.hdc_server_port, home=home)
-        try:
-            server.start()
-        except (OSError, TimeoutError) as exc:
-            raise LabError(f"the lab's hdc server did not start on {server.address}: {exc} "
-                           f"(log {server.log_path})") from None
-        assert server.proc is not None
-        self._procs[server.proc.pid] = server.proc
-        return server
+        client = HdcServer(self.config.hdc_bin_dir / "hdc", port=self.config.hdc_server_port, home=home)
+        log_path = self.config.state_dir / "logs" / "hdc-server.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.lab.hdc.supervisor", "--hdc", str(client.hdc),
+                 "--port", str(client.port), "--home", str(home)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.config.state_dir)
+        self._procs[proc.pid] = proc
+        with contextlib.suppress(TimeoutError):  # judged just below
+            poll_until(lambda: proc.poll() is not None or _listening(client.port), 20.0,
+                       what=f"the lab's hdc server on {client.address}")
+        if proc.poll() is not None or not _listening(client.port):
+            raise LabError(f"the lab's hdc server did not start on {client.address} (log {log_path})")
+        return proc, client
 
     def _hdc_connect(self, server: HdcServer, name: str) -> None:
         address = f"127.0.0.1:{self.config.devices[name].hdc_port}"

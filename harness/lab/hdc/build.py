@@ -125,8 +125,9 @@ def _lock(cache: Path) -> Iterator[None]:
 
 
 def build_hdc(source: Path | str | None = None, cache_dir: Path | None = None,
-              *, jobs: int | None = None) -> HdcBinaries:
-    """hdc and hdcd for these sources: from the cache when built before, else built now."""
+              *, jobs: int | None = None, nice: bool = False) -> HdcBinaries:
+    """hdc and hdcd for these sources: from the cache when built before, else built now (`nice`: at a
+    lower CPU priority, for a build in the background of other work)."""
     src = resolve_source(source)
     key = source_key(src)
     cache = cache_dir or default_cache_dir()
@@ -137,7 +138,7 @@ def build_hdc(source: Path | str | None = None, cache_dir: Path | None = None,
             return found
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f".build-{key}-", dir=cache) as work:
-            _build(src, Path(work), cache / f"{key}.log", jobs)
+            _build(src, Path(work), cache / f"{key}.log", jobs, nice)
             staged = Path(work) / "out"
             (staged / "build.json").write_text(json.dumps({
                 "key": key, "source": str(src), "seconds": round(time.monotonic() - started, 1),
@@ -159,7 +160,7 @@ def link_binaries(bins: HdcBinaries, folder: Path) -> None:
         os.replace(tmp, folder / path.name)
 
 
-def _build(src: Path, work: Path, log_path: Path, jobs: int | None) -> None:
+def _build(src: Path, work: Path, log_path: Path, jobs: int | None, nice: bool = False) -> None:
     folder = src if src.is_dir() else _unpack(src, work / "src")
     stub = work / "ohos_param_lab.o"
     env = dict(os.environ)
@@ -172,7 +173,9 @@ def _build(src: Path, work: Path, log_path: Path, jobs: int | None) -> None:
             ["g++", "-std=c++17", "-O1", "-fPIC", "-c", str(LAB_PARAM_STUB), "-o", str(stub)],
             ["bash", str(folder / "build.sh"), str(work / "out")],
         ]
+        prefix = ["nice", "-n", "10"] if nice and shutil.which("nice") else []
         for argv in steps:
+            argv = prefix + argv
             try:
                 done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work,
                                       stdin=subprocess.DEVNULL)

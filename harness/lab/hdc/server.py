@@ -17,8 +17,11 @@ DEFAULT_PORT = 8710  # never used here: the lab and tests always pick their own
 
 
 class HdcServer:
-    def __init__(self, hdc: Path, port: int | None = None, home: Path | None = None) -> None:
+    def __init__(self, hdc: Path, port: int | None = None, home: Path | None = None, *,
+                 own_group: bool = True) -> None:
         self.hdc = Path(hdc)
+        # False: stay in the caller's process group (the lab's supervisor), so killing it kills both.
+        self.own_group = own_group
         self.port = port or free_port()
         if self.port == DEFAULT_PORT:
             raise ValueError("the lab never runs an hdc server on the default port 8710")
@@ -52,7 +55,7 @@ class HdcServer:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(self.hdc), "-m", "-s", self.address], env=self.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.home,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=self.own_group, cwd=self.home,
             )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
