@@ -32,7 +32,8 @@ from tests.agent_fixtures import (  # noqa: F401  (fixtures)
 from tests.agent_peers import JOB_MARK, CuttableProxy, command_logs, completed_jobs, overlaps
 from tests.pg_peer import PostgresCluster
 
-pytestmark = pytest.mark.peer("postgresql")
+# Real agents, labs and runs: well within this on a quiet machine; the bound is for a loaded one.
+pytestmark = [pytest.mark.peer("postgresql"), pytest.mark.timeout(300)]
 
 
 def submit(db: str, *args: str) -> list[int]:

@@ -25,7 +25,8 @@ from tests.agent_fixtures import (  # noqa: F401  (fixtures)
 )
 from tests.agent_peers import command_logs, completed_jobs, overlaps
 
-pytestmark = pytest.mark.peer("postgresql")
+# Real agents, labs and runs: well within this on a quiet machine; the bound is for a loaded one.
+pytestmark = [pytest.mark.peer("postgresql"), pytest.mark.timeout(300)]
 
 
 def test_three_agents_thirty_devices_two_hundred_jobs_each_exactly_once(

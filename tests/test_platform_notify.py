@@ -302,3 +302,16 @@ def test_a_delivery_another_process_holds_is_due_when_its_lease_ends(platform: S
     with platform.platform.db.read() as db:
         due = outbox.next_due(db, now)
     assert due is not None and (due - now).total_seconds() == pytest.approx(outbox.LEASE_S, abs=1)
+
+
+def test_a_removed_endpoint_gets_no_more_tries(platform: Seeded, notifier: Notifier, admin: Admin) -> None:
+    assert admin(platform, "notify", "policy", "--attempts", "8", "--backoff", "0.2").returncode == 0
+    with HookReceiver(fail_first=100, fail_status=500) as hook:
+        added = admin(platform, "notify", "webhook", "add", hook.url, "--org", "vendor-a")
+        endpoint_id = added.stderr.split()[1]
+        notifier.on_change(change())
+        hook.wait_for(1)
+        assert admin(platform, "notify", "remove", endpoint_id).returncode == 0
+        (row,) = settled(platform, 1)
+    assert row.status == "failed" and row.last_error == "the endpoint was removed"
+    assert row.attempts <= 3 and len(hook.requests) == row.attempts - 1  # the last try sent nothing

@@ -123,6 +123,16 @@ def test_ssh_back_to_back_commands_on_one_connection(ssh: SshTransport) -> None:
     assert [r.stdout_text.strip() for r in results] == [str(i) for i in range(25)]
 
 
+def test_ssh_timeout_stops_every_process_on_busybox(ssh: SshTransport) -> None:
+    # The stopper is POSIX sh, grep and /proc: busybox's must do. A trapping shell, an immune child.
+    with pytest.raises(CommandTimeout) as caught:
+        ssh.run("trap 'echo t' TERM; sh -c 'trap \"\" TERM HUP INT; exec sleep 1000' & "
+                "while :; do sleep 1; done", timeout=2)
+    assert "could not be verified" not in str(caught.value)
+    left = ssh.run("for d in /proc/[0-9]*; do cat $d/cmdline 2>/dev/null | tr '\\0' ' '; echo; done")
+    assert b"sleep 1000" not in left.stdout
+
+
 def test_ssh_password_login_and_pinned_key_enforced(board: QemuBoard) -> None:
     with SshTransport(board.ssh_spec(use_key=False)) as by_password:
         assert by_password.run("id -u").stdout_text.strip() == "0"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
 import struct
@@ -24,6 +25,10 @@ from .faults import Faults
 
 READ_SIZE = 64 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# SshTransport runs each command behind a line that exports its tag (harness.transports.ssh_exec): the
+# fault patterns (`^hang`) match the command the user gave.
+_TAG_LINE = re.compile(r"\Aexport HARNESS_CMD_TAG=[0-9a-f]+\n")
+
 # SSH "signal" request names (RFC 4254 6.10) a client may send to a running command.
 SIGNALS = {
     "HUP": signal.SIGHUP,
@@ -133,7 +138,7 @@ class CommandSession:
         # Waiting on the channel's close event: the delay ends early if the client gives up.
         if faults.latency_s > 0 and chan.status_event.wait(faults.latency_s):
             return
-        if self.command is not None and faults.hangs(self.command):
+        if self.command is not None and faults.hangs(_TAG_LINE.sub("", self.command, count=1)):
             chan.status_event.wait()  # never finishes: sits there until the channel closes
             return
         argv = list(runner.shell_argv if self.command is None else runner.argv_for(self.command))

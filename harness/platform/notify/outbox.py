@@ -140,6 +140,7 @@ def record(
     started: dt.datetime,
     duration_s: float,
     policy: RetryPolicy,
+    final: bool = False,  # no retry whatever the policy says (the endpoint was removed)
 ) -> Recorded:
     delivery = db.get(NotifyDelivery, delivery_id)
     assert delivery is not None
@@ -162,7 +163,7 @@ def record(
         delivery.last_error = ""
         return Recorded(delivery.status, delivery.attempts, None)
     delivery.last_error = outcome.error[:MAX_ERROR]
-    delay = policy.delay_after(delivery.attempts)
+    delay = None if final else policy.delay_after(delivery.attempts)
     if delay is None:
         delivery.status = DeliveryStatus.FAILED.value
         return Recorded(delivery.status, delivery.attempts, None)

@@ -145,6 +145,7 @@ class Notifier:
             row = outbox.settings(db)
             policy = outbox.policy_of(row)
             kind, payload, target = endpoint.kind, delivery.payload, endpoint.target_shown
+            removed = not endpoint.active
             url_sealed, secret_sealed = endpoint.url_sealed, endpoint.secret_sealed
             relay_fields = (
                 row.smtp_host,
@@ -157,7 +158,9 @@ class Notifier:
         started = self.clock()
         t0 = time.monotonic()
         try:
-            if kind == EndpointKind.WEBHOOK.value:
+            if removed:
+                outcome = Outcome(False, None, "the endpoint was removed")
+            elif kind == EndpointKind.WEBHOOK.value:
                 outcome = self._post(delivery_id, payload, url_sealed, secret_sealed, policy.timeout_s)
             else:
                 outcome = self._mail(delivery_id, payload, target, relay_fields, policy.timeout_s)
@@ -165,7 +168,7 @@ class Notifier:
             outcome = Outcome(False, None, str(exc))
         duration = time.monotonic() - t0
         with self.platform.db.write() as db:
-            done = outbox.record(db, delivery_id, outcome, started, duration, policy)
+            done = outbox.record(db, delivery_id, outcome, started, duration, policy, final=removed)
         if not outcome.ok:
             log.warning(
                 "delivery %s to %s: attempt %s failed (%s); %s",
