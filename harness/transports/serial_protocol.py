@@ -95,7 +95,7 @@ def setup_lines(token: str) -> list[tuple[str, str]]:
         '__hd=$__hv/.harness.$$; mkdir -m 700 "$__hd" 2>/dev/null && break; __hd=; done; '
         f"if command -v cksum >/dev/null 2>&1; then __hq=c; else __hq=w; fi; __ht={token}b",
         # The report of two files: status twice, then (when small enough) the bytes and the end twice.
-        '__hx() { if [ ! -s "$3" ] && [ ! -s "$4" ]; then set -- "$@" 4294967295 0 x 4294967295 0; '
+        '__hx() { __ht=$1; if [ ! -s "$3" ] && [ ! -s "$4" ]; then set -- "$@" 4294967295 0 x 4294967295 0; '
         'elif [ $__hq = c ]; then set -- "$@" $(cksum "$3" "$4"); '
         'else set -- "$@" - $(wc -c <"$3") x - $(wc -c <"$4"); fi; '
         f"printf '\\n%s%s %s %s %s %s %s\\n%s%s %s %s %s %s %s\\n' {STATUS_TAG} \"$1\" \"$2\" \"$6\" \"$7\" "
@@ -159,7 +159,7 @@ CONTROL_MAX = 1048576  # what __hl sends inline
 
 def report_line(token: str, capture: Capture, inline_max: int) -> str:
     """Ask for a report again (the first one's status lines were lost); inline_max 0: status only."""
-    return f'__hx {token} "${capture.code_var}" {capture.out} {capture.err} {inline_max}'
+    return f'__hx {token} "${{{capture.code_var}:-0}}" {capture.out} {capture.err} {inline_max}'
 
 
 def chunk_line(token: str, path: str, size: int, index: int) -> str:
