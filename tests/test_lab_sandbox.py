@@ -287,7 +287,8 @@ def test_run_timeout_kills_the_command_and_the_device_stays_usable(devices: dict
     started = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired):
         box.run("sleep 60", timeout=0.5)
-    assert time.monotonic() - started < 5
+    # Ended by its timeout, not by the sleep ending: half the sleep is a margin no load reaches.
+    assert 0.5 <= time.monotonic() - started < 30
     assert device_pids(box, "sleep") == []
     assert sh(box, "echo ok").strip() == "ok"
 

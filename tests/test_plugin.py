@@ -328,6 +328,9 @@ def test_dropped_link_is_recovered_before_the_next_test(tmp_path: Path, inventor
     assert [line["type"] for line in lines] == ["plan", "device", "result", "device", "result", "end"]
 
 
+BOOT_BUDGET = 3
+
+
 def test_device_that_does_not_come_back_errors_the_rest_quickly(tmp_path: Path) -> None:
     with OpenSshServer() as doomed:
         inv = tmp_path / "devices.toml"
@@ -348,7 +351,6 @@ def test_device_that_does_not_come_back_errors_the_rest_quickly(tmp_path: Path) 
         """
         write_suite(root, "gone", DEMO_TOML, tests)
         run_dir = tmp_path / "run"
-        started = time.monotonic()
         worker(
             [root / "gone"],
             "--device",
@@ -358,10 +360,9 @@ def test_device_that_does_not_come_back_errors_the_rest_quickly(tmp_path: Path) 
             "--harness-run-dir",
             str(run_dir),
             "--harness-boot-timeout",
-            "1",
+            str(BOOT_BUDGET),
             cwd=tmp_path,
         )
-        elapsed = time.monotonic() - started
     got = results(journal(run_dir))
     assert got["test_1_kill_device"]["outcome"] == "ERROR"
     for name in ("test_2", "test_3"):
@@ -369,9 +370,10 @@ def test_device_that_does_not_come_back_errors_the_rest_quickly(tmp_path: Path) 
             got[name]
         )
     assert "NotReady" in got["test_2"]["message"]
-    assert got["test_3"]["duration"] < 0.5  # no second wait for the boot budget
+    # One wait for the boot budget, not one per test: a second wait would last the budget again.
+    # The budget is long next to a test that errors at once, so a loaded machine stays under it.
+    assert got["test_3"]["duration"] < BOOT_BUDGET
     assert got["test_4_no_device_needed"]["outcome"] == "PASS"
-    assert elapsed < 15
 
 
 def test_per_test_timeout_stops_the_test_and_the_remote_command(tmp_path: Path, inventory: Path) -> None:
@@ -394,7 +396,8 @@ def test_per_test_timeout_stops_the_test_and_the_remote_command(tmp_path: Path, 
         "1",
         cwd=tmp_path,
     )
-    assert time.monotonic() - started < 20
+    # Stopped at its 1 s timeout, not left to run its 37 s sleep (whatever the machine's load).
+    assert time.monotonic() - started < 37.25
     got = results(journal(run_dir))
     assert (got["test_1_hangs"]["outcome"], got["test_1_hangs"]["message"]) == (
         "ERROR",
