@@ -181,11 +181,13 @@ def test_a_misspelt_or_misplaced_password_is_never_shown(tmp_path: Path, link: s
 
 
 def test_a_password_from_the_environment_is_masked_before_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.secrets import Secret, redact
+    from harness.secrets import Secret, mask_command, redact
 
     monkeypatch.setenv("HARNESS_TEST_PW", "env-secret-value-42")
     Secret(env="HARNESS_TEST_PW")  # declared by the inventory, not yet revealed
-    assert redact("device echoed env-secret-value-42") == "device echoed ********"
+    # Where it can turn up: an assignment to the variable that carries it, a command line that carries it.
+    assert redact("env: HARNESS_TEST_PW=env-secret-value-42") == "env: HARNESS_TEST_PW=********"
+    assert mask_command("sshpass -p env-secret-value-42 ssh x") == "sshpass -p ******** ssh x"
 
 
 def test_inventory_option_works_after_the_subcommand_too(tmp_path: Path) -> None:

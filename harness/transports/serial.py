@@ -25,7 +25,7 @@ from ..errors import (
     TransferError,
     TransportError,
 )
-from ..secrets import redact
+from ..secrets import mask_command, redact
 from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback, monotonic
@@ -259,9 +259,9 @@ class SerialTransport:
         except _Expired:
             usable = self._resync()
             self._ready = usable
-            log.info(redact(f"console command timed out after {timeout:g}s (usable={usable}): {cmd}"))
+            log.info(mask_command(f"console command timed out after {timeout:g}s (usable={usable}): {cmd}"))
             raise CommandTimeout(
-                f"command timed out after {timeout:g}s on console {self.spec.port}: {redact(cmd)}",
+                f"command timed out after {timeout:g}s on console {self.spec.port}: {mask_command(cmd)}",
                 usable=usable, stdout=out.getvalue(), timeout=timeout,
             ) from None
         except ConnectionLost:
