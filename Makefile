@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench deps clean
+.PHONY: run test lint bench mutate deps clean
 
 $(STAMP): pyproject.toml
 	@sh scripts/system-deps.sh
@@ -22,11 +22,15 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness tests bench suites
+	$(BIN)/ruff check harness tests bench suites scripts
 	$(BIN)/mypy harness
 
 bench: $(STAMP)
 	$(BIN)/python bench/transports.py
 
+# Mutation testing of the pure core (mutmut): a score per module and the survivors; not part of `test`.
+mutate: $(STAMP)
+	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .mutate

@@ -1,9 +1,10 @@
 """Benchmark: one `true` through SerialTransport.run vs. the least a console round trip can cost.
 
 Both sides use the same shell on the same pty (a ConsolePeer reached through its device path), in the
-same state (logged in, echo off, our prompt), interleaved so machine noise hits both alike:
-  ours: SerialTransport.run("true")  (framing, markers, exit code, prompt wait)
-  raw:  write `true; echo X$?\\r`, read until `X0` and the prompt that follows it.
+same state (logged in and set up by the driver), interleaved so machine noise hits both alike:
+  ours: SerialTransport.run("true")  (the background job, its checked report, the exit code)
+  raw:  the same framing by hand: write the very line the driver types (`__hr <token> 'true' ...`)
+        and read until its status line has arrived whole, with nothing else done.
 
     python bench/bench_serial.py [iterations]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import statistics
 import sys
@@ -21,19 +23,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.lab.console import ConsolePeer  # noqa: E402
+from harness.transports.base import DEFAULT_MAX_OUTPUT  # noqa: E402
 from harness.transports.serial import SerialTransport  # noqa: E402
+from harness.transports.serial_protocol import STATUS_TAG, run_line  # noqa: E402
 
 
 def _raw_round_trip(fd: int) -> None:
-    os.write(fd, b"true; echo X$?\r")
+    token = secrets.token_hex(6)
+    os.write(fd, run_line(token, "true", DEFAULT_MAX_OUTPUT).encode() + b"\r")
+    status = STATUS_TAG.encode() + token.encode() + b" "
     seen = b""
     while True:
         ready, _, _ = select.select([fd], [], [], 5.0)
         if not ready:
             raise TimeoutError(f"raw round trip got no answer: {seen[-80:]!r}")
         seen += os.read(fd, 65536)
-        at = seen.find(b"X0\n")
-        if at >= 0 and seen.endswith(b"# "):  # the marker, then the whole prompt after it
+        at = seen.find(status)
+        if at >= 0 and seen.find(b"\n", at) >= 0:  # the status line, whole
             return
 
 

@@ -6,6 +6,7 @@ ConfigError (the CLI exits 2). Unknown keys are refused, with a "did you mean" w
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
 import re
 import tomllib
@@ -17,14 +18,16 @@ from typing import Any
 from .errors import ConfigError
 from .profiles import profile_names
 from .secrets import Secret, redact, weakness
-from .specs import AdbSpec, Declared, DeviceSpec, JumpSpec, SerialSpec, SshSpec
+from .specs import AdbSpec, Declared, DeviceSpec, HdcSpec, JumpSpec, SerialSpec, SshSpec
 
 log = logging.getLogger("harness.inventory")
 
 KINDS = ("handset", "board", "module")
-TRANSPORTS = ("ssh", "adb", "serial")
+TRANSPORTS = ("ssh", "adb", "hdc", "serial")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
+_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
+HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
 HOSTPORT_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+)(?::(?P<port>\d+))?$")
 
 
@@ -74,6 +77,11 @@ class _Where:
         else:
             shown = f"<{type(value).__name__}, not shown>" if value is not None else "<not shown>"
         return ConfigError(f"{self.path}: {where}key {self.key!r} = {shown}: {problem}")
+
+
+def link_error(spec: DeviceSpec, key: str, value: Any, problem: str) -> ConfigError:
+    """A problem with one key of a loaded device, in the same one-line form as a parse error."""
+    return _Where(spec.source or Path("devices.toml"), spec.name, key).fail(value, problem)
 
 
 _SECRET_WORDS = ("pass", "pwd", "secret", "token")
@@ -164,15 +172,54 @@ def _path_under(base: Path) -> Checker:
     return check
 
 
-def _hostport(default_port: int) -> Checker:
+def is_host(text: str) -> bool:
+    """An IP address or a name a resolver could look up: never a path, a URL, a user@ or a leading '-'
+    (those only fail once something tries to connect)."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return bool(HOSTNAME_RE.match(text))
+
+
+def _host(value: Any, where: _Where) -> str:
+    text = _str(value, where)
+    if not is_host(text):
+        raise where.fail(value, "expected a host name or IP address")
+    return text
+
+
+def _hostport(default_port: int | None) -> Checker:
     def check(value: Any, where: _Where) -> tuple[str | None, str, int]:
         m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
         port = int(m["port"]) if m and m["port"] else default_port
-        if not m or not 1 <= port <= 65535:
-            raise where.fail(value, "expected [user@]host[:port]")
+        shape = "[user@]host[:port]" if default_port is not None else "host:port"
+        if not m or port is None or not 1 <= port <= 65535 or not is_host(m["host"].strip("[]")):
+            raise where.fail(value, f"expected {shape}")
         return m["user"], m["host"].strip("[]"), port
 
     return check
+
+
+SERIAL_URLS = ("socket://", "rfc2217://")
+
+
+def _serial_port(value: Any, where: _Where) -> str:
+    """A device path, or socket:// or rfc2217:// with host:port (rfc2217 may add ?options)."""
+    text = _str(value, where)
+    if "://" not in text:
+        return text
+    scheme = next((s for s in SERIAL_URLS if text.startswith(s)), None)
+    if scheme is None:
+        raise where.fail(value, "expected a device path, socket://host:port or rfc2217://host:port")
+    address = text[len(scheme):]
+    if scheme == "rfc2217://":
+        address = address.partition("?")[0]
+    m = HOSTPORT_RE.match(address)
+    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535 \
+            or not is_host(m["host"].strip("[]")):
+        raise where.fail(value, f"expected {scheme}host:port")
+    return text
 
 
 def _table(
@@ -207,7 +254,7 @@ def _ssh(raw: Any, where: _Where, base: Path) -> SshSpec:
         raw,
         where,
         {
-            "host": _str,
+            "host": _host,
             "port": _int_range(1, 65535),
             "user": _str,
             "key_file": path,
@@ -230,13 +277,53 @@ def _ssh(raw: Any, where: _Where, base: Path) -> SshSpec:
 
 
 def _adb(raw: Any, where: _Where) -> AdbSpec:
-    f = _table(raw, where, {"serial": _str, "server": _hostport(5037), "connect": _str}, required=("serial",))
+    f = _table(raw, where, {"serial": _str, "server": _hostport(5037), "connect": _hostport(None)},
+               required=("serial",))
     if "server" in f:
         user, host, port = f.pop("server")
         if user:
             raise where.child("server").fail(raw["server"], "expected host:port (no user)")
         f["server_host"], f["server_port"] = host, port
+    if "connect" in f:
+        user, _host_, _port = f["connect"]
+        if user:
+            raise where.child("connect").fail(raw["connect"], "expected host:port (no user)")
+        f["connect"] = raw["connect"]
     return AdbSpec(**f)
+
+
+# hdc's connect key travels in a 32-byte field, NUL included.
+HDC_KEY_MAX = 31
+HDC_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _hdc_target(value: Any, where: _Where) -> str:
+    text = _str(value, where)
+    if not HDC_KEY_RE.match(text) or len(text.encode()) > HDC_KEY_MAX:
+        raise where.fail(value, f"expected a serial or IP:PORT of at most {HDC_KEY_MAX} characters, "
+                                "no spaces")
+    return text
+
+
+def _hdc_address(value: Any, where: _Where) -> str:
+    m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
+    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535:
+        raise where.fail(value, "expected IP:PORT (the device's hdcd over TCP)")
+    return _hdc_target(value, where)
+
+
+def _hdc(raw: Any, where: _Where, base: Path) -> HdcSpec:
+    f = _table(raw, where, {"target": _hdc_target, "server": _hostport(8710), "connect": _hdc_address,
+                            "client": _path_under(base)}, required=("target",))
+    if "server" in f:
+        user, host, port = f.pop("server")
+        if user:
+            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
+        f["server_host"], f["server_port"] = host, port
+    if "connect" in f and f["connect"] != f["target"]:
+        raise where.child("target").fail(f["target"], f"expected {f['connect']!r} (the hdc server names a "
+                                                      "TCP device by the address it was connected to)")
+    return HdcSpec(**f)
 
 
 def _serial(raw: Any, where: _Where, base: Path) -> SerialSpec:
@@ -244,7 +331,7 @@ def _serial(raw: Any, where: _Where, base: Path) -> SerialSpec:
         raw,
         where,
         {
-            "port": _str,
+            "port": _serial_port,
             "baud": _int_range(50, 12_000_000),
             "user": _str,
             "password": _str,
@@ -302,10 +389,13 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
         links["ssh"] = _ssh(raw["ssh"], where.child("ssh"), path.parent)
     if "adb" in raw:
         links["adb"] = _adb(raw["adb"], where.child("adb"))
+    if "hdc" in raw:
+        links["hdc"] = _hdc(raw["hdc"], where.child("hdc"), path.parent)
     if "serial" in raw:
         links["serial"] = _serial(raw["serial"], where.child("serial"), path.parent)
     if not links:
-        raise where.child("ssh").fail(None, "a device needs at least one transport table: ssh, adb or serial")
+        raise where.child("ssh").fail(None, "a device needs at least one transport table: "
+                                            "ssh, adb, hdc or serial")
     primary = simple.get("primary")
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")

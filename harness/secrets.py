@@ -7,8 +7,8 @@ nowhere else (a password that is also an ordinary word, `board`, must not eat ev
   the output of such a command (it was fed the secret and may echo it);
 - `mask_transcript`: a console transcript, which holds what was typed at the login prompt and its echo;
 - `redact`: any other text (device output, messages, logs, CLI errors): only where an environment-style
-  assignment hands a secret over (`PASSWORD=...`, `EM3568_PASS='...'`), never in names, identities or
-  unrelated words."""
+  assignment hands a secret over (`PASSWORD=...`, `EM3568_PASS='...'`) or a URL carries it
+  (`postgresql://user:...@host`), never in names, identities or unrelated words."""
 
 from __future__ import annotations
 
@@ -92,6 +92,8 @@ def redact(text: str) -> str:
             return match.group(0)
 
         text = _assignment(value).sub(hide, text)
+        # A URL's userinfo (postgresql://user:SECRET@host/db) hands it over too.
+        text = re.sub(rf"(://[^:/@\s]*:){re.escape(value)}@", rf"\g<1>{MASK}@", text)
     return text
 
 

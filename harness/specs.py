@@ -18,6 +18,19 @@ class AdbSpec:
 
 
 @dataclass(frozen=True)
+class HdcSpec:
+    """An OpenHarmony device behind an hdc server (OpenHarmony Device Connector)."""
+
+    target: str  # the connect key: a USB serial or IP:PORT, as `hdc list targets` shows it
+    server_host: str = "127.0.0.1"
+    server_port: int = 8710
+    # `hdc tconn IP:PORT` first, for TCP devices.
+    connect: str | None = None
+    # The real hdc client (from the OpenHarmony SDK's toolchains) for file transfers; default: on PATH.
+    client: Path | None = None
+
+
+@dataclass(frozen=True)
 class JumpSpec:
     host: str
     port: int = 22
@@ -81,13 +94,14 @@ class DeviceSpec:
     adb: AdbSpec | None = None
     ssh: SshSpec | None = None
     serial: SerialSpec | None = None
+    hdc: HdcSpec | None = None
     # Which link `run` uses when several are configured.
     primary: str | None = None
     source: Path | None = None
 
     @property
     def transports(self) -> list[str]:
-        return [k for k in ("ssh", "adb", "serial") if getattr(self, k) is not None]
+        return [k for k in ("ssh", "adb", "hdc", "serial") if getattr(self, k) is not None]
 
     @property
     def primary_transport(self) -> str:

@@ -14,6 +14,9 @@ command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
 # The QEMU tier (emulated arm64 boards) and its tests.
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# dropbear, the tests' second SSH server: trixie's build, fetched with a private apt and given trixie's
+# C library with patchelf (harness/lab/dropbear_build.py).
+command -v patchelf >/dev/null 2>&1 || need="$need patchelf"
 # The report tests: a real browser (headless Chromium) and the Nu HTML checker (npm vnu-jar on Java).
 [ -x /usr/bin/chromium ] || need="$need chromium"
 command -v java >/dev/null 2>&1 || need="$need default-jre-headless"
@@ -22,6 +25,12 @@ command -v npm >/dev/null 2>&1 || need="$need npm"
 ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 || need="$need fonts-noto-cjk"
 # The platform's tests and benchmark: a private PostgreSQL cluster (initdb/pg_ctl; the server is not started).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+# OpenHarmony's real hdc and hdcd, built from source by harness.lab.hdc.build for the lab and the tests.
+command -v g++ >/dev/null 2>&1 || need="$need g++"
+command -v make >/dev/null 2>&1 || need="$need make"
+for h in uv.h:libuv1-dev openssl/ssl.h:libssl-dev lz4.h:liblz4-dev libusb-1.0/libusb.h:libusb-1.0-0-dev; do
+    [ -f "/usr/include/${h%%:*}" ] || need="$need ${h#*:}"
+done
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages:$need"

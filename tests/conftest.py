@@ -12,6 +12,8 @@ import tempfile
 import pytest
 
 REQUIRE_PEERS = os.environ.get("HARNESS_REQUIRE_PEERS") == "1"
+# Suites the tests hand to the runner (tests/data/agent_suites): run by `harness run`, not collected here.
+collect_ignore_glob = ["data/*"]
 
 # Device locks (harness.locks) of this test session: private, so tests never wait for, or block, a real
 # run on this host, nor another engineer's test session.
@@ -31,3 +33,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.longrepr = f"skipped in CI, where every test must run (HARNESS_REQUIRE_PEERS=1): {reason}"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The hdc peers' first build takes minutes: start it now, in the background, when a selected test
+    # needs it, so it overlaps the tests that run before (a cached build returns at once).
+    if any("hdc_binaries" in getattr(item, "fixturenames", ()) for item in session.items):
+        from .hdc_peers import start_build_in_background
+
+        start_build_in_background()

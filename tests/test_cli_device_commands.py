@@ -46,6 +46,19 @@ def test_exec_keeps_stdout_stderr_and_the_remote_exit_code(inventory: Path) -> N
     assert harness(inventory, "exec", "board", "--", "true").returncode == 0
 
 
+def test_exec_with_several_arguments_keeps_each_one_whole(inventory: Path) -> None:
+    # argv after `--` is preserved, as docker exec / kubectl exec users expect: quoted one by one.
+    out = harness(inventory, "exec", "board", "--", "sh", "-c", "exit 7")
+    assert out.returncode == 7, out.stderr
+    out = harness(inventory, "exec", "board", "--", "printf", "[%s]\\n", "a b", "$HOME", "it's", "*")
+    assert (out.returncode, out.stdout) == (0, b"[a b]\n[$HOME]\n[it's]\n[*]\n")
+
+
+def test_exec_with_one_argument_runs_it_as_a_shell_command_line(inventory: Path) -> None:
+    out = harness(inventory, "exec", "board", "--", "echo one | tr o 0; exit 4")
+    assert (out.returncode, out.stdout) == (4, b"0ne\n")
+
+
 def test_exec_streams_output_as_it_arrives(inventory: Path, tmp_path: Path) -> None:
     gate = tmp_path / "gate"  # the device side blocks reading it; we write only once output arrived
     os.mkfifo(gate)

@@ -188,6 +188,7 @@ def test_a_password_from_the_environment_is_masked_before_it_is_used(monkeypatch
     # Where it can turn up: an assignment to the variable that carries it, a command line that carries it.
     assert redact("env: HARNESS_TEST_PW=env-secret-value-42") == "env: HARNESS_TEST_PW=********"
     assert mask_command("sshpass -p env-secret-value-42 ssh x") == "sshpass -p ******** ssh x"
+    assert redact("postgresql://q:env-secret-value-42@db/x down") == "postgresql://q:********@db/x down"
 
 
 def test_inventory_option_works_after_the_subcommand_too(tmp_path: Path) -> None:

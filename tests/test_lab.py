@@ -16,6 +16,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.inventory import parse_inventory
+from harness.lab.hdc.build import HdcBinaries
 from harness.lab.lab import Lab, LabError
 from harness.lab.lab_records import start_time
 from harness.lab.persona import load_persona
@@ -24,7 +25,10 @@ from harness.transports import open_transport
 from harness.transports.base import Transport
 from harness.waiting import poll_until
 
+from .hdc_peers import hdc_binaries
 from .lab_inventory import read_until, write_lab
+
+__all__ = ["hdc_binaries"]
 
 REPO = Path(__file__).resolve().parents[1]
 OS_NAMES = {"ohos-rk3568": "OpenHarmony", "handset-hmos": "HarmonyOS", "euler-ft2000": "openEuler",
@@ -113,7 +117,9 @@ def test_reboot_cycle_on_every_link(lab: Lab, name: str, kind: str) -> None:
         assert link.run("echo alive > /tmp/marker && cat /tmp/marker", 10).stdout_text.strip() == "alive"
         link.reboot()
         link.wait_ready(20)
-        assert _boots(lab, name) == before + 1
+        # A profile whose ready check is trivial answers as soon as the links are up; the device counts
+        # the boot when it completes, a moment later.
+        poll_until(lambda: _boots(lab, name) == before + 1, 10, what=f"{name}'s boot to be counted")
         assert link.run(profile.boot_completed, 10).ok
         key, value = load_persona(name).boot_completed
         check, expected = {"ohos": (f"param get {key}", value), "android": (f"getprop {key}", value)}.get(
@@ -155,13 +161,14 @@ def test_lab_down_leaves_no_process_behind(tmp_path: Path) -> None:
     assert all(s["state"] == "down" for s in Lab(inventory).status())
 
 
-def test_default_inventory_through_the_cli(tmp_path: Path) -> None:
-    """The repository's devices.toml, on its fixed ports (its state dir in a temporary copy)."""
+def test_default_inventory_through_the_cli(tmp_path: Path, hdc_binaries: HdcBinaries) -> None:
+    """The repository's devices.toml, on its fixed ports (its state dir in a temporary copy). Its hdc
+    devices need the built hdc peers: waited for here, not inside `lab up`'s own timeout."""
     inventory = tmp_path / "devices.toml"
     shutil.copy(REPO / "devices.toml", inventory)
     config = parse_inventory(inventory.read_text(), inventory).lab
-    ports = [config.adb_server_port] + [p for d in config.devices.values()
-                                        for p in (d.ssh_port, d.adb_port, d.console_port) if p]
+    ports = [config.adb_server_port, config.hdc_server_port] + [
+        p for d in config.devices.values() for p in (d.ssh_port, d.adb_port, d.hdc_port, d.console_port) if p]
     for port in ports:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} of the default lab is taken"
@@ -171,13 +178,13 @@ def test_default_inventory_through_the_cli(tmp_path: Path) -> None:
         status = harness_cli("lab", "status", "--inventory", str(inventory), "--json")
         assert status.returncode == 0, status.stderr
         states = {s["name"]: s for s in json.loads(status.stdout)}
-        assert set(states) == set(OS_NAMES)
+        assert set(states) == set(OS_NAMES) | {"handset-ohos"}  # the hdc handset beside the five
         assert all(s["state"] == "up" and s["pid"] for s in states.values())
         devices = harness_cli("-i", str(inventory), "devices", "--json")
         assert devices.returncode == 0, devices.stdout + devices.stderr
     finally:
         down = harness_cli("lab", "down", "--inventory", str(inventory))
-    assert down.returncode == 0 and "5 devices stopped" in down.stdout
+    assert down.returncode == 0 and "6 devices stopped" in down.stdout
     assert all(start_time(s["pid"]) is None for s in states.values())
 
 

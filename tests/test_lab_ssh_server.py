@@ -444,6 +444,37 @@ def test_truncated_transfers(board: SimulatedSshServer, tmp_path: Path) -> None:
 # -- through the project's SshTransport -------------------------------------------------------
 
 
+def test_a_truncated_pull_is_a_transfer_error_and_lands_nothing(board: SimulatedSshServer, tmp_path: Path) -> None:
+    (board.root / "stored.bin").write_bytes(os.urandom(300_000))
+    board.faults = Faults(truncate_transfers=True)
+    local = tmp_path / "pulled.bin"
+    with transport_for(board) as link, pytest.raises(TransferError) as caught:
+        link.pull("/stored.bin", local)
+    assert "150000" in str(caught.value) and "300000" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary one
+
+
+def test_a_failed_push_leaves_no_partial_file_and_the_old_one_whole(
+    board: SimulatedSshServer, tmp_path: Path
+) -> None:
+    old = os.urandom(1000)
+    (board.root / "f.bin").write_bytes(old)
+    local = tmp_path / "f.bin"
+    local.write_bytes(os.urandom(300_000))
+    board.faults = Faults(truncate_transfers=True)
+    with transport_for(board) as link:
+        with pytest.raises(TransferError):
+            link.push(local, "/f.bin")
+        with pytest.raises(TransferError):
+            link.push(local, "/new.bin")
+        assert (board.root / "f.bin").read_bytes() == old
+        assert sorted(p.name for p in board.root.iterdir() if "bin" in p.name) == ["f.bin"]
+        board.faults = Faults()
+        link.push(local, "/f.bin")  # and a good push replaces the file whole
+        assert (board.root / "f.bin").read_bytes() == local.read_bytes()
+        assert sorted(p.name for p in board.root.iterdir() if "bin" in p.name) == ["f.bin"]
+
+
 def test_ssh_transport_exit_codes_stderr_and_files(board: SimulatedSshServer, tmp_path: Path) -> None:
     with transport_for(board) as link:
         assert link.run("true").exit_code == 0

@@ -13,7 +13,7 @@ import pytest
 from harness.errors import ConfigError
 from harness.lab.persona import OS_PROFILES, SHIMS_DIR, list_personas, load_persona
 
-ALL = ["euler-ft2000", "handset-hmos", "kylin-v10", "nonconforming-board", "ohos-rk3568"]
+ALL = ["euler-ft2000", "handset-hmos", "handset-ohos", "kylin-v10", "nonconforming-board", "ohos-rk3568"]
 LINUX = ["euler-ft2000", "kylin-v10", "nonconforming-board"]
 # Options a kernel suite checks on every Linux board.
 REQUIRED_KCONFIG = ["CONFIG_CGROUPS", "CONFIG_NAMESPACES", "CONFIG_USER_NS", "CONFIG_PID_NS", "CONFIG_NET_NS",

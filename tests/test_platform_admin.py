@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.platform.db.migrate import head_revision
 from harness.report.signing import PUBLIC_NAME, init_key
 from tests.platform_peers import PlatformServer, api, login, make_bundle, upload
 
@@ -78,7 +79,7 @@ def test_migrate_and_a_port_already_taken(tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_PLATFORM_")}
     migrated = subprocess.run([sys.executable, "-m", "harness", "platform", "migrate", "--data", str(tmp_path)],
                               capture_output=True, text=True, env=environ, timeout=60)
-    assert migrated.returncode == 0 and "schema at revision 0001 (current)" in migrated.stdout
+    assert migrated.returncode == 0 and f"schema at revision {head_revision()} (current)" in migrated.stdout
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -426,10 +426,14 @@ def test_ctrl_c_records_the_current_test_and_an_interrupted_end(tmp_path: Path, 
     """
     write_suite(root, "intr", DEMO_TOML, tests)
     run_dir = tmp_path / "run"
+    # A test session started in the background of a shell script (`make test &`, a CI step) inherits
+    # SIGINT ignored, and so would this pytest: give it Ctrl-C back, as the runner does for its workers
+    # (harness.run.worker), so the test does not depend on how its own session was started.
     argv = [
         sys.executable,
-        "-m",
-        "pytest",
+        "-c",
+        "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.exit(pytest.main(sys.argv[1:]))",
         "-p",
         "no:cacheprovider",
         "-q",

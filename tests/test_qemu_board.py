@@ -5,6 +5,7 @@ QEMU state folder ($HARNESS_QEMU_DIR or ~/.cache/harness/qemu) on first use and 
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HostKeyMismatch
+from harness.errors import CommandTimeout, HostKeyMismatch
 from harness.lab.qemu import QemuBoard, build_image, default_state_dir
 from harness.lab.qemu.board import QEMU
 from harness.lab.qemu.cpio import CpioArchive
@@ -24,6 +25,7 @@ from harness.lab.qemu.image import is_shared_library_package
 from harness.lab.qemu.initramfs import ImageBuildError, check_libraries
 from harness.transports.serial import SerialTransport
 from harness.transports.serial_link import open_link
+from harness.transports.serial_protocol import Strategy
 from harness.transports.ssh import SshTransport
 from harness.waiting import Deadline
 
@@ -121,6 +123,16 @@ def test_ssh_back_to_back_commands_on_one_connection(ssh: SshTransport) -> None:
     assert [r.stdout_text.strip() for r in results] == [str(i) for i in range(25)]
 
 
+def test_ssh_timeout_stops_every_process_on_busybox(ssh: SshTransport) -> None:
+    # The stopper is POSIX sh, grep and /proc: busybox's must do. A trapping shell, an immune child.
+    with pytest.raises(CommandTimeout) as caught:
+        ssh.run("trap 'echo t' TERM; sh -c 'trap \"\" TERM HUP INT; exec sleep 1000' & "
+                "while :; do sleep 1; done", timeout=2)
+    assert "could not be verified" not in str(caught.value)
+    left = ssh.run("for d in /proc/[0-9]*; do cat $d/cmdline 2>/dev/null | tr '\\0' ' '; echo; done")
+    assert b"sleep 1000" not in left.stdout
+
+
 def test_ssh_password_login_and_pinned_key_enforced(board: QemuBoard) -> None:
     with SshTransport(board.ssh_spec(use_key=False)) as by_password:
         assert by_password.run("id -u").stdout_text.strip() == "0"
@@ -184,3 +196,33 @@ def test_poweroff_ends_qemu_and_restart_keeps_the_host_key(board: QemuBoard) -> 
         assert ssh.run("uname -m").stdout_text.strip() == "aarch64"
     with socket.create_connection((board.ssh_host, board.ssh_port), timeout=5) as raw:
         assert raw.recv(64).startswith(b"SSH-2.0-OpenSSH_")
+
+
+def test_serial_on_busybox_with_syslog_on_the_console(board: QemuBoard, ssh: SshTransport) -> None:
+    """Issue 9, items 2-5 on a real kernel and busybox: syslogd writes to the console (-O /dev/console)
+    while commands run; each result holds only its command's output, stdout apart from stderr; ash
+    gets `sh -c` children and shell state never leaks; a timed-out command is gone from the board
+    afterwards; close restores the printk level the board had."""
+    ssh.run("dmesg -n 7")  # a board found at console loglevel 7
+    noise = ssh.run("syslogd -O /dev/console && (i=0; while :; do logger -t noise \"foreign line $i\"; "
+                    "i=$((i+1)); sleep 0.2; done) </dev/null >/dev/null 2>&1 & echo $!")
+    duration = f"40.{random.randrange(10**8):08d}"
+    try:
+        with SerialTransport(board.serial_spec(), connect_timeout=60) as console:
+            for i in range(12):
+                result = console.run(f"seq 1 {40 + i}; echo e{i} >&2; (exit {i % 3})", timeout=30)
+                expected = "".join(f"{n}\n" for n in range(1, 41 + i)).encode()
+                assert (result.exit_code, result.stdout, result.stderr) == (i % 3, expected, f"e{i}\n".encode())
+            assert console._session is not None and console._session.strategy is Strategy.CHILD
+            assert console.run("cd /tmp; X=1; exit 4", timeout=20).exit_code == 4
+            after = console.run('echo "${X:-clean} $(pwd)"', timeout=20).stdout_text.split()
+            assert after[0] == "clean" and after[1] != "/tmp"
+            with pytest.raises(CommandTimeout) as caught:
+                console.run(f"echo started; while :; do sleep {duration}; done", timeout=3)
+            assert caught.value.usable and caught.value.stdout == b"started\n"
+            assert duration not in ssh.run("ps -o args").stdout_text  # really gone from the board
+            assert console.run("echo still here", timeout=20).stdout == b"still here\n"
+        assert ssh.run("cat /proc/sys/kernel/printk").stdout_text.split()[0] == "7"  # as found
+        assert "foreign line" in board.console_tail(1 << 20)  # the noise was on the console
+    finally:
+        ssh.run(f"kill {noise.stdout_text.strip() or 0}; killall syslogd; true")

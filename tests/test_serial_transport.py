@@ -20,9 +20,9 @@ from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, NotReady,
 from harness.lab.console import ConsolePeer
 from harness.specs import SerialSpec
 from harness.transports.base import Transport
-from harness.transports.console import END_TAG, START_TAG
 from harness.transports.serial import SerialTransport
-from harness.waiting import free_port
+from harness.transports.serial_protocol import BODY_TAG, END_TAG, PROMPT_TAG, STATUS_TAG, posix_cksum
+from harness.waiting import free_port, poll_until
 
 pytestmark = pytest.mark.peer("console")
 
@@ -75,12 +75,23 @@ def test_is_a_transport(console: SerialTransport) -> None:
 
 
 def test_logs_in_and_runs_in_the_boards_shell(console: SerialTransport, peer: ConsolePeer) -> None:
-    result = console.run("echo $HOME; tty")
-    lines = result.stdout.decode().splitlines()
-    assert lines[0] == str(peer.home)  # the login program's environment, not ours
-    assert lines[1].startswith("/dev/pts/")
-    assert result.stderr == b"" and not result.stderr_separate
+    result = console.run("echo $HOME")
+    assert result.stdout.decode() == f"{peer.home}\n"  # the login program's environment, not ours
     assert peer.dmesg_log.read_text().splitlines() == ["-n 1"]  # console printk silenced once
+
+
+def test_stdout_and_stderr_arrive_apart(console: SerialTransport) -> None:
+    result = console.run("echo out; echo err >&2; printf tail; printf 'e2' >&2; exit 3")
+    assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\ntail", b"err\ne2")
+    assert result.stderr_separate
+    only_err = console.run("ls /no/such/path")
+    assert only_err.stdout == b"" and b"/no/such/path" in only_err.stderr and only_err.exit_code != 0
+
+
+def test_the_command_does_not_read_the_console(console: SerialTransport) -> None:
+    # stdin is /dev/null, as over ssh: a command that reads it must not eat the driver's next lines.
+    assert console.run("cat; read line; echo rc=$?").stdout == b"rc=1\n"
+    assert console.run("echo next").stdout == b"next\n"
 
 
 @pytest.mark.parametrize("code", [0, 1, 127, 255])
@@ -99,7 +110,7 @@ def test_each_command_gets_a_fresh_shell_as_over_ssh(console: SerialTransport) -
 
 def test_command_not_found_is_127_with_its_message(console: SerialTransport) -> None:
     result = console.run("no-such-command-here")
-    assert result.exit_code == 127 and b"not found" in result.stdout
+    assert result.exit_code == 127 and b"not found" in result.stderr and result.stdout == b""
 
 
 def test_multiline_and_non_utf8_output_arrive_exactly(console: SerialTransport) -> None:
@@ -117,7 +128,7 @@ def test_large_binary_output_arrives_intact(console: SerialTransport, kind: str)
     result = console.run("cat bulk.bin", timeout=30, on_output=lambda _stream, c: chunks.append(c))
     assert result.exit_code == 0 and len(result.stdout) == size
     assert hashlib.sha256(result.stdout).hexdigest() == made.stdout.split()[0].decode()
-    assert b"".join(chunks) == result.stdout  # streamed as it came, with no marker bytes in it
+    assert b"".join(chunks) == result.stdout  # handed on whole, with no marker bytes in it
 
 
 def test_output_is_bounded_and_marked_truncated(console: SerialTransport) -> None:
@@ -127,11 +138,12 @@ def test_output_is_bounded_and_marked_truncated(console: SerialTransport) -> Non
 
 
 def test_streamed_output_never_shows_markers(console: SerialTransport) -> None:
-    chunks: list[bytes] = []
-    console.run("for i in 1 2 3; do echo line$i; done", on_output=lambda _s, c: chunks.append(c))
-    joined = b"".join(chunks)
-    assert joined == b"line1\nline2\nline3\n"
-    assert START_TAG.encode() not in joined and END_TAG.encode() not in joined
+    chunks: list[tuple[str, bytes]] = []
+    console.run("for i in 1 2 3; do echo line$i; done; echo warn >&2",
+                on_output=lambda s, c: chunks.append((s, c)))
+    assert chunks == [("stdout", b"line1\nline2\nline3\n"), ("stderr", b"warn\n")]
+    for _, chunk in chunks:
+        assert not any(tag.encode() in chunk for tag in (STATUS_TAG, BODY_TAG, END_TAG, PROMPT_TAG))
 
 
 def test_timeout_stops_the_command_and_the_console_stays_usable(console: SerialTransport) -> None:
@@ -141,6 +153,36 @@ def test_timeout_stops_the_command_and_the_console_stays_usable(console: SerialT
     assert caught.value.usable and caught.value.stdout == b"started\n"
     assert processes_with("sleep", duration) == []  # Ctrl-C really stopped it on the board
     assert console.run("echo after").stdout == b"after\n"
+
+
+def test_timeout_ends_a_command_that_ignores_signals(console: SerialTransport) -> None:
+    # INT, HUP and TERM ignored, by the command and by a child of its own: SIGKILL after the grace.
+    first, second = unique_duration(), unique_duration()
+    cmd = (f"trap '' INT HUP TERM; sh -c \"trap '' INT HUP TERM; sleep {second}\" & "
+           f"echo started; while :; do sleep {first}; done")
+    with pytest.raises(CommandTimeout) as caught:
+        console.run(cmd, timeout=1.0)
+    assert caught.value.usable and caught.value.stdout == b"started\n"
+    # Verified gone by the driver before it returned: nothing to wait for here.
+    assert processes_with("sleep", first) == [] and processes_with("sleep", second) == []
+    assert console.run("echo after").stdout == b"after\n"
+
+
+def test_timeout_asks_with_sigterm_first(console: SerialTransport) -> None:
+    duration = unique_duration()
+    with pytest.raises(CommandTimeout) as caught:
+        console.run(f"trap 'echo cleaned up; exit 9' TERM; echo started; sleep {duration} & wait",
+                    timeout=1.0)
+    assert caught.value.usable and caught.value.stdout == b"started\ncleaned up\n"
+    assert processes_with("sleep", duration) == []
+
+
+def test_a_command_finishing_does_not_wait_for_what_it_left_running(console: SerialTransport) -> None:
+    duration = unique_duration()
+    result = console.run(f"sleep {duration} >/dev/null 2>&1 & echo left", timeout=5)
+    assert result.stdout == b"left\n" and result.exit_code == 0
+    for pid in processes_with("sleep", duration):
+        os.kill(pid, 9)
 
 
 def test_push_pull_round_trip(console: SerialTransport, kind: str, tmp_path: Path) -> None:
@@ -182,19 +224,24 @@ def test_link_dropped_mid_command_is_connection_lost(kind: str) -> None:
         transport = SerialTransport(peer.serial_spec(peer.url(kind)), connect_timeout=15)
         transport.connect()
         drop = peer.kill_socat if kind == "pty" else peer.kill_ser2net
+        duration = unique_duration()
         dropped = threading.Event()
-        seen = bytearray()
 
-        def on_output(_stream: str, chunk: bytes) -> None:
-            seen.extend(chunk)  # chunks can split a word: look at all output so far
-            if b"running" in seen and not dropped.is_set():
-                dropped.set()
-                drop()
+        def drop_once_running() -> None:
+            # The board's shell runs on this host: its command is seen in /proc once it runs.
+            poll_until(lambda: bool(processes_with("sleep", duration)), 15, interval=0.02)
+            dropped.set()
+            drop()
 
+        dropper = threading.Thread(target=drop_once_running, daemon=True)
+        dropper.start()
         with pytest.raises(ConnectionLost):
-            transport.run("echo running; sleep 20", timeout=15, on_output=on_output)
+            transport.run(f"echo running; sleep {duration}", timeout=15)
+        dropper.join(5)
         assert dropped.is_set()
         transport.close()
+        for pid in processes_with("sleep", duration):
+            os.kill(pid, 9)
 
 
 @pytest.mark.parametrize("shell", ["sh", "bash", "ash"])
@@ -268,47 +315,62 @@ def test_wait_ready_with_a_hanging_ready_command_is_not_ready(console: SerialTra
     assert console.run("echo after").stdout == b"after\n"
 
 
+def report(token: bytes, code: int, out: bytes, err: bytes = b"", *, body: bytes | None = None) -> bytes:
+    """A report as the board's functions print it (serial_protocol); `body` sends other bytes."""
+    status = b"__HR%s %d %d %d %d %d\n" % (token, code, posix_cksum(out), len(out), posix_cksum(err), len(err))
+    sent = b"\n" + status * 2
+    if out or err:
+        sent += b"__HB" + token + b"\n" + (out + err if body is None else body) + b"\n" + (b"__HZ" + token + b"\n") * 2
+    return sent + b"@HP" + token + b"# "
+
+
 class GarblingConsole:
-    """A console on a real TCP socket (what ser2net gives) whose shell answers the driver's framed
-    lines, but sends an end marker with no exit code for any other command: a stream that is not what
-    was framed, as line noise or a confused board produces. A real shell cannot be made to do it."""
+    """A console on a real TCP socket (what ser2net gives) that answers the driver's setup and its own
+    commands as a board would, but for any command containing `garble` sends output that never
+    matches its checksum, however often it is asked: a stream that is not what was framed, as line
+    noise or a confused board produces. A real shell cannot be made to do it."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", free_port()))
         self.url = f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
+    def _answer(self, line: bytes) -> bytes:
+        if (called := re.match(rb"__h([lrxc]) (\w+)", line)) is not None:
+            kind, token = called.groups()
+            if kind == b"l":
+                out = b"a\nb" if b"a\\nb" in line else b""
+                if b"readlink" in line:
+                    out = b"/bin/sh\nb:\nd:/tmp/fake\ndd:\n"
+                return report(token, 0, out)
+            if self.garbling or b"garble" in line:
+                self.garbling = True
+                return report(token, 0, b"partial", body=b"partiaX")
+            return report(token, 0, b"")
+        if prompt := re.findall(rb"__ht=(\w+)", line):
+            return b"@HP" + prompt[-1] + b"# "
+        return b"$ "
+
     def _serve(self) -> None:
         conn, _ = self.listener.accept()
-        prompt, pending = b"$ ", b""
+        self.garbling, pending = False, b""
         with conn:
             while data := conn.recv(4096):
                 pending += data
                 while b"\r" in pending:
                     line, pending = pending.split(b"\r", 1)
-                    framed = re.search(rb"__HS (\w+);", line)
-                    if framed is None:
-                        conn.sendall(prompt)
-                        continue
-                    if (ps1 := re.search(rb"@HP[\\']*(\w+)# ", line)) is not None:  # PS1 as typed, quoted
-                        prompt = b"@HP" + ps1.group(1) + b"# "
-                    token = framed.group(1)
-                    output, code = (b"a\nb", b"0") if b"a\\nb" in line else (b"", b"0")
-                    if b"garble" in line:
-                        output, code = b"partial", b"x!"
-                    conn.sendall(b"__HS" + token + b"\n" + output + b"\n__HE" + token + b" " + code
-                                 + b"\n" + prompt)
+                    conn.sendall(self._answer(line))
 
     def close(self) -> None:
         self.listener.close()
 
 
-def test_garbled_end_marker_is_connection_lost() -> None:
+def test_output_that_never_matches_its_checksum_is_connection_lost() -> None:
     board = GarblingConsole()
     try:
         transport = SerialTransport(SerialSpec(port=board.url), connect_timeout=5)
         transport.connect()
-        with pytest.raises(ConnectionLost) as caught:  # not the parser's ValueError
+        with pytest.raises(ConnectionLost) as caught:  # never the damaged bytes as output
             transport.run("garble", timeout=5)
         assert not caught.value.usable and not transport.connected
         transport.close()

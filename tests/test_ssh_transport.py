@@ -1,4 +1,6 @@
-"""SshTransport against a real OpenSSH sshd on loopback (harness.lab.sshd), no mocks."""
+"""SshTransport's contract against real SSH servers on loopback, no mocks: OpenSSH's sshd
+(harness.lab.sshd) and dropbear (harness.lab.dropbear, the server of many busybox boards). Every test
+runs on both."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from harness.errors import (
     NotReady,
     TransferError,
 )
+from harness.lab.dropbear import DropbearServer
+from harness.lab.dropbear_build import DropbearUnavailable, ensure_dropbear
 from harness.lab.sshd import OpenSshServer
 from harness.secrets import Secret
 from harness.specs import JumpSpec
@@ -33,18 +37,29 @@ WRONG_PASSWORD = "pw-Wrong-battery-17"
 pytestmark = pytest.mark.peer("sshd")
 
 
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[OpenSshServer]:
+SshPeer = OpenSshServer | DropbearServer
+
+
+@pytest.fixture(scope="module", params=["openssh", "dropbear"])
+def sshd(request: pytest.FixtureRequest) -> Iterator[SshPeer]:
     if not os.path.exists("/usr/sbin/sshd") or shutil.which("ssh-keygen") is None:
         pytest.skip("OpenSSH server (sshd, ssh-keygen) is not installed")
     if os.geteuid() != 0:
         pytest.skip("the private sshd needs root for its clean HOME and test password")
-    with OpenSshServer(password=PASSWORD) as server:
-        yield server
+    if request.param == "openssh":
+        with OpenSshServer(password=PASSWORD) as server:
+            yield server
+        return
+    try:
+        build = ensure_dropbear()
+    except DropbearUnavailable as exc:
+        pytest.skip(f"dropbear: {exc}")
+    with DropbearServer(password=PASSWORD, build=build) as dropbear:
+        yield dropbear
 
 
 @pytest.fixture(scope="module")
-def ssh(sshd: OpenSshServer) -> Iterator[SshTransport]:
+def ssh(sshd: SshPeer) -> Iterator[SshTransport]:
     with SshTransport(sshd.spec()) as transport:
         yield transport
 
@@ -183,7 +198,54 @@ def test_timeout_also_kills_what_the_command_started(ssh: SshTransport, tmp_path
     poll_until(lambda: _pid_gone(pid), 10, what=f"child {pid} of the timed-out command to die")
 
 
-def test_dropped_connection_is_connection_lost_then_next_run_reconnects(sshd: OpenSshServer) -> None:
+def _all_gone(pids_file: Path) -> list[int]:
+    """The pids listed in the file that are still running (not even a zombie)."""
+    pids = [int(line) for line in pids_file.read_text().split()]
+    assert pids, "the command never started"
+    return [pid for pid in pids if not _pid_gone(pid)]
+
+
+def test_timeout_stops_the_whole_command_traps_included_verified_gone(ssh: SshTransport, tmp_path: Path) -> None:
+    # The shell traps TERM and keeps going; its child ignores INT, HUP and TERM and outlives its
+    # parent (on dropbear it would be adopted by init); a grandchild clears its environment.
+    pids, log = tmp_path / "pids", tmp_path / "trap.log"
+    cmd = (f"trap 'echo term >> {log}' TERM; trap '' INT HUP; echo $$ >> {pids}; "
+           f"sh -c 'trap \"\" INT HUP TERM; echo $$ >> {pids}; env -i sh -c \"echo \\$\\$ >> {pids}; "
+           f"exec sleep 1001\" & exec sleep 1000' & "
+           "while :; do sleep 0.05; done")
+    with pytest.raises(CommandTimeout) as caught:
+        ssh.run(cmd, timeout=1)
+    # Verified gone when run() returns: no waiting here.
+    assert _all_gone(pids) == [] and len(pids.read_text().split()) == 3
+    assert log.read_text() == "term\n"  # TERM came first, and the shell's trap ran
+    assert "could not be verified" not in str(caught.value)
+    assert caught.value.usable and ssh.run("echo next", timeout=10).stdout == b"next\n"
+
+
+def test_timeout_gives_a_trap_its_grace_before_any_kill(ssh: SshTransport, tmp_path: Path) -> None:
+    done = tmp_path / "cleaned"
+    with pytest.raises(CommandTimeout):
+        ssh.run(f"trap 'echo cleaned > {done}; exit 0' TERM; while :; do sleep 0.05; done", timeout=0.5)
+    assert done.read_text() == "cleaned\n"
+
+
+def test_a_timeout_leaves_other_commands_on_the_connection_running(ssh: SshTransport, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    results: list[bytes] = []
+
+    def slow() -> None:
+        results.append(ssh.run(f"echo $$ > {other}; sleep 2; echo survived", timeout=20).stdout)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    poll_until(other.exists, 10, what="the other command to start")
+    with pytest.raises(CommandTimeout):
+        ssh.run("sleep 1000", timeout=0.3)
+    thread.join(timeout=30)
+    assert results == [b"survived\n"]
+
+
+def test_dropped_connection_is_connection_lost_then_next_run_reconnects(sshd: SshPeer) -> None:
     with SshTransport(sshd.spec()) as transport:
         first_session = transport.run("echo $PPID", timeout=10).stdout
         with pytest.raises(ConnectionLost):
@@ -197,12 +259,12 @@ def test_dropped_connection_is_connection_lost_then_next_run_reconnects(sshd: Op
 # -- authentication ------------------------------------------------------------------------------
 
 
-def test_password_login(sshd: OpenSshServer) -> None:
+def test_password_login(sshd: SshPeer) -> None:
     with SshTransport(sshd.spec(key_file=None, password=Secret(inline=PASSWORD))) as transport:
         assert transport.run("echo in", timeout=10).stdout == b"in\n"
 
 
-def test_wrong_password_is_auth_failed_and_never_shown(sshd: OpenSshServer) -> None:
+def test_wrong_password_is_auth_failed_and_never_shown(sshd: SshPeer) -> None:
     spec = sshd.spec(key_file=None, password=Secret(inline=WRONG_PASSWORD))
     transport = SshTransport(spec)
     with pytest.raises(AuthFailed) as caught:
@@ -214,12 +276,12 @@ def test_wrong_password_is_auth_failed_and_never_shown(sshd: OpenSshServer) -> N
     transport.close()
 
 
-def test_no_credentials_is_auth_failed(sshd: OpenSshServer) -> None:
+def test_no_credentials_is_auth_failed(sshd: SshPeer) -> None:
     with pytest.raises(AuthFailed):
         SshTransport(sshd.spec(key_file=None)).connect()
 
 
-def test_nothing_listening_is_connect_failed(sshd: OpenSshServer) -> None:
+def test_nothing_listening_is_connect_failed(sshd: SshPeer) -> None:
     with pytest.raises(ConnectFailed):
         SshTransport(sshd.spec(port=free_port(), connect_timeout=5)).connect()
 
@@ -227,7 +289,7 @@ def test_nothing_listening_is_connect_failed(sshd: OpenSshServer) -> None:
 # -- host keys -----------------------------------------------------------------------------------
 
 
-def _other_host_key_line(sshd: OpenSshServer, tmp_path: Path) -> str:
+def _other_host_key_line(sshd: SshPeer, tmp_path: Path) -> str:
     other = OpenSshServer()  # only for its freshly generated keys; never started
     try:
         other._make_keys()
@@ -237,7 +299,7 @@ def _other_host_key_line(sshd: OpenSshServer, tmp_path: Path) -> str:
     return f"[{sshd.host}]:{sshd.port} {kind} {blob}\n"
 
 
-def test_pinned_fingerprint_is_checked(sshd: OpenSshServer, tmp_path: Path) -> None:
+def test_pinned_fingerprint_is_checked(sshd: SshPeer, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with SshTransport(sshd.spec(known_hosts=empty, host_key=sshd.fingerprint)) as good:
@@ -248,7 +310,7 @@ def test_pinned_fingerprint_is_checked(sshd: OpenSshServer, tmp_path: Path) -> N
     assert sshd.fingerprint in str(caught.value) and wrong in str(caught.value)
 
 
-def test_known_hosts_mismatch_is_refused_even_with_the_opt_in(sshd: OpenSshServer, tmp_path: Path) -> None:
+def test_known_hosts_mismatch_is_refused_even_with_the_opt_in(sshd: SshPeer, tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     known.write_text(_other_host_key_line(sshd, tmp_path))
     for accept in (False, True):
@@ -258,7 +320,7 @@ def test_known_hosts_mismatch_is_refused_even_with_the_opt_in(sshd: OpenSshServe
 
 
 def test_unknown_host_key_refused_by_default_accepted_with_opt_in(
-    sshd: OpenSshServer, tmp_path: Path
+    sshd: SshPeer, tmp_path: Path
 ) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
@@ -282,17 +344,18 @@ def test_direct_connection_comes_from_this_process(ssh: SshTransport) -> None:
     assert _socket_owner(_client_port_seen_by_target(ssh)) == os.getpid()
 
 
-def test_jump_host_connection_goes_through_the_jump(sshd: OpenSshServer) -> None:
+def test_jump_host_connection_goes_through_the_jump(sshd: SshPeer) -> None:
     spec = sshd.spec(jump=JumpSpec(host=sshd.host, port=sshd.port, user=sshd.user))
     with SshTransport(spec) as transport:
         owner = _socket_owner(_client_port_seen_by_target(transport))
         # The target's peer socket belongs to the jump host's sshd (its direct-tcpip forward), not us.
         assert owner != os.getpid()
-        assert Path(f"/proc/{owner}/cmdline").read_bytes().startswith(b"sshd")
+        argv0 = Path(f"/proc/{owner}/cmdline").read_bytes().split(b"\0")[0].decode()
+        assert Path(argv0).name.startswith(sshd.program)
         assert transport.run("printf '\\377'", timeout=10).stdout == b"\xff"
 
 
-def test_jump_host_key_is_checked_too(sshd: OpenSshServer, tmp_path: Path) -> None:
+def test_jump_host_key_is_checked_too(sshd: SshPeer, tmp_path: Path) -> None:
     # The pin is for the target; the jump is checked against known_hosts, which here is empty.
     jump = JumpSpec(host=sshd.host, port=sshd.port)
     spec = sshd.spec(known_hosts=tmp_path / "none", host_key=sshd.fingerprint, jump=jump)
@@ -302,7 +365,7 @@ def test_jump_host_key_is_checked_too(sshd: OpenSshServer, tmp_path: Path) -> No
 
 
 def test_ssh_config_supplies_hostname_port_user_key_and_proxyjump(
-    sshd: OpenSshServer, tmp_path: Path
+    sshd: SshPeer, tmp_path: Path
 ) -> None:
     config = tmp_path / "ssh_config"
     config.write_text(
@@ -333,6 +396,18 @@ def test_push_and_pull_round_trip(ssh: SshTransport, tmp_path: Path) -> None:
     assert _sha(back.read_bytes()) == _sha(blob)
 
 
+def test_push_replaces_a_file_whole_and_leaves_no_temporary(ssh: SshTransport, tmp_path: Path) -> None:
+    folder = tmp_path / "device"
+    folder.mkdir()
+    target = folder / "f.bin"
+    target.write_bytes(b"old")
+    local = tmp_path / "new.bin"
+    local.write_bytes(os.urandom(100_000))
+    ssh.push(local, str(target), timeout=30)
+    assert target.read_bytes() == local.read_bytes()
+    assert [p.name for p in folder.iterdir()] == ["f.bin"]
+
+
 def test_pull_of_a_missing_file_is_transfer_error(ssh: SshTransport, tmp_path: Path) -> None:
     missing = str(tmp_path / "not-there.bin")
     local = tmp_path / "dest.bin"
@@ -356,7 +431,7 @@ def test_push_into_a_missing_directory_is_transfer_error(ssh: SshTransport, tmp_
 # -- reboot and readiness ------------------------------------------------------------------------
 
 
-def test_reboot_sends_the_command_and_wait_ready_reconnects(sshd: OpenSshServer, tmp_path: Path) -> None:
+def test_reboot_sends_the_command_and_wait_ready_reconnects(sshd: SshPeer, tmp_path: Path) -> None:
     marker = tmp_path / "rebooted"
     # Like a real device, the "reboot" takes the link down (here by killing its own sshd session).
     transport = SshTransport(
@@ -371,7 +446,7 @@ def test_reboot_sends_the_command_and_wait_ready_reconnects(sshd: OpenSshServer,
     transport.close()
 
 
-def test_reboot_that_never_takes_the_link_down_is_not_ready(sshd: OpenSshServer) -> None:
+def test_reboot_that_never_takes_the_link_down_is_not_ready(sshd: SshPeer) -> None:
     # Reconnecting to a device that did not go down would pass wait_ready on the old boot.
     transport = SshTransport(sshd.spec(), reboot_command="true")
     with pytest.raises(NotReady, match="still up"):
@@ -380,7 +455,7 @@ def test_reboot_that_never_takes_the_link_down_is_not_ready(sshd: OpenSshServer)
     transport.close()
 
 
-def test_wait_ready_gives_not_ready_past_the_deadline(sshd: OpenSshServer) -> None:
+def test_wait_ready_gives_not_ready_past_the_deadline(sshd: SshPeer) -> None:
     transport = SshTransport(sshd.spec(), ready_command="false")
     with pytest.raises(NotReady):
         transport.wait_ready(timeout=1)

@@ -74,7 +74,10 @@ def accept_inventory_after(group: click.Group) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from . import (  # noqa: F401  (registers the commands)
+        agent_cmd,
+        cert_cmd,
         devices,
+        diff_cmd,
         exec_cmd,
         keys_cmd,
         lab_cmd,

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..device import DeviceStatus, check_device
 from ..inventory import load_inventory
+from ..preflight import check_links
 from ..specs import DeviceSpec
 from . import EXIT_LAB, cli
 from .params import HOUR, Seconds
@@ -26,6 +27,8 @@ def describe_links(spec: DeviceSpec) -> dict[str, str]:
         links["ssh"] = f"{user}{spec.ssh.host}:{spec.ssh.port}{jump}"
     if spec.adb:
         links["adb"] = f"{spec.adb.serial} @ {spec.adb.server_host}:{spec.adb.server_port}"
+    if spec.hdc:
+        links["hdc"] = f"{spec.hdc.target} @ {spec.hdc.server_host}:{spec.hdc.server_port}"
     if spec.serial:
         links["serial"] = f"{spec.serial.port} {spec.serial.baud}"
     return links
@@ -46,6 +49,8 @@ def status_record(status: DeviceStatus) -> dict[str, object]:
         "via": status.via,
         "reachable": status.reachable,
         "error": status.error,
+        "link_states": {kind: {"reachable": link.reachable, "error": link.error}
+                        for kind, link in status.links.items()},
         "identity": status.identity.to_dict() if status.identity else None,
     }
 
@@ -61,33 +66,42 @@ def devices(ctx: click.Context, as_json: bool, no_probe: bool, timeout: float, n
     """List devices, whether each is reachable, and its identity. Exits 3 when one is unreachable."""
     inventory = load_inventory(Path(ctx.obj["inventory"]))
     specs = inventory.select(list(names))
+    if not no_probe:
+        check_links(specs)
     if no_probe:
         statuses = [DeviceStatus(spec=s, via=s.primary_transport) for s in specs]
     else:
         with ThreadPoolExecutor(max_workers=min(32, max(1, len(specs)))) as pool:
-            statuses = list(pool.map(lambda s: check_device(s, timeout), specs))
+            statuses = list(pool.map(lambda s: check_device(s, timeout, every_link=True), specs))
     if as_json:
         click.echo(json.dumps([status_record(s) for s in statuses], indent=2, ensure_ascii=False))
     else:
         print_table(statuses, probed=not no_probe)
-    if not no_probe and not all(s.reachable for s in statuses):
+    # A link that is down is lab trouble, even when the device answers on another one.
+    if not no_probe and not all(s.reachable and all(k.reachable for k in s.links.values()) for s in statuses):
         return EXIT_LAB
     return 0
 
 
 def print_table(statuses: list[DeviceStatus], probed: bool) -> None:
     table = Table(show_lines=False, header_style="bold")
-    for column in ("device", "kind", "profile", "transports", "reachable", "identity / error"):
+    for column in ("device", "kind", "profile", "links", "reachable", "identity / error"):
         table.add_column(column, overflow="fold")
     for s in statuses:
+        links = ",".join(s.spec.transports)
         if not probed:
             reach, detail = "-", ", ".join(f"{k}: {v}" for k, v in describe_links(s.spec).items())
         elif s.reachable:
-            reach, detail = f"[green]yes[/] ({s.via})", s.identity.summary() if s.identity else ""
+            reach, detail = f"[green]yes[/] ({s.via})", _escape(s.identity.summary() if s.identity else "")
         else:
-            reach, detail = f"[red]no[/] ({s.via})", s.error or ""
-        table.add_row(s.spec.name, s.spec.kind, s.spec.profile, ",".join(s.spec.transports), reach,
-                      _escape(detail))
+            reach, detail = f"[red]no[/] ({s.via})", _escape(s.error or "")
+        if probed and s.links:
+            links = " ".join(f"{k} [green]up[/]" if k_state.reachable else f"{k} [red]down[/]"
+                             for k, k_state in s.links.items())
+            # Why each other link is down (the primary's reason is already there).
+            detail += "".join(f"; {k}: {_escape(k_state.error or '')}" for k, k_state in s.links.items()
+                              if not k_state.reachable and k != s.via)
+        table.add_row(s.spec.name, s.spec.kind, s.spec.profile, links, reach, detail)
     import sys
 
     # Piped output (CI logs) gets a wide table rather than 80 folded columns.

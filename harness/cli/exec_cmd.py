@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,19 +13,29 @@ import click
 from ..device import Device
 from ..errors import CommandTimeout, TransportError
 from ..inventory import load_inventory
+from ..preflight import check_link
 from . import cli, fail
 from .device_hold import FORCE, held_device
 from .params import Seconds
 
 EXIT_TIMEOUT = 124
 EXIT_TRANSPORT = 255
-VIA = click.Choice(["ssh", "adb", "serial"])
+VIA = click.Choice(["ssh", "adb", "hdc", "serial"])
 TIMEOUT = click.option("--timeout", type=Seconds(0.1), default=600.0, show_default=True)
+
+
+def command_line(argv: tuple[str, ...]) -> str:
+    """One argument is a shell command line, run as written; several are an argv, each quoted so it
+    arrives whole (`-- sh -c 'exit 7'` runs `sh` with two arguments, as docker/kubectl exec do)."""
+    if len(argv) == 1:
+        return argv[0]
+    return " ".join(shlex.quote(arg) for arg in argv)
 
 
 @contextmanager
 def _open(ctx: click.Context, name: str, via: str | None) -> Iterator[Device]:
     spec = load_inventory(Path(ctx.obj["inventory"])).get(name)
+    check_link(spec, via)  # before the lock is taken: a setting that cannot work is exit 2, nothing done
     with held_device(ctx, spec.name), Device(spec, via=via) as dev:
         yield dev
 
@@ -39,7 +50,8 @@ def _open(ctx: click.Context, name: str, via: str | None) -> Iterator[Device]:
 def exec_(ctx: click.Context, via: str | None, timeout: float, device: str, command: tuple[str, ...]) -> int:
     """Run COMMAND on DEVICE, streaming its output; exit with its exit code.
 
-    Write `--` before a command that has options: harness exec board -- ls -l /"""
+    Write `--` before a command that has options: harness exec board -- ls -l /. One argument is a
+    shell command line ('dmesg | tail'); several are an argv, each kept whole (-- sh -c 'exit 7')."""
     out, err = sys.stdout.buffer, sys.stderr.buffer
 
     def stream(name: str, chunk: bytes) -> None:
@@ -49,7 +61,7 @@ def exec_(ctx: click.Context, via: str | None, timeout: float, device: str, comm
 
     with _open(ctx, device, via) as dev:
         try:
-            result = dev.run(" ".join(command), timeout, on_output=stream)
+            result = dev.run(command_line(command), timeout, on_output=stream)
         except CommandTimeout as exc:
             fail(f"{device}: {exc}", EXIT_TIMEOUT)
         except TransportError as exc:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..platform.config import DATA_ENV, DB_ENV, MiB, PlatformConfig, make_config, masked_url
 from ..platform.db.migrate import current_revision, upgrade
+from ..platform.notify.worker import queue_changes
 from ..platform.runtime import Platform
 from . import cli, fail
 
@@ -53,6 +54,7 @@ def open_platform(data_dir: Path | None, db_url: str | None, **extra: Any) -> Pl
         )
     except OSError as exc:
         fail(f"platform data folder {config.data_dir}: {exc.strerror or exc}", EXIT_TROUBLE)
+    queue_changes(platform)  # a state change this command makes is notified (the server sends it)
     return platform
 
 
@@ -157,4 +159,9 @@ def serve(
     )
 
 
-from . import platform_admin, platform_local  # noqa: E402,F401  (register `platform admin` and `platform local`)
+from . import (  # noqa: E402,F401  (register `platform admin`, `audit`, `expire`, `local`, `admin notify`)
+    platform_admin,
+    platform_audit,
+    platform_local,
+    platform_notify,
+)

@@ -14,10 +14,12 @@ from typing import Any
 
 import click
 
+from ..atomic_file import write_atomic
 from ..errors import ConfigError
 from ..inventory import load_inventory
 from ..locks import LockHolder, hold_devices
 from ..plugin.selection import Shard
+from ..preflight import check_links
 from ..run.finish import finish_run
 from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from ..run.merge import merge_runs
@@ -74,6 +76,23 @@ def _devices_locked(devices: list[str], action: str, run_id: str, wait: float,
         yield
 
 
+WAIVER_FILE = "waivers.json"
+
+
+def _checked_waivers(path: Path | None, key_path: Path | None) -> str | None:
+    """The waiver file's text once its signature by the platform checks out (ConfigError, exit 2,
+    otherwise): a waiver the platform did not sign never changes a verdict."""
+    if path is None:
+        if key_path is not None:
+            raise click.UsageError("--platform-key goes with --waivers FILE")
+        return None
+    from ..waivers import load_waiver_file
+    from .cert_cmd import load_platform_key
+
+    envelope, _ = load_waiver_file(path, load_platform_key(key_path))
+    return envelope.text()
+
+
 def _command_line() -> list[str]:
     return ["harness", *sys.argv[1:]]
 
@@ -101,20 +120,28 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
               help="Finish RUN (id, path or 'latest'): only planned tests without a result.")
 @click.option("--suites-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of suites (default: the suites beside the harness).")
-@click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
+@click.option("--via", type=click.Choice(["ssh", "adb", "hdc", "serial"]), default=None, help="Link to use.")
 @wait_lock_option
 @click.option("--publish", "publish_url", default=None, metavar="URL", callback=check_publish_option,
               help="Then publish the bundle to the platform at URL (token: $HARNESS_PLATFORM_TOKEN).")
+@click.option("--waivers", "waiver_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The platform's signed waiver file: verdicts with its waivers, as the platform does.")
+@click.option("--platform-key", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The platform's public key that signed --waivers (default: $HARNESS_PLATFORM_KEY).")
 @common_options
 @click.pass_context
 def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str, ...],
         all_: bool, keyword: str | None, include: tuple[str, ...], exclude: tuple[str, ...], repeat: int,
         test_timeout: float | None, shard_text: str | None, run_id: str | None, resume_ref: str | None,
         suites_root: Path | None, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
-        strict: bool, plain: bool, grace: float, publish_url: str | None) -> int:
+        strict: bool, plain: bool, grace: float, publish_url: str | None, waiver_path: Path | None,
+        platform_key: Path | None) -> int:
     """Run SUITE... (default: every suite) on the chosen devices, one worker per device in parallel."""
     guard_output()
+    waiver_text = _checked_waivers(waiver_path, platform_key)
     if resume_ref is not None:
+        if waiver_text is not None:
+            raise click.UsageError("--resume keeps the run's own waivers; --waivers is for a new run")
         if suite_ids or devices or tags or all_ or keyword or include or exclude or shard_text or run_id:
             raise click.UsageError("--resume takes the run's own suites, devices and selection; "
                                    "give only --reports/--junit/--strict with it")
@@ -127,6 +154,7 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
     specs = load_inventory(inventory_path).select(list(devices), list(tags), all_)
     if not specs:
         raise ConfigError(f"{inventory_path}: no devices to run on")
+    check_links(specs, via)
     selection = Selection(root, suites, keyword, list(include), list(exclude))
     selected = collect_test_ids(selection) if selection.filtered else None
     if selected is not None and not selected:
@@ -141,9 +169,19 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
         info.shard, info.keyword, info.include, info.exclude = (str(shard) if shard else None), keyword, \
             list(include), list(exclude)
         info.repeat, info.test_timeout, info.strict = repeat, test_timeout, strict
+        info.declared = {s.name: {k: v for k, v in (("model", s.model), ("soc", s.soc)) if v} for s in specs}
+        if waiver_text is not None:
+            write_atomic(run_dir.path / WAIVER_FILE, waiver_text)
+            info.waiver_file = WAIVER_FILE
         jobs = [DeviceJob(s.name, attempt=1, only=selected) for s in specs]
         code = execute(run_dir, info, jobs, "run", _command_line(), opts)
     return publish_after_run(code, run_dir.path, publish_url)
+
+
+def _check_run_links(info: RunInfo, via: str | None) -> None:
+    """A resumed or retried run's devices, as its inventory says now, before anything is appended."""
+    inventory = load_inventory(Path(info.inventory))
+    check_links([inventory.get(name) for name in info.devices], via)
 
 
 def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
@@ -156,6 +194,7 @@ def _selected_again(info_root: Path, run_info: RunInfo) -> list[str] | None:
 def _resume(ref: str, reports: Path, opts: RunOptions, wait_lock: float) -> int:
     run_dir = resolve_run(ref, reports)
     info = run_dir.read_info()
+    _check_run_links(info, opts.via)
     # Locked before the journals are read: a second resume of the same run waits, then finds less to do.
     with _devices_locked(info.devices, "resume", info.run_id, wait_lock, opts.progress):
         info = run_dir.read_info()  # as it is now that the run is ours
@@ -168,7 +207,7 @@ def _resume(ref: str, reports: Path, opts: RunOptions, wait_lock: float) -> int:
 @cli.command("retry")
 @click.argument("run_ref", metavar="RUN")
 @click.option("--force", is_flag=True, help="Retry even on a device whose build fingerprint changed.")
-@click.option("--via", type=click.Choice(["ssh", "adb", "serial"]), default=None, help="Link to use.")
+@click.option("--via", type=click.Choice(["ssh", "adb", "hdc", "serial"]), default=None, help="Link to use.")
 @wait_lock_option
 @common_options
 def retry(run_ref: str, force: bool, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
@@ -181,6 +220,7 @@ def retry(run_ref: str, force: bool, via: str | None, wait_lock: float, reports:
     run_dir = resolve_run(run_ref, reports)
     info = run_dir.read_info()
     opts = _options(junit, strict, plain, grace, via)
+    _check_run_links(info, via)
     with _devices_locked(info.devices, "retry", info.run_id, wait_lock, opts.progress):
         return _retry(run_dir, run_dir.read_info(), opts, force, strict)
 

@@ -18,6 +18,7 @@ from harness.lab.adbd import SimulatedAdbd
 from harness.lab.adbd_runner import DeviceContext
 from harness.lab.adbd_streams import Stream
 from harness.lab.adbd_sync import serve_sync
+from harness.lab.command_log import COMMAND_LOG, CommandLog
 from harness.lab.faults import Faults
 from harness.lab.sandbox import Sandbox
 from harness.lab.ssh_exec import ExecRunner
@@ -146,7 +147,8 @@ def ssh_server(*, sandbox: Sandbox, spec: SshSpec, port: int, host_key: Path, fa
     password = spec.password if (spec.password.inline or spec.password.env) else None
     scratch.mkdir(parents=True, exist_ok=True)
     runner = ExecRunner(argv_for=sandbox.command_argv, cwd=scratch,
-                        shell_argv=tuple(sandbox.shell_argv(interactive=True, term="xterm")))
+                        shell_argv=tuple(sandbox.shell_argv(interactive=True, term="xterm")),
+                        command_log=CommandLog(scratch.parent / COMMAND_LOG))
     server = LabSshServer(
         port=port, username=spec.user or "root", password=password, authorized_keys=keys,
         host_key=load_or_create_host_key(host_key), runner=runner, root=scratch,

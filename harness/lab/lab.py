@@ -1,5 +1,5 @@
 """The lab in a box: every simulated device of an inventory's [lab] section as its own background
-process, plus the lab's own adb server, up and down as one.
+process, plus the lab's own adb and hdc servers, up and down as one.
 
     with Lab(Path("devices.toml")) as lab:       # up() ... down()
         lab.set_faults("euler-ft2000", Faults(latency_ms=200))
@@ -15,6 +15,7 @@ second `lab up` finds the lab up and says so."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import selectors
@@ -33,6 +34,8 @@ from harness.inventory import load_inventory
 from harness.lab.adb_server import AdbServer
 from harness.lab.device_main import control_socket_path
 from harness.lab.faults import Faults
+from harness.lab.hdc.build import build_hdc, link_binaries
+from harness.lab.hdc.server import HdcServer
 from harness.lab.lab_config import LabConfig
 from harness.lab.lab_keys import prepare_ssh_keys
 from harness.lab.lab_records import DeviceRecord, LabRecords, ProcessRecord, kill, terminate
@@ -61,6 +64,10 @@ class Lab:
         self._procs: dict[int, subprocess.Popen[bytes]] = {}  # ours to reap
 
     @property
+    def _hdc_names(self) -> list[str]:
+        return [n for n in self.names if self.config.devices[n].hdc_port is not None]
+
+    @property
     def records_path(self) -> Path:
         return self.config.state_dir / "lab.json"
 
@@ -79,6 +86,10 @@ class Lab:
     # -- up ---------------------------------------------------------------------------------------
 
     def up(self, timeout: float = UP_TIMEOUT) -> list[dict[str, Any]]:
+        if self._hdc_names:
+            # Before the deadline: the first build of the real hdc and hdcd takes minutes, later ones
+            # come from the cache at once.
+            link_binaries(build_hdc(), self.config.hdc_bin_dir)
         deadline = Deadline(timeout)
         with self._state_locked("lab up", timeout):
             return self._up(deadline)
@@ -96,7 +107,13 @@ class Lab:
         pipes: dict[str, int] = {}
         server: AdbServer | None = None
         records = LabRecords(inventory=str(self.inventory_path), adb_server_port=self.config.adb_server_port)
+        hdc_server: HdcServer | None = None
         try:
+            if self._hdc_names:
+                supervisor, hdc_server = self._start_hdc_server()
+                records = dataclasses.replace(records, hdc_server=ProcessRecord.of(supervisor.pid),
+                                              hdc_server_port=hdc_server.port)
+                records.save(self.records_path)  # recorded before anything else can fail
             for name in self.names:
                 pipes[name] = self._spawn(name, records)
                 records.save(self.records_path)  # each at once: whatever happens next, down() finds it
@@ -111,7 +128,8 @@ class Lab:
                 self._procs[server.proc.pid] = server.proc
                 records = LabRecords(inventory=records.inventory, devices=records.devices,
                                      adb_server=ProcessRecord.of(server.proc.pid),
-                                     adb_server_port=server.port)
+                                     adb_server_port=server.port, hdc_server=records.hdc_server,
+                                     hdc_server_port=records.hdc_server_port)
                 records.save(self.records_path)
             for name, report in reports.items():
                 anchor = report.get("anchor_pid")
@@ -124,6 +142,9 @@ class Lab:
             for name in adb_names:
                 assert server is not None
                 self._adb_connect(server, name, deadline)
+            for name in self._hdc_names:
+                assert hdc_server is not None
+                self._hdc_connect(hdc_server, name)
             for name in self.names:
                 self._probe(name, deadline)
         except BaseException:
@@ -217,6 +238,34 @@ class Lab:
         thread = threading.Thread(target=start, name="lab-adb-server", daemon=True)
         thread.start()
         return thread, box
+
+    def _start_hdc_server(self) -> tuple[subprocess.Popen[bytes], HdcServer]:
+        """The lab's own real hdc server (never on 8710: the lab config refuses it), under a supervisor
+        that starts it again should it die (see harness.lab.hdc.supervisor). Returns the supervisor,
+        the leader of the group that holds both, and a client of the server."""
+        home = self.config.state_dir / "hdc"
+        client = HdcServer(self.config.hdc_bin_dir / "hdc", port=self.config.hdc_server_port, home=home)
+        log_path = self.config.state_dir / "logs" / "hdc-server.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.lab.hdc.supervisor", "--hdc", str(client.hdc),
+                 "--port", str(client.port), "--home", str(home)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.config.state_dir)
+        self._procs[proc.pid] = proc
+        with contextlib.suppress(TimeoutError):  # judged just below
+            poll_until(lambda: proc.poll() is not None or _listening(client.port), 20.0,
+                       what=f"the lab's hdc server on {client.address}")
+        if proc.poll() is not None or not _listening(client.port):
+            raise LabError(f"the lab's hdc server did not start on {client.address} (log {log_path})")
+        return proc, client
+
+    def _hdc_connect(self, server: HdcServer, name: str) -> None:
+        address = f"127.0.0.1:{self.config.devices[name].hdc_port}"
+        try:
+            server.tconn(address)
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            raise LabError(f"simulated device {name}: {exc}") from None
 
     def _adb_connect(self, server: AdbServer, name: str, deadline: Deadline) -> None:
         address = f"127.0.0.1:{self.config.devices[name].adb_port}"

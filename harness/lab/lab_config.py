@@ -5,6 +5,7 @@ errors (file, device, key, value, did-you-mean; the CLI exits 2).
     [lab]
     state_dir = ".lab"          # beside the inventory unless absolute
     adb_server = 15037          # the lab's own adb server (never 5037)
+    hdc_server = 18710          # the lab's own hdc server (never 8710)
 
     [lab.devices.euler-ft2000]
     persona = "euler-ft2000"
@@ -13,7 +14,8 @@ errors (file, device, key, value, did-you-mean; the CLI exits 2).
     faults = { latency_ms = 50 }
 
 A simulated device must be reachable where its `[devices.NAME]` entry looks: ssh on 127.0.0.1, adb
-through the lab's adb server with `connect = "127.0.0.1:PORT"`, serial on the lab's pty path
+through the lab's adb server with `connect = "127.0.0.1:PORT"`, hdc through the lab's hdc server with
+`connect = "127.0.0.1:PORT"` (hdcd in the device's own network, relayed there), serial on the lab's pty path
 (`<state_dir>/tty/NAME`) or `socket://127.0.0.1:PORT`."""
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from harness.specs import DeviceSpec
 
 DEFAULT_STATE_DIR = ".lab"
 DEFAULT_ADB_SERVER_PORT = 15037
+DEFAULT_HDC_SERVER_PORT = 18710
+HDC_DEFAULT_PORT = 8710  # the user's own hdc server (and hdcd's UDP discovery): never the lab's
 LOOPBACK = ("127.0.0.1", "localhost")
 # Ports the lab never uses: the adb server scans 5555-5585 for emulators; 5037 is the user's own server.
 FORBIDDEN_PORTS = (*range(5555, 5586), 5037)
 SOCKET_URL = re.compile(r"^socket://(?P<host>[^:/]+):(?P<port>\d+)/?$")
-LAB_KEYS = ("state_dir", "adb_server", "devices")
+LAB_KEYS = ("state_dir", "adb_server", "hdc_server", "devices")
 DEVICE_KEYS = ("persona", "boot_time", "console_port", "faults")
 
 
@@ -49,6 +53,7 @@ class LabDevice:
     faults: Faults = field(default_factory=Faults)
     ssh_port: int | None = None
     adb_port: int | None = None
+    hdc_port: int | None = None
     console_port: int | None = None  # the TCP console (socket://)
     serial: bool = False  # has a console (pty path, and TCP when console_port is set)
 
@@ -59,6 +64,7 @@ class LabConfig:
     state_dir: Path
     adb_server_port: int
     devices: dict[str, LabDevice]
+    hdc_server_port: int = DEFAULT_HDC_SERVER_PORT
 
     def tty_path(self, name: str) -> Path:
         """The console's pty "by path", like /dev/ttyUSB0 on a lab host."""
@@ -67,6 +73,18 @@ class LabConfig:
     @property
     def known_hosts(self) -> Path:
         return self.state_dir / "known_hosts"
+
+    @property
+    def hdc_bin_dir(self) -> Path:
+        """Where the lab links the built hdc and hdcd (`harness lab up` makes them; see lab.hdc.build)."""
+        return self.state_dir / "bin"
+
+    def hdcd_binary(self) -> Path:
+        path = self.hdc_bin_dir / "hdcd"
+        if not path.exists():
+            raise ConfigError(f"{self.inventory}: the lab has no hdcd at {path} (`harness lab up` builds it; "
+                              "or python -m harness.lab.hdc.build, then link it there)")
+        return path
 
     def device_dir(self, name: str) -> Path:
         return self.state_dir / "devices" / name
@@ -92,10 +110,14 @@ def parse_lab(raw: Any, path: Path, devices: dict[str, DeviceSpec]) -> LabConfig
     if not state_dir.is_absolute():
         state_dir = path.parent / state_dir
     adb_port = _port(raw.get("adb_server", DEFAULT_ADB_SERVER_PORT), where.child("adb_server"))
+    hdc_port = _port(raw.get("hdc_server", DEFAULT_HDC_SERVER_PORT), where.child("hdc_server"))
+    if hdc_port == HDC_DEFAULT_PORT:
+        raise where.child("hdc_server").fail(hdc_port, "8710 is the default hdc server's: pick another port")
     lab_devices = raw.get("devices", {})
     if not isinstance(lab_devices, dict):
         raise where.child("devices").fail(lab_devices, "expected [lab.devices.NAME] tables")
-    config = LabConfig(inventory=path, state_dir=state_dir, adb_server_port=adb_port, devices={})
+    config = LabConfig(inventory=path, state_dir=state_dir, adb_server_port=adb_port, devices={},
+                       hdc_server_port=hdc_port)
     for name, table in lab_devices.items():
         dev_where = _Where(path, name, f"lab.devices.{name}")
         if name not in devices:
@@ -135,6 +157,7 @@ def _lab_device(name: str, raw: Any, where: _Where, spec: DeviceSpec, config: La
     return LabDevice(
         name=name, persona=persona, boot_time=boot_time, faults=faults,
         ssh_port=_ssh_port(spec, where), adb_port=_adb_port(spec, where, config),
+        hdc_port=_hdc_port(spec, where, config),
         console_port=_console_port(spec, where, config, console_port), serial=spec.serial is not None,
     )
 
@@ -165,6 +188,23 @@ def _adb_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
         raise dev.child("serial").fail(spec.adb.serial, f"expected {spec.adb.connect!r} (the adb server "
                                                          "names a connected device by its address)")
     return _port(int(m[1]), dev.child("connect"))
+
+
+def _hdc_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
+    if spec.hdc is None:
+        return None
+    dev = _Where(where.path, where.device, "hdc")
+    if (spec.hdc.server_host, spec.hdc.server_port) not in ((h, config.hdc_server_port) for h in LOOPBACK):
+        raise dev.child("server").fail(f"{spec.hdc.server_host}:{spec.hdc.server_port}",
+                                       f"expected the lab's hdc server 127.0.0.1:{config.hdc_server_port}")
+    m = re.fullmatch(r"(?:127\.0\.0\.1|localhost):(\d+)", spec.hdc.connect or "")
+    if m is None:
+        raise dev.child("connect").fail(spec.hdc.connect,
+                                        "expected 127.0.0.1:PORT, where the simulated hdcd is relayed")
+    port = _port(int(m[1]), dev.child("connect"))
+    if port == HDC_DEFAULT_PORT:
+        raise dev.child("connect").fail(spec.hdc.connect, "8710 is hdc's default port: pick another")
+    return port
 
 
 def _console_port(spec: DeviceSpec, where: _Where, config: LabConfig, console_port: int | None) -> int | None:

@@ -53,10 +53,12 @@ class LabRecords:
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     adb_server: ProcessRecord | None = None
     adb_server_port: int | None = None
+    hdc_server: ProcessRecord | None = None
+    hdc_server_port: int | None = None
 
     def processes(self) -> list[ProcessRecord]:
         procs = [d.process for d in self.devices.values()]
-        return procs + ([self.adb_server] if self.adb_server else [])
+        return procs + [s for s in (self.adb_server, self.hdc_server) if s is not None]
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
@@ -78,10 +80,12 @@ class LabRecords:
             )
             for name, d in data.get("devices", {}).items()
         }
-        adb = data.get("adb_server")
+        adb, hdc = data.get("adb_server"), data.get("hdc_server")
         return cls(inventory=data["inventory"], devices=devices,
                    adb_server=ProcessRecord(**adb) if adb else None,
-                   adb_server_port=data.get("adb_server_port"))
+                   adb_server_port=data.get("adb_server_port"),
+                   hdc_server=ProcessRecord(**hdc) if hdc else None,
+                   hdc_server_port=data.get("hdc_server_port"))
 
 
 def start_time(pid: int) -> int | None:

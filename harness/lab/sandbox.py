@@ -164,6 +164,13 @@ class Sandbox:
             shell = list(self._shell)
         return self._enter_argv(shell, cwd=cwd, term=term, ctty=interactive)
 
+    def net_argv(self, inner: list[str]) -> list[str]:
+        """argv that runs a HOST program inside the device's user and network namespaces only (its
+        files are the host's): the lab's relays into the device's network (the hdcd relay)."""
+        self.start()
+        return [self._tools["nsenter"], f"--target={self._anchor_pid}", "--user", "--net",
+                "--preserve-credentials", "--", *inner]
+
     @property
     def _prefers_applets(self) -> bool:
         # busybox ash runs its own applets (uname, dmesg, reboot...) before anything on PATH, which

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from harness.lab.device_links import DeviceProperties, LabAdbd, apply_adbd_faults, ssh_server
 from harness.lab.faults import Faults
+from harness.lab.hdc.daemon import LabHdcd, install_hdcd
 from harness.lab.inotify import FolderWatcher
 from harness.lab.lab_config import LabConfig, LabDevice
 from harness.lab.lab_keys import host_key_path
@@ -53,6 +54,9 @@ class SimulatedDevice:
         self._closed = False
         self.ssh: SimulatedSshServer | None = None
         self.adbd: LabAdbd | None = None
+        self.hdcd: LabHdcd | None = None
+        if lab.hdc_port is not None:
+            install_hdcd(self.sandbox, config.hdcd_binary())
         self.console: SerialConsole | None = None
         if spec.serial is not None:
             self.console = SerialConsole(
@@ -153,16 +157,22 @@ class SimulatedDevice:
             (self.dir / "adbd").mkdir(exist_ok=True)
             apply_adbd_faults(adbd, self.faults)
             adbd.start()
+        hdcd = None
+        if lab.hdc_port is not None:
+            hdcd = LabHdcd(sandbox=self.sandbox, port=lab.hdc_port, log=self.dir / "hdcd.log").start()
         with self._lock:
-            self.ssh, self.adbd = ssh, adbd
+            self.ssh, self.adbd, self.hdcd = ssh, adbd, hdcd
 
     def _links_down(self) -> None:
         with self._lock:
             self.state = "off"
             ssh, adbd, self.ssh, self.adbd = self.ssh, self.adbd, None, None
+            hdcd, self.hdcd = self.hdcd, None
         if self.console is not None:
             self.console.power_off()
         self.sandbox.stop()  # the power cut: every process of the device dies at once
+        if hdcd is not None:
+            hdcd.stop()
         if adbd is not None:
             adbd.stop()
         if ssh is not None:
@@ -199,6 +209,7 @@ class SimulatedDevice:
         with self._lock:
             state, boots = self.state, self.boots
         ports = {k: v for k, v in (("ssh", self.lab.ssh_port), ("adb", self.lab.adb_port),
+                                   ("hdc", self.lab.hdc_port),
                                    ("console", self.lab.console_port)) if v is not None}
         if self.console is not None:
             ports["tty"] = str(self.config.tty_path(self.spec.name))  # type: ignore[assignment]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
 import struct
@@ -19,10 +20,15 @@ from pathlib import Path
 
 import paramiko
 
+from .command_log import CommandLog
 from .faults import Faults
 
 READ_SIZE = 64 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# SshTransport runs each command behind a line that exports its tag (harness.transports.ssh_exec): the
+# fault patterns (`^hang`) match the command the user gave.
+_TAG_LINE = re.compile(r"\Aexport HARNESS_CMD_TAG=[0-9a-f]+\n")
+
 # SSH "signal" request names (RFC 4254 6.10) a client may send to a running command.
 SIGNALS = {
     "HUP": signal.SIGHUP,
@@ -49,6 +55,8 @@ class ExecRunner:
     cwd: Path | None = None
     # What an interactive `shell` request starts.
     shell_argv: Sequence[str] = ("/bin/sh", "-i")
+    # The device's own record of the commands it runs (harness.lab.command_log), if it keeps one.
+    command_log: CommandLog | None = None
 
 
 @dataclass
@@ -130,7 +138,7 @@ class CommandSession:
         # Waiting on the channel's close event: the delay ends early if the client gives up.
         if faults.latency_s > 0 and chan.status_event.wait(faults.latency_s):
             return
-        if self.command is not None and faults.hangs(self.command):
+        if self.command is not None and faults.hangs(_TAG_LINE.sub("", self.command, count=1)):
             chan.status_event.wait()  # never finishes: sits there until the channel closes
             return
         argv = list(runner.shell_argv if self.command is None else runner.argv_for(self.command))
@@ -144,6 +152,8 @@ class CommandSession:
                 chan.send_exit_status(127 if isinstance(exc, FileNotFoundError) else 126)
             return
         proc = self.proc
+        log = runner.command_log if self.command is not None else None
+        logged = log.started(self.command or "") if log is not None else 0
         threading.Thread(target=self._watch_close, name="ssh-exec-watch", daemon=True).start()
         if self.master_fd is not None:
             master = self.master_fd
@@ -157,6 +167,8 @@ class CommandSession:
             self._pump_output(proc.stdout.fileno(), chan.sendall, faults.drop_mid_output)
             err_pump.join()
         returncode = proc.wait()
+        if log is not None:  # before the client hears the exit status and sends its next command
+            log.ended(logged, exit_code_of(returncode))
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

@@ -49,12 +49,40 @@ def _keygen(path: Path, comment: str) -> None:
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
 
+def private_shadow(folder: Path, user: str, password: Secret) -> str:
+    """A copy of /etc/shadow in `folder` where `user` has `password` (for a mount namespace), or ""."""
+    secret = password.reveal()
+    if not secret:
+        return ""
+    hashed = _run(["openssl", "passwd", "-6", "-stdin"], stdin=secret.encode() + b"\n").strip()
+    lines = []
+    for line in Path("/etc/shadow").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user and len(fields) > 2:
+            fields[1] = hashed
+        lines.append(":".join(fields))
+    shadow = folder / "shadow"
+    shadow.write_text("\n".join(lines) + "\n")
+    shadow.chmod(0o600)
+    return str(shadow)
+
+
+def isolated_argv(server: list[str], user: str, empty_home: Path, shadow: str) -> list[str]:
+    """`server` in its own mount namespace: `empty_home` over the user's home, `shadow` (if any) over
+    /etc/shadow (see _NAMESPACE_SCRIPT)."""
+    home = pwd.getpwnam(user).pw_dir
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", _NAMESPACE_SCRIPT, "sh",
+            home, str(empty_home), shadow, *server]
+
+
 class OpenSshServer:
     """`with OpenSshServer() as sshd: SshTransport(sshd.spec())`.
 
     `password` (root only) gives the login user that password inside sshd's private namespace, so
     password logins can be tested; PasswordAuthentication is on either way, so a wrong password is a
     real refusal by sshd."""
+
+    program = "sshd"  # the name its processes show
 
     def __init__(self, *, password: str | None = None, start_timeout: float = 10.0) -> None:
         self.host = "127.0.0.1"
@@ -119,29 +147,12 @@ class OpenSshServer:
         host_pub = self.host_key.with_suffix(".pub").read_text().split()
         self.known_hosts.write_text(f"[{self.host}]:{self.port} {host_pub[0]} {host_pub[1]}\n")
 
-    def _private_shadow(self) -> str:
-        secret = self.password.reveal()
-        if not secret:
-            return ""
-        hashed = _run(["openssl", "passwd", "-6", "-stdin"], stdin=secret.encode() + b"\n").strip()
-        lines = []
-        for line in Path("/etc/shadow").read_text().splitlines():
-            fields = line.split(":")
-            if fields[0] == self.user and len(fields) > 2:
-                fields[1] = hashed
-            lines.append(":".join(fields))
-        shadow = self.dir / "shadow"
-        shadow.write_text("\n".join(lines) + "\n")
-        shadow.chmod(0o600)
-        return str(shadow)
-
     def _argv(self) -> list[str]:
         sshd = [SSHD, "-D", "-e", "-f", str(self.config)]
         if not self.isolated:
             return sshd
-        home = pwd.getpwnam(self.user).pw_dir
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c", _NAMESPACE_SCRIPT, "sh",
-                home, str(self.empty_home), self._private_shadow(), *sshd]
+        shadow = private_shadow(self.dir, self.user, self.password)
+        return isolated_argv(sshd, self.user, self.empty_home, shadow)
 
     # -- life cycle --------------------------------------------------------------------------
 

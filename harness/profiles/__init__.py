@@ -1,14 +1,17 @@
 """OS profiles: per-OS knowledge as data (one TOML file each), not code.
 
 A profile says how to read a device's identity, where its kernel config lives, which commands give
-its logs, how to tell that boot has completed and how to reboot it."""
+its logs, how to tell that boot has completed and how to reboot it. A `[links.KIND]` table says what
+differs when the device is reached over that link (a HarmonyOS NEXT handset over hdc has no Android
+layer: its identity comes from `param`, not `getprop`); `Profile.for_link(kind)` applies it."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -44,6 +47,19 @@ class Profile:
     scratch_dirs: tuple[str, ...] = ("/var/tmp", "/tmp")
     # Free-form data the suites read (thresholds, LSM name, ...).
     extra: dict[str, object] = field(default_factory=dict)
+    # link kind -> what differs over that link (family, identity, logs, boot_completed[_prop], ...).
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def for_link(self, kind: str | None) -> Profile:
+        """This profile as seen over `kind` (itself when the profile says nothing of that link)."""
+        over = self.links.get(kind or "")
+        if not over:
+            return self
+        plain = {k: over[k] for k in ("family", "boot_completed", "boot_completed_prop", "reboot_command")
+                 if k in over}
+        return replace(self, identity={**self.identity, **over.get("identity", {})},
+                       logs={**self.logs, **over.get("logs", {})},
+                       extra={**self.extra, **over.get("extra", {})}, links={}, **plain)
 
 
 def profile_names() -> tuple[str, ...]:
@@ -62,6 +78,7 @@ def load_profile(name: str) -> Profile:
         identity = {**base.identity, **data.pop("identity", {})}
         logs = {**base.logs, **data.pop("logs", {})}
         extra = {**base.extra, **data.pop("extra", {})}
+        links = {**base.links, **data.pop("links", {})}
         merged: dict[str, object] = {
             "title": base.title,
             "family": base.family,
@@ -73,7 +90,7 @@ def load_profile(name: str) -> Profile:
             "scratch_dirs": list(base.scratch_dirs),
         }
         merged.update(data)
-        data = {**merged, "identity": identity, "logs": logs, "extra": extra}
+        data = {**merged, "identity": identity, "logs": logs, "extra": extra, "links": links}
     return Profile(
         name=name,
         title=data["title"],
@@ -87,4 +104,18 @@ def load_profile(name: str) -> Profile:
         boot_time_budget=float(data.get("boot_time_budget", 120)),
         scratch_dirs=tuple(data.get("scratch_dirs", ("/var/tmp", "/tmp"))),
         extra=dict(data.get("extra", {})),
+        links=_links(data.get("links", {}), path),
     )
+
+
+LINK_KEYS = ("family", "identity", "logs", "extra", "boot_completed", "boot_completed_prop", "reboot_command")
+
+
+def _links(raw: Any, path: Path) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ConfigError(f"{path}: [links.KIND] must be tables")
+    for kind, table in raw.items():
+        unknown = sorted(set(table) - set(LINK_KEYS))
+        if unknown:
+            raise ConfigError(f"{path}: [links.{kind}] has unknown keys: {', '.join(unknown)}")
+    return {k: dict(v) for k, v in raw.items()}

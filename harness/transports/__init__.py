@@ -14,7 +14,7 @@ def open_transport(spec: DeviceSpec, kind: str | None = None) -> Transport:
     from ..profiles import load_profile
 
     kind = kind or spec.primary_transport
-    profile = load_profile(spec.profile)
+    profile = load_profile(spec.profile).for_link(kind)
     if kind == "ssh" and spec.ssh:
         from .ssh import SshTransport
 
@@ -25,6 +25,11 @@ def open_transport(spec: DeviceSpec, kind: str | None = None) -> Transport:
         from .adb import AdbTransport
 
         return AdbTransport(spec.adb, boot_completed_prop=profile.boot_completed_prop or "sys.boot_completed")
+    if kind == "hdc" and spec.hdc:
+        from .hdc import HdcTransport
+
+        return HdcTransport(spec.hdc, boot_completed_prop=profile.boot_completed_prop
+                            or "bootevent.boot.completed")
     if kind == "serial" and spec.serial:
         from .serial import SerialTransport
 

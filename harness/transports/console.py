@@ -222,7 +222,33 @@ def last_line(screen: bytes) -> str:
 
 
 def classify(screen: bytes, patterns: PromptPatterns) -> ConsoleState | None:
-    """What the console is asking for now, judged by its last line; None while undecided."""
+    """What the console is asking for now, judged by its last line; None while undecided.
+
+    A login or password prompt cut in two by a line someone else wrote on the console (syslog,
+    kernel) counts too: its tail is the last line and its head starts one of the lines before."""
+    state = _classify_line(screen, patterns)
+    if state is None:
+        joined = _rejoined_prompt(screen, (patterns.password, patterns.login))
+        if joined is not None:
+            state = _classify_line(joined.encode(), patterns)
+    return state
+
+
+def _rejoined_prompt(screen: bytes, regexes: tuple[str, ...], lines_back: int = 4) -> str | None:
+    text = strip_escapes(screen).decode("utf-8", errors="replace").replace("\r", "")
+    lines = text.split("\n")
+    tail = lines[-1]
+    if not tail:
+        return None
+    for line in reversed(lines[-1 - lines_back : -1]):  # the line cut last is the likeliest
+        for cut in range(1, min(len(line), 80) + 1):
+            candidate = line[:cut] + tail
+            if any(re.search(regex, candidate) for regex in regexes):
+                return text + "\n" + candidate
+    return None
+
+
+def _classify_line(screen: bytes, patterns: PromptPatterns) -> ConsoleState | None:
     line = last_line(screen)
     if re.search(patterns.password, line):
         return ConsoleState.PASSWORD

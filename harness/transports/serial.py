@@ -1,9 +1,11 @@
 """The serial console transport: commands typed into a board's shell over a UART, socket:// or rfc2217://.
 
 Console driver on connect (and again after a reboot): wake the line, answer the login and password
-prompts, then make the shell predictable: a unique prompt, no echo, no ONLCR, console printk silenced,
-bash's bracketed paste off. Each command is framed between fresh markers (see transports.console),
-so its output and real exit code are cut from the stream exactly; nothing waits a fixed time.
+prompts, then make the shell predictable (serial_session, serial_protocol): no echo, no output
+translation, console printk silenced, a prompt that carries a fresh token, and the functions that run
+each command as a background job whose stdout and stderr are kept apart on the board and sent back
+checked, so text others write to the console never reaches a result. Nothing waits a fixed time.
+close() leaves the console as it was found: terminal, printk level and prompt restored, logged out.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import base64
 import binascii
 import hashlib
 import logging
-import secrets
+import re
 from pathlib import Path
 from types import TracebackType
 
@@ -28,17 +30,23 @@ from ..errors import (
 from ..secrets import mask_command, redact
 from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
-from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback, monotonic
-from .console import ConsoleState, Frame, FrameParser, ParseError, PromptPatterns, classify, shell_quote
+from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, CommandResult, OutputCallback, monotonic
+from .console import ConsoleState, PromptPatterns, classify, last_line, shell_quote
 from .serial_link import ByteLink, open_link
+from .serial_session import ConsoleSession, Expired, Outcome
 
 log = logging.getLogger(__name__)
 
 # Without new bytes for this long while waiting for a prompt, press Enter again (a board still booting
 # or a prompt printed before we listened). This is a nudge interval, not a wait for an event.
 NUDGE_AFTER = 1.0
-RESYNC_TIMEOUT = 3.0
 SCREEN_KEEP = 4096
+# One try at the setup; a board that rebooted under it is logged in again.
+SETUP_TIMEOUT = 10.0
+# The end of a prompt of ours (its token, maybe cut off at the front by a read).
+_OUR_PROMPT = re.compile(r"[0-9a-f]{12,13}# $")
+# close() waits this long at most for the restore to be done and for the login prompt after logout.
+LOGOUT_WAIT = 2.0
 # Canonical-mode ttys cut input lines at 4095 bytes; push keeps each typed line well under that.
 PUSH_LINE = 3000
 PUSH_LINES_PER_COMMAND = 16
@@ -46,15 +54,6 @@ PUSH_LINES_PER_COMMAND = 16
 PULL_MAX_BASE64 = 256 * 1024 * 1024
 # How long wait_ready waits before asking ready_command again.
 READY_INTERVAL = 0.5
-
-SETUP = (
-    "stty -echo 2>/dev/null; stty -onlcr 2>/dev/null; dmesg -n 1 2>/dev/null; "
-    "bind 'set enable-bracketed-paste off' 2>/dev/null; unset PROMPT_COMMAND; PS2=''; "
-)
-
-
-class _Expired(Exception):
-    """Internal: the deadline of the current exchange passed."""
 
 
 class SerialTransport:
@@ -77,10 +76,10 @@ class SerialTransport:
         self.connect_timeout = connect_timeout
         self._patterns = PromptPatterns(spec.login_prompt, spec.password_prompt, spec.prompt)
         self._link: ByteLink | None = None
+        self._session: ConsoleSession | None = None
         self._pending = b""
-        self._prompt = b""
-        self._stale_prompt = b""  # our prompt from before a reboot: seeing it means "not rebooted yet"
-        self._translate_crlf = True
+        self._rebooting = False  # a prompt of ours now means "not gone down yet"
+        self._logged_in = False  # we answered a login prompt: close() logs out again
         self._ready = False
 
     @property
@@ -102,14 +101,15 @@ class SerialTransport:
             self._link = open_link(self.spec.port, self.spec.baud)
             self._pending = b""
         try:
-            self._console_up(deadline, not_up, self._stale_prompt)
+            self._console_up(deadline, not_up, self._rebooting)
         except BaseException:
             self._drop()
             raise
-        self._stale_prompt = b""
+        self._rebooting = False
 
     def _drop(self) -> None:
         self._ready = False
+        self._session = None
         if self._link is not None:
             self._link.close()
             self._link = None
@@ -121,37 +121,39 @@ class SerialTransport:
         return self._link
 
     # -- the console driver ----------------------------------------------------------------------
-    def _console_up(self, deadline: Deadline, not_up: type[TransportError], stale_prompt: bytes) -> None:
-        if not self._log_in(deadline, stale_prompt):
-            raise not_up(f"no login or shell prompt on console {self.spec.port}")
-        token = secrets.token_hex(4)
-        prompt = f"@HP{token}# "
-        # Split in the typed line so the echo of this very line never shows the prompt itself.
-        setup = SETUP + f"PS1='@HP''{token}# '"
-        self._prompt = prompt.encode()
-        try:
-            self._exchange(setup, deadline, None, BoundedBuffer(SCREEN_KEEP), subshell=False)
-            # Does the tty still turn \n into \r\n (no stty)? Then output must be normalised.
-            probe = BoundedBuffer(64)
-            self._translate_crlf = False
-            self._exchange("printf 'a\\nb'", deadline, None, probe)
-        except _Expired:
-            raise not_up(f"console {self.spec.port} did not take the setup commands") from None
-        self._translate_crlf = probe.getvalue() != b"a\nb"
+    def _console_up(self, deadline: Deadline, not_up: type[TransportError], rebooting: bool) -> None:
+        while True:
+            if not self._log_in(deadline, rebooting):
+                raise not_up(f"no login or shell prompt on console {self.spec.port}")
+            session = ConsoleSession(self._line, self.label)
+            screen, self._pending = self._pending, b""
+            try:
+                session.setup(Deadline(min(deadline.remaining(), SETUP_TIMEOUT)), screen)
+                break
+            except Expired:
+                # A board that went down (or back to its login prompt) under the setup: log in again.
+                if deadline.expired:
+                    raise not_up(f"console {self.spec.port} did not take the setup commands") from None
+                log.debug("%s: setup not taken, logging in again", self.label)
+        self._session = session
         self._ready = True
-        log.debug(redact(f"console {self.spec.port} ready (crlf translation: {self._translate_crlf})"))
+        log.debug(redact(f"console {self.spec.port} ready (shell {session.shell or '?'}, "
+                         f"{session.strategy.value}, crlf translation: {session.translate_crlf})"))
 
-    def _log_in(self, deadline: Deadline, stale_prompt: bytes = b"") -> bool:
+    def _log_in(self, deadline: Deadline, rebooting: bool = False) -> bool:
         """Answer login/password prompts until a shell prompt shows. False when the deadline passes."""
         screen = bytearray(self._pending)
         self._pending = b""
         sent_user = sent_password = False
+        self._logged_in = False
         self._line.write(b"\r")
         last_bytes = monotonic()
         while not deadline.expired:
             data = self._line.read(min(deadline.remaining(), NUDGE_AFTER))
             if not data:
-                if not sent_user and monotonic() - last_bytes >= NUDGE_AFTER:
+                # Quiet, and no prompt we know: press Enter for a fresh one (foreign text may have cut
+                # it), except at the password prompt, where Enter would be an empty password.
+                if (not sent_user or sent_password) and monotonic() - last_bytes >= NUDGE_AFTER:
                     self._line.write(b"\r")
                     last_bytes = monotonic()
                 continue
@@ -160,8 +162,10 @@ class SerialTransport:
             del screen[:-SCREEN_KEEP]
             state = classify(bytes(screen), self._patterns)
             if state is ConsoleState.SHELL:
-                if stale_prompt and stale_prompt in screen[-len(stale_prompt) - 16 :]:
+                if rebooting and _OUR_PROMPT.search(last_line(bytes(screen))):
                     continue  # our own prompt from before the reboot: the board has not gone down yet
+                self._logged_in = sent_user
+                self._pending = bytes(screen)
                 return True
             if state is ConsoleState.PASSWORD:
                 password = self.spec.password.reveal()
@@ -182,66 +186,6 @@ class SerialTransport:
                 screen.clear()
         return False
 
-    # -- one framed exchange ---------------------------------------------------------------------
-    def _read(self, deadline: Deadline) -> bytes:
-        if deadline.expired:
-            raise _Expired
-        return self._line.read(deadline.remaining())
-
-    def _exchange(
-        self,
-        cmd: str,
-        deadline: Deadline,
-        on_output: OutputCallback | None,
-        out: BoundedBuffer,
-        subshell: bool = True,
-    ) -> int:
-        """Type one framed command, stream its output into `out`, wait for the prompt; the exit code."""
-        frame = Frame(secrets.token_hex(6))
-        parser = FrameParser(frame, translate_crlf=self._translate_crlf)
-        self._line.write((frame.command(cmd, subshell) + "\r").replace("\n", "\r").encode())
-        data, self._pending = self._pending, b""
-        while True:
-            try:
-                chunk = parser.feed(data)
-            except ParseError as exc:
-                # The stream is not what we framed: nothing on this link can be trusted any more.
-                self._drop()
-                raise ConnectionLost(f"{self.label}: garbled console stream: {exc}", usable=False) from None
-            self._hand_on(chunk, out, on_output)
-            if parser.done:
-                break
-            try:
-                data = self._read(deadline)
-            except (_Expired, ConnectionLost):
-                self._hand_on(parser.flush(), out, on_output)  # partial output is kept
-                raise
-        # The prompt after the end marker says the shell is ready for the next line.
-        tail = parser.rest
-        while (at := tail.find(self._prompt)) < 0:
-            tail = tail[-len(self._prompt) :] + self._read(deadline)
-        self._pending = tail[at + len(self._prompt) :]
-        assert parser.exit_code is not None
-        return parser.exit_code
-
-    @staticmethod
-    def _hand_on(chunk: bytes, out: BoundedBuffer, on_output: OutputCallback | None) -> None:
-        if chunk:
-            out.add(chunk)
-            if on_output is not None:
-                on_output("stdout", chunk)
-
-    def _resync(self) -> bool:
-        """After a timeout: Ctrl-C, then a fresh framed no-op must come back. True if it did."""
-        for _ in range(2):
-            self._line.write(b"\x03")
-            try:
-                self._exchange(":", Deadline(RESYNC_TIMEOUT / 2), None, BoundedBuffer(SCREEN_KEEP))
-                return True
-            except _Expired:
-                continue
-        return False
-
     # -- the Transport contract ------------------------------------------------------------------
     def run(
         self,
@@ -251,26 +195,45 @@ class SerialTransport:
         on_output: OutputCallback | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
     ) -> CommandResult:
+        """The command's output comes once it has ended and been checked (on_output is then called
+        once per stream): a console is shared, and what others wrote on it must not pass for output."""
         self.connect()
+        session = self._session
+        assert session is not None
         started = monotonic()
-        out = BoundedBuffer(max_output)
         try:
-            code = self._exchange(cmd, Deadline(timeout), on_output, out)
-        except _Expired:
-            usable = self._resync()
-            self._ready = usable
-            log.info(mask_command(f"console command timed out after {timeout:g}s (usable={usable}): {cmd}"))
-            raise CommandTimeout(
-                f"command timed out after {timeout:g}s on console {self.spec.port}: {mask_command(cmd)}",
-                usable=usable, stdout=out.getvalue(), timeout=timeout,
-            ) from None
+            got = session.run(cmd, max_output, Deadline(timeout))
+        except Expired:
+            got = self._timed_out(session, cmd, timeout, max_output)
         except ConnectionLost:
             self._drop()
             raise
+        if on_output is not None:
+            for stream, data in (("stdout", got.stdout), ("stderr", got.stderr)):
+                if data:
+                    on_output(stream, data)
         return CommandResult(
-            command=cmd, exit_code=code, stdout=out.getvalue(), stderr=b"",
-            duration=monotonic() - started, truncated=out.truncated, stderr_separate=False,
+            command=cmd, exit_code=got.code, stdout=got.stdout, stderr=got.stderr,
+            duration=monotonic() - started, truncated=got.truncated,
         )
+
+    def _timed_out(self, session: ConsoleSession, cmd: str, timeout: float, max_output: int) -> Outcome:
+        """Stop the command for good; its result when it had ended after all, else CommandTimeout."""
+        try:
+            usable, finished, partial = session.stop_command(max_output)
+        except (Expired, ConnectionLost):
+            usable, finished, partial = False, None, None
+        if finished is not None:
+            return finished
+        self._ready = usable
+        if not usable:
+            self._drop()
+        log.info(mask_command(f"console command timed out after {timeout:g}s (usable={usable}): {cmd}"))
+        raise CommandTimeout(
+            f"command timed out after {timeout:g}s on console {self.spec.port}: {mask_command(cmd)}",
+            usable=usable, timeout=timeout,
+            stdout=partial.stdout if partial else b"", stderr=partial.stderr if partial else b"",
+        ) from None
 
     def push(self, local: Path, remote: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Copy a file to the board over the console itself: base64 lines, then a SHA-256 check."""
@@ -300,7 +263,8 @@ class SerialTransport:
     def _must(self, cmd: str, deadline: Deadline, what: str, limit: int = 1 << 20) -> bytes:
         result = self.run(cmd, max(deadline.remaining(), 0.001), max_output=limit)
         if result.exit_code != 0:
-            raise TransferError(f"{what} {cmd.split()[-1]} on the board: {result.stdout_text[-200:].strip()}")
+            said = (result.stderr_text or result.stdout_text)[-200:].strip()
+            raise TransferError(f"{what} {cmd.split()[-1]} on the board: {said}")
         if result.truncated:
             raise TransferError(f"{cmd.split()[-1]}: more than {limit} bytes of output; too large to copy")
         return result.stdout
@@ -315,7 +279,7 @@ class SerialTransport:
         """Type the reboot command (it never answers, so it is not framed) and forget the session."""
         self.connect()
         self._line.write(self.reboot_command.encode() + b"\r")
-        self._stale_prompt, self._ready = self._prompt, False
+        self._rebooting, self._ready, self._session = True, False, None
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait for a login or shell prompt again, log in, set the console up, then for ready_command."""
@@ -352,7 +316,24 @@ class SerialTransport:
         return True
 
     def close(self) -> None:
+        """Leave the console as it was found (terminal, printk level, prompt; logged out), then let go."""
+        session, link = self._session, self._link
+        if session is not None and link is not None and self._ready:
+            try:
+                session.restore(self._logged_in, Deadline(LOGOUT_WAIT))
+                if self._logged_in:
+                    self._await_login_prompt(link)
+            except (TransportError, Expired):
+                pass  # the link is going anyway
         self._drop()
+
+    def _await_login_prompt(self, link: ByteLink) -> None:
+        """Briefly, until the console asks for a login again (the logout took); never an error."""
+        deadline, screen = Deadline(LOGOUT_WAIT), b""
+        while not deadline.expired:
+            screen = (screen + link.read(deadline.remaining()))[-SCREEN_KEEP:]
+            if classify(screen, self._patterns) is ConsoleState.LOGIN:
+                return
 
     def __enter__(self) -> SerialTransport:
         return self

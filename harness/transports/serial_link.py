@@ -50,7 +50,22 @@ class _PyserialLink:
 
 
 class FdLink(_PyserialLink):
-    """A tty device (a real UART or a pty): select() and os.read() on its fd, no pyserial loop."""
+    """A tty device (a real UART or a pty): select() and os.read()/os.write() on its fd, no pyserial
+    loop and no tcdrain: the tty queues what is written, and each exchange waits for its answer."""
+
+    def write(self, data: bytes) -> None:
+        fd = self.port.fd
+        if fd is None:
+            raise ConnectionLost("console link is closed")
+        view = memoryview(data)
+        try:
+            while view:
+                try:
+                    view = view[os.write(fd, view) :]
+                except BlockingIOError:
+                    select.select([], [fd], [], 1.0)
+        except OSError as exc:
+            raise ConnectionLost(f"console link lost while writing: {exc}") from exc
 
     def read(self, timeout: float) -> bytes:
         fd = self.port.fd

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import secrets
 import select
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +21,7 @@ from ..errors import (
     AuthFailed,
     CommandTimeout,
     ConfigError,
+    ConnectFailed,
     ConnectionLost,
     HostKeyMismatch,
     NotReady,
@@ -30,15 +34,33 @@ from ..waiting import Deadline, poll_until
 from . import ssh_sftp
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback
 from .ssh_connect import HostKeyCheck, SshEndpoint, connect_endpoint, resolve
-from .ssh_exec import LINK_ERRORS, REAPER, drain, report_exit_signals, send_signal
+from .ssh_exec import (
+    LINK_ERRORS,
+    drain,
+    parse_stopper,
+    report_exit_signals,
+    send_signal,
+    stopper_command,
+    tag_command,
+)
 
-REAP_TIMEOUT = 5.0
-# After a timeout: how long a SIGTERM (signal request) gets before SIGKILL and the reaper.
-STOP_GRACE = 0.5
+# After a timeout: how long the command's processes get to end on SIGTERM (their traps run) before
+# SIGKILL, and how long SIGKILL may take to be seen through.
+STOP_GRACE = 1.0
+# Generous: a look at an emulated or busy board's /proc can take seconds.
+KILL_TIMEOUT = 20.0
+# Between two looks at whether the processes are gone (each look is a command on the device).
+STOP_POLL = 0.05
 # How long a device may take to drop the link after it accepted the reboot command.
 REBOOT_DOWN_TIMEOUT = 60.0
 
 
+# paramiko logs a device that breaks off mid-handshake as an ERROR with a traceback; with no logging
+# set up, Python's last-resort handler would print that on stderr (`harness exec` output). The typed
+# error says it in one line; a user who configures logging still gets paramiko's records.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+StopperLook = tuple[int, tuple[int, ...]]  # how many of the command's processes were alive, their pids
 TransferAction = Callable[[paramiko.SFTPClient, Deadline], None]
 
 
@@ -80,10 +102,13 @@ class SshTransport:
             self._target = target
             if self._hostkeys is None:  # kept across reconnects: it remembers opted-in unknown keys
                 self._hostkeys = HostKeyCheck(spec, config)
-            if jump_endpoint is not None:
-                self._jump = connect_endpoint(jump_endpoint, spec, self._hostkeys, via=None, pinned=False)
             try:
+                if jump_endpoint is not None:
+                    self._jump = connect_endpoint(jump_endpoint, spec, self._hostkeys, via=None, pinned=False)
                 self._transport = connect_endpoint(target, spec, self._hostkeys, via=self._jump, pinned=True)
+            except LINK_ERRORS as exc:  # anything ssh_connect did not map: still lab trouble, typed
+                self._drop()
+                raise ConnectFailed(redact(f"cannot connect to {target.label}: {exc}")) from None
             except BaseException:
                 self._drop()
                 raise
@@ -146,20 +171,22 @@ class SshTransport:
         deadline = Deadline(timeout)
         chan = self._open_channel()
         out, err = BoundedBuffer(max_output), BoundedBuffer(max_output)
+        tag = secrets.token_hex(8)  # what the command's processes carry, to find them all if it must stop
         try:
             try:
-                chan.exec_command(cmd)
+                chan.exec_command(tag_command(cmd, tag))
             except LINK_ERRORS as exc:
                 raise self._lost(f"could not start {cmd!r}: {exc}", chan.get_transport()) from None
             exit_code = self._collect(chan, cmd, deadline, timeout, out, err, on_output)
         except CommandTimeout as exc:
-            self._stop_remote(chan)
+            if not self._stop_remote(chan, tag):
+                exc.args = (f"{exc.args[0]}; its processes could not be verified gone",)
             exc.usable = self.connected
             raise
         except BaseException:
             # Also on Ctrl-C or a failing on_output: do not leave the remote command running.
             if not chan.closed:
-                self._stop_remote(chan)
+                self._stop_remote(chan, tag)
             raise
         finally:
             self._release(chan)
@@ -201,30 +228,65 @@ class SshTransport:
         # -1 only from a server that sends neither exit-status nor exit-signal.
         return chan.exit_status
 
-    def _stop_remote(self, chan: paramiko.Channel) -> None:
-        """Stop a command that must not go on: SIGTERM by signal request, a short grace, SIGKILL,
-        close the channel (EOF for commands that read or write), and if it still had not ended
-        (servers that ignore signal requests), the reaper."""
-        send_signal(chan, "TERM")
-        # The link may die right now: that must not replace the CommandTimeout being raised.
-        if chan.status_event.wait(STOP_GRACE):
-            with contextlib.suppress(*LINK_ERRORS):
-                chan.close()
-            return
-        send_signal(chan, "KILL")
+    def _stop_remote(self, chan: paramiko.Channel, tag: str) -> bool:
+        """Stop every process of a command that must not go on, whichever server runs it and whoever
+        their parent is by now: SIGTERM (its traps run), a grace, SIGKILL, until a look at the device
+        finds none left. True once verified gone. Where that cannot run (no /proc, no channel), signal
+        requests are what is left (OpenSSH honours them for non-root logins; dropbear signals only the
+        shell), and the answer is False."""
+        try:
+            gone = self._stop_tagged(tag)
+        except (TransportError, *LINK_ERRORS):
+            gone = None
+        if gone is None:
+            send_signal(chan, "TERM")
+            if not chan.status_event.wait(STOP_GRACE):
+                send_signal(chan, "KILL")
         with contextlib.suppress(*LINK_ERRORS):
             chan.close()
-        with self._lock:
-            alone = not (self._channels - {chan})
-        if not alone or not self.connected:
-            return  # the reaper cannot tell the other commands' processes from this one's
-        with contextlib.suppress(TransportError, *LINK_ERRORS):
-            reaper_chan = self._open_channel()
-            try:
-                reaper_chan.exec_command(REAPER)
-                reaper_chan.status_event.wait(REAP_TIMEOUT)
-            finally:
-                self._release(reaper_chan)
+        return bool(gone)
+
+    def _stop_tagged(self, tag: str) -> bool | None:
+        found: set[int] = set()  # every pid seen: one adopted by init after its parent died is still ours
+
+        def look(signal_name: str) -> int | None:
+            answer = self._stopper(tag, signal_name, tuple(sorted(found)))
+            if answer is None:
+                return None
+            found.update(answer[1])
+            return answer[0]
+
+        live = look("TERM")
+        grace = Deadline(STOP_GRACE)
+        while live and not grace.expired:
+            time.sleep(STOP_POLL)  # the poll interval between looks, not a guess at how long it takes
+            live = look("0")
+        killing = Deadline(KILL_TIMEOUT)
+        while live:  # each look sends SIGKILL to what it finds (a child forked since the last one too)
+            if killing.expired:
+                return False
+            live = look("KILL")
+        return None if live is None else True
+
+    def _stopper(self, tag: str, signal_name: str, known: tuple[int, ...]) -> StopperLook | None:
+        """One look (and signal) by harness.transports.ssh_exec.STOPPER on a fresh channel; None when the
+        device cannot say (the stopper exits 3 without /proc) or the look itself fails."""
+        if not self.connected:
+            return None
+        chan = self._open_channel()
+        out, err = BoundedBuffer(64 * 1024), BoundedBuffer(64 * 1024)
+        try:
+            chan.exec_command(stopper_command(tag, signal_name, known))
+            deadline = Deadline(KILL_TIMEOUT)
+            while not (chan.eof_received or chan.closed) and not deadline.expired:
+                drain(chan, out, err, None)
+                select.select([chan], [], [], deadline.remaining())
+            drain(chan, out, err, None)
+            if not chan.status_event.wait(deadline.remaining()) or chan.exit_status != 0:
+                return None
+            return parse_stopper(out.getvalue())
+        finally:
+            self._release(chan)
 
     def _timed_out(
         self,
@@ -277,6 +339,8 @@ class SshTransport:
             channel.settimeout(timeout)  # bounds each SFTP round trip; the deadline bounds the whole
         try:
             action(sftp, deadline)
+        except ssh_sftp.Damaged as exc:
+            raise TransferError(f"{what}: {exc}") from None
         except ssh_sftp.TransferTimeout:
             self._sftp = None  # a half-finished transfer leaves the SFTP session in an unknown state
             with contextlib.suppress(*LINK_ERRORS):
@@ -292,12 +356,26 @@ class SshTransport:
         what = f"push {local} -> {self.label}:{remote}"
         if not local.is_file():
             raise TransferError(f"{what}: no such local file")
-        self._transfer(what, timeout, lambda sftp, deadline: ssh_sftp.put(sftp, local, remote, deadline))
+        self._transfer(what, timeout,
+                       lambda sftp, deadline: ssh_sftp.put(sftp, local, remote, deadline, self._digest))
 
     def pull(self, remote: str, local: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
         local = Path(local)
         what = f"pull {self.label}:{remote} -> {local}"
-        self._transfer(what, timeout, lambda sftp, deadline: ssh_sftp.get(sftp, remote, local, deadline))
+        self._transfer(what, timeout,
+                       lambda sftp, deadline: ssh_sftp.get(sftp, remote, local, deadline, self._digest))
+
+    def _digest(self, remote: str, deadline: Deadline) -> str | None:
+        """The device's own SHA-256 of `remote`; None where it has no sha256sum (busybox may lack it)."""
+        try:
+            result = self.run(f"sha256sum {shlex.quote(remote)}", max(deadline.remaining(), 1.0),
+                              max_output=4096)
+        except CommandTimeout:
+            return None
+        fields = result.stdout.split()
+        if result.exit_code != 0 or not fields or len(fields[0]) != 64:
+            return None
+        return fields[0].decode(errors="replace").lower()
 
     # -- reboot --------------------------------------------------------------------------------
 

@@ -234,6 +234,27 @@ def authenticate(transport: paramiko.Transport, endpoint: SshEndpoint, spec: Ssh
     raise AuthFailed(f"authentication failed for {endpoint.label} (tried {methods})")
 
 
+def _key_exchange(
+    transport: paramiko.Transport, endpoint: SshEndpoint, hostkeys: HostKeyCheck, timeout: float
+) -> paramiko.PKey:
+    """The server's host key once the key exchange is done. Whatever a device that is booting, or
+    going down, does to it (closes, stalls, resets) is ConnectFailed: wait_ready keeps polling."""
+    try:
+        transport.start_client(timeout=timeout)
+        # start_client returns at its timeout with the exchange unfinished (a board still making its
+        # host keys); the key is read inside this mapping, as paramiko then raises "No existing session".
+        if transport.is_active() and not transport.initial_kex_done:
+            raise ConnectFailed(f"ssh key exchange with {endpoint.label} did not finish within {timeout:g}s")
+        return transport.get_remote_server_key()
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        if "host key" in str(exc):  # we asked for the known key type and the server has none
+            raise HostKeyMismatch(
+                f"{endpoint.label} offers no host key of the type recorded in {hostkeys.path}: {exc}"
+            ) from None
+        reason = str(exc) or type(exc).__name__
+        raise ConnectFailed(f"ssh handshake with {endpoint.label} failed: {reason}") from None
+
+
 def start_client(
     sock: socket.socket | paramiko.Channel,
     endpoint: SshEndpoint,
@@ -251,15 +272,7 @@ def start_client(
     options = transport.get_security_options()
     options.key_types = hostkeys.key_types(endpoint, tuple(options.key_types), pinned)
     try:
-        try:
-            transport.start_client(timeout=timeout)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            if "host key" in str(exc):  # we asked for the known key type and the server has none
-                raise HostKeyMismatch(
-                    f"{endpoint.label} offers no host key of the type recorded in {hostkeys.path}: {exc}"
-                ) from None
-            raise ConnectFailed(f"ssh handshake with {endpoint.label} failed: {exc}") from None
-        key = transport.get_remote_server_key()
+        key = _key_exchange(transport, endpoint, hostkeys, timeout)
         hostkeys.check(endpoint, key, pinned=pinned)
         authenticate(transport, endpoint, spec)
     except BaseException:

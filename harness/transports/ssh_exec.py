@@ -14,21 +14,61 @@ from .base import BoundedBuffer, OutputCallback
 READ_SIZE = 256 * 1024
 LINK_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
-# The reaper, for servers that ignore "signal" requests: OpenSSH does on root logins (no privilege
-# separation there), and closing a channel without a pty leaves its command running. Run on a fresh
-# channel of the same connection, its parent is that connection's sshd process and the commands of
-# the other channels are its siblings: it kills their process groups. Only used when no other
-# command is in flight on the connection, and only when the parent really is an sshd (never, say, a
-# simulated device's server process). POSIX sh and /proc only, so busybox and toybox devices work.
-REAPER = (
-    'read -r parent < /proc/$PPID/comm; case "$parent" in sshd*) ;; *) exit 3;; esac; '
-    "for d in /proc/[0-9]*; do "
-    's=$(cat "$d/stat" 2>/dev/null) || continue; s=${s##*) }; set -- $s; '
-    '[ "$2" = "$PPID" ] && [ "${d#/proc/}" != "$$" ] || continue; '
-    'read -r name < "$d/comm"; [ "$name" = sftp-server ] && continue; '
-    '[ "$3" -gt 1 ] 2>/dev/null && kill -9 -"$3" 2>/dev/null; kill -9 "${d#/proc/}" 2>/dev/null; '
-    "done; true"
+# Every command runs with this variable exported (tag_command): whatever it starts inherits it, even a
+# child that outlives its parent and is adopted by init (dropbear leaves `sleep` of a killed
+# `sleep 62; echo done` running with ppid 1), so its processes can be found and stopped by the tag,
+# on any server, whoever their parent is now, and with other commands running on the same connection.
+TAG_VARIABLE = "HARNESS_CMD_TAG"
+
+# The stopper: run on a fresh channel as `set -- SIGNAL PATTERN [PID...]; <STOPPER>`. The command's
+# processes are: those whose command line (the top shell: the server runs `sh -c "export TAG=..; CMD"`)
+# or environment holds the tag; their descendants (a child that cleared its environment); the members
+# of a session or process group one of them leads (OpenSSH gives each command its own session); and
+# the PIDs found by an earlier look (adopted by init since their parent died). It sends them SIGNAL (0:
+# none) and prints "<count> <pid>...". PATTERN is the tag as a regex that does not match itself
+# ("TAG=[a]bc...") so neither grep nor this shell finds itself; the stopper's own children are left
+# out by their parent. POSIX sh, grep and /proc only: busybox and toybox devices have them. Exit 3: no
+# /proc, so nothing can be verified.
+STOPPER = (
+    'sig=$1 pat=$2; shift 2; known=" $* "; me=$$; tagged=" "; pids=" "; more=1\n'
+    "[ -r /proc/$$/stat ] || exit 3\n"
+    'for f in $(grep -l -s -e "$pat" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null); do '
+    'p=${f#/proc/}; tagged="$tagged${p%%/*} "; done\n'
+    'table=$(for d in /proc/[0-9]*; do { read -r st < "$d/stat"; } 2>/dev/null || continue; '
+    'st=${st##*) }; set -- $st; echo "${d#/proc/} $1 $2 $3 $4"; done)\n'
+    'while [ "$more" = 1 ]; do more=0\n'
+    "while read -r p s pp pg sid; do\n"
+    '  { [ "$p" = "$me" ] || [ "$pp" = "$me" ] || [ "$s" = Z ]; } && continue\n'
+    '  case "$pids" in *" $p "*) continue;; esac\n'
+    '  case "$tagged$known" in *" $p "*) ;; *) case "$pids$known" in '
+    '*" $pp "*|*" $pg "*|*" $sid "*) ;; *) continue;; esac;; esac\n'
+    '  pids="$pids$p "; more=1\n'
+    "done <<EOF\n"
+    "$table\n"
+    "EOF\n"
+    "done\n"
+    'n=0; for p in $pids; do n=$((n+1)); [ "$sig" = 0 ] || kill -"$sig" "$p" 2>/dev/null; done\n'
+    'echo "$n$pids"\n'
 )
+
+
+def tag_command(cmd: str, tag: str) -> str:
+    """`cmd` with the tag exported first, on a line of its own so `cmd` parses exactly as before."""
+    return f"export {TAG_VARIABLE}={tag}\n{cmd}"
+
+
+def stopper_command(tag: str, signal_name: str, known: tuple[int, ...] = ()) -> str:
+    pattern = f"{TAG_VARIABLE}=[{tag[0]}]{tag[1:]}"
+    pids = " ".join(str(pid) for pid in known)
+    return f"set -- {signal_name} '{pattern}' {pids}\n{STOPPER}"
+
+
+def parse_stopper(output: bytes) -> tuple[int, tuple[int, ...]] | None:
+    """(processes found alive, their pids), or None when this is not the stopper's output."""
+    fields = output.split()
+    if not fields or not all(f.isdigit() for f in fields):
+        return None
+    return int(fields[0]), tuple(int(f) for f in fields[1:])
 
 
 def drain(

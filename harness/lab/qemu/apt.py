@@ -35,9 +35,11 @@ class PackageInfo:
 
 
 class PrivateApt:
-    def __init__(self, root: Path, arch: str = ARCH) -> None:
+    def __init__(self, root: Path, arch: str = ARCH, sources: str | None = None) -> None:
+        """`sources`: a sources.list of its own (another Debian release) instead of the host's."""
         self.root = root
         self.arch = arch
+        self.sources = sources
         self.lists = root / "lists"
         self.cache = root / "cache"
         self.status = root / "status"
@@ -57,7 +59,10 @@ class PrivateApt:
             "-o", "APT::Sandbox::User=root",
             "-o", "Debug::NoLocking=1",
             "-q",
-        ]
+        ] + ([
+            "-o", f"Dir::Etc::SourceList={self.root / 'sources.list'}",
+            "-o", f"Dir::Etc::SourceParts={self.root / 'sources.list.d'}",
+        ] if self.sources is not None else [])
 
     def _run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
         cmd = [tool, *self._options(), *args]
@@ -77,6 +82,13 @@ class PrivateApt:
             path.mkdir(parents=True, exist_ok=True)
         if not self.status.exists():
             self.status.write_text("")  # an empty system: resolution depends on the mirror only
+        if self.sources is not None:
+            (self.root / "sources.list.d").mkdir(exist_ok=True)
+            listed = self.root / "sources.list"
+            if not listed.exists() or listed.read_text() != self.sources:
+                listed.write_text(self.sources)
+                for old in self.lists.glob("*_Packages*"):
+                    old.unlink()  # lists of other sources: refresh
 
     def lists_age(self) -> float | None:
         stamps = [p.stat().st_mtime for p in self.lists.glob("*_Packages*")]

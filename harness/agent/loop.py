@@ -1,0 +1,455 @@
+"""The agent of one lab host (`harness agent`): registers the host and its inventory's devices, keeps a
+heartbeat, and runs the jobs of its host's queue, one per device at a time (procrastinate's lock per
+device, and the device's local lock the run takes), until SIGINT/SIGTERM.
+
+One thread owns the database; each running job has a thread waiting for its run. When the database is
+gone (restarted, cut off) the running jobs go on, nothing new starts, and their results wait in memory
+until the database is back; only this host's agent ever starts this host's jobs again, so a job is never
+started twice because its agent was out of reach. A job left running by a previous agent of this host
+(killed) is handed back to the queue and resumes its run (see runner.py); one started `max_starts`
+times without finishing is an ERROR. First SIGINT/SIGTERM: finish the running jobs, start no more;
+second: stop them cleanly and hand them back to the queue."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue as queues
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from types import FrameType
+from typing import Any
+
+import psycopg
+
+from ..specs import DeviceSpec
+from . import health, leases, registry
+from . import queue as jobq
+from .db import Conn, Db, DbUnavailable
+from .dburl import conninfo
+from .names import DEFAULT_HEALTH_SUITE, HEALTH_TASK, RUN_TASK, host_queue
+from .runner import JobResult, JobRunner, JobSpec, RunningJob
+from .schema import ensure_schema
+
+MAX_BACKOFF = 2.0
+
+
+@dataclass
+class AgentConfig:
+    host: str
+    db_url: str
+    devices: list[DeviceSpec]
+    heartbeat: float = 2.0
+    host_timeout: float = 30.0  # a host silent this long is taken for dead (its devices may be claimed)
+    poll: float = 1.0  # look at the queue at least this often (a NOTIFY wakes the agent sooner)
+    health_every: float = 6 * 3600.0  # 0: no periodic health checks
+    health_suite: str = DEFAULT_HEALTH_SUITE
+    max_starts: int = 3
+
+
+@dataclass
+class _Running:
+    job: jobq.QueuedJob
+    handle: RunningJob | None
+    hand_back: bool = False
+    cancel: bool = False
+
+
+@dataclass
+class _Finished:
+    job: jobq.QueuedJob
+    result: JobResult
+    hand_back: bool = False
+    cancel: bool = False
+
+
+@dataclass
+class _Timer:
+    every: float
+    due: float = 0.0
+
+    def ready(self, now: float) -> bool:
+        if self.every <= 0 or now < self.due:
+            return False
+        self.due = now + self.every
+        return True
+
+
+@dataclass
+class _Stats:
+    started: int = 0
+    finished: int = 0
+    handed_back: int = 0
+    recovered: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Agent:
+    def __init__(
+        self, config: AgentConfig, runner: JobRunner, *, say: Callable[[str], None] | None = None
+    ) -> None:
+        self.config = config
+        self.runner = runner
+        self.db = Db(config.db_url)
+        self.instance = secrets.token_hex(8)
+        self.devices = {d.name: d for d in config.devices}
+        self.worker_id: int | None = None
+        self.running: dict[int, _Running] = {}
+        self.pending: list[_Finished] = []  # finished, not yet recorded (the database was away)
+        self.events: queues.SimpleQueue[tuple[Any, ...]] = queues.SimpleQueue()
+        self.signals = 0
+        self.connected = False
+        self.stats = _Stats()
+        self._say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._heartbeat = _Timer(config.heartbeat)
+        self._sweep = _Timer(max(config.heartbeat * 3, 1.0))
+        self._health = _Timer(config.health_every)
+        self._aborts = _Timer(1.0)
+        self._backoff = 0.1
+        self._retry_at = 0.0
+        self._quit = threading.Event()
+        self._registered = False
+        self._stop_asked = False
+
+    def say(self, line: str) -> None:
+        self._say(f"agent {self.config.host}: {line}")
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        listener = threading.Thread(target=self._listen, name="agent-listen", daemon=True)
+        try:
+            listener.start()
+            while True:
+                self._handle_signals()
+                if self.signals and not self.running and not self.pending:
+                    break
+                if time.monotonic() >= self._retry_at:
+                    try:
+                        self._db_step()
+                        self._backoff = 0.1
+                    except DbUnavailable as exc:
+                        if not self._registered:
+                            raise  # never reached it: a wrong URL or password is one line, exit 3
+                        self._lost(exc)
+                self._wait_events(self._next_wakeup())
+            self._close()
+        finally:
+            self._quit.set()
+            for s, h in old.items():
+                signal.signal(s, h)
+        self.say(f"stopped ({self.stats.finished} jobs finished, {self.stats.handed_back} handed back)")
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        self.events.put(("signal",))  # SimpleQueue.put is safe in a signal handler
+
+    def _handle_signals(self) -> None:
+        if self.signals == 1 and not self._stop_asked:
+            self._stop_asked = True
+            self.say(
+                f"stopping: no new jobs; finishing {len(self.running)} running "
+                "(again to stop them and hand them back to the queue)"
+            )
+        if self.signals >= 2:
+            for run in self.running.values():
+                if not run.hand_back:
+                    run.hand_back = True
+                    if run.handle is not None:
+                        run.handle.stop()
+
+    def _next_wakeup(self) -> float:
+        now = time.monotonic()
+        if not self.connected:
+            return max(0.01, self._retry_at - now)
+        return max(0.01, min(self.config.poll, self._heartbeat.due - now))
+
+    def _wait_events(self, timeout: float) -> None:
+        try:
+            event = self.events.get(timeout=timeout)
+        except queues.Empty:
+            return
+        while True:
+            if event[0] == "done":
+                _, job_id, result = event
+                run = self.running.pop(job_id)
+                self.pending.append(_Finished(run.job, result, run.hand_back, run.cancel))
+            try:
+                event = self.events.get_nowait()
+            except queues.Empty:
+                return
+
+    def _lost(self, exc: DbUnavailable) -> None:
+        if self.connected or not self._registered:
+            self.say(f"{exc}; {len(self.running)} running jobs go on, no new ones start until it is back")
+        self.connected = False
+        self._retry_at = time.monotonic() + self._backoff
+        self._backoff = min(MAX_BACKOFF, self._backoff * 2)
+
+    # -- with the database --------------------------------------------------------------------------
+
+    def _db_step(self) -> None:
+        if not self._registered:
+            self.db.run(self._register)
+            self._registered = True
+        elif not self.connected:
+            self.db.run(self._reconnected)
+        self.connected = True
+        now = time.monotonic()
+        if self._heartbeat.ready(now):
+            self.db.run(self._beat)
+        self._record_finished()
+        if self._sweep.ready(now):
+            self.db.run(self._recover_orphans)
+        if self.running and self._aborts.ready(now):
+            self.db.run(self._check_aborts)
+        if self.signals:
+            return
+        if self._health.ready(now):
+            self.db.run(self._queue_health_checks)
+        while len(self.running) < len(self.devices):
+            job = self.db.run(lambda c: jobq.fetch(c, self.config.host, self._worker()))
+            if job is None:
+                break
+            self.db.run(lambda c, j=job: self._start(c, j))  # type: ignore[misc]
+
+    def _worker(self) -> int:
+        assert self.worker_id is not None
+        return self.worker_id
+
+    def _register(self, conn: Conn) -> None:
+        ensure_schema(conn)
+        registry.register_host(conn, self.config.host, self.instance, os.getpid(), self.config.host_timeout)
+        taken = registry.register_devices(
+            conn, self.config.host, self.config.devices, self.config.host_timeout
+        )
+        jobq.prune_workers(conn, self.config.host_timeout)
+        self.worker_id = jobq.register_worker(conn)
+        conn.execute(
+            "UPDATE harness_hosts SET worker_id = %s WHERE name = %s", (self.worker_id, self.config.host)
+        )
+        for name in taken:
+            self.say(f"took over device {name!r} from a host whose agent is gone")
+        self.say(
+            f"registered {len(self.devices)} devices on queue {host_queue(self.config.host)} "
+            f"({self.db.where}, worker {self.worker_id})"
+        )
+        self._recover_orphans(conn)
+
+    def _reconnected(self, conn: Conn) -> None:
+        if not jobq.worker_heartbeat(conn, self._worker()):
+            self.worker_id = jobq.register_worker(conn)
+            jobq.adopt(conn, list(self.running), self.worker_id)
+        self.say(f"queue database back; {len(self.pending)} results to record")
+
+    def _beat(self, conn: Conn) -> None:
+        if not registry.heartbeat(conn, self.config.host, self.instance):
+            # Another agent took this host name while we were away: it owns the queue now.
+            self.say("another agent has taken this host's name: starting no more jobs")
+            self.signals = max(self.signals, 1)
+            return
+        if not jobq.worker_heartbeat(conn, self._worker()):
+            self.worker_id = jobq.register_worker(conn)
+            jobq.adopt(conn, list(self.running), self.worker_id)
+
+    def _recover_orphans(self, conn: Conn) -> None:
+        mine = set(self.running) | {f.job.id for f in self.pending}
+        for job in jobq.orphans(conn, self.config.host):
+            if job.id in mine:
+                continue
+            if jobq.hand_back(conn, job.id):
+                self.stats.recovered += 1
+                jobq.record_run(
+                    conn,
+                    jobq.RunRecord(
+                        job_id=job.id,
+                        device=job.device,
+                        state="queued",
+                        note="not running on its host (its agent was gone): queued again, resumes its run",
+                    ),
+                )
+                self.say(f"job {job.id} on {job.device}: marked running, not running here; queued again")
+
+    def _check_aborts(self, conn: Conn) -> None:
+        for job_id in jobq.to_abort(conn, self.config.host):
+            run = self.running.get(job_id)
+            if run is not None and not run.cancel:
+                run.cancel = True
+                if run.handle is not None:
+                    run.handle.stop()
+                self.say(f"job {job_id} on {run.job.device}: cancel requested; stopping it")
+
+    def _queue_health_checks(self, conn: Conn) -> None:
+        for name in self.devices:
+            self._queue_health(conn, name)
+
+    def _queue_health(self, conn: Conn, device: str) -> None:
+        jobq.submit(
+            conn,
+            jobq.JobRequest(
+                device=device,
+                host=self.config.host,
+                kind=HEALTH_TASK,
+                suites=(self.config.health_suite,),
+                submitter=f"agent@{self.config.host}",
+            ),
+        )
+
+    def _start(self, conn: Conn, job: jobq.QueuedJob) -> None:
+        if job.device not in self.devices:
+            jobq.finish(conn, job.id, "failed")
+            jobq.record_run(
+                conn,
+                jobq.RunRecord(
+                    job_id=job.id,
+                    device=job.device,
+                    state="error",
+                    ended=True,
+                    note=f"host {self.config.host} has no device {job.device!r}",
+                ),
+            )
+            return
+        # One round trip for the gate (the device's row locked: a lease and a start never both win),
+        # one for the record and the commit.
+        with conn.pipeline(), conn.transaction():
+            gate, starts = leases.check_gate(conn, job.device, job.task, job.id)
+            if not gate.go:
+                jobq.hand_back(conn, job.id, gate.until, wait=False)
+                jobq.record_run(
+                    conn,
+                    jobq.RunRecord(
+                        job_id=job.id,
+                        device=job.device,
+                        state="waiting",
+                        host=self.config.host,
+                        note=gate.note,
+                    ),
+                )
+                return
+            if starts >= self.config.max_starts:
+                jobq.finish(conn, job.id, "failed", wait=False)
+                note = f"started {self.config.max_starts} times without finishing (its agent kept dying)"
+                jobq.record_run(
+                    conn,
+                    jobq.RunRecord(job_id=job.id, device=job.device, state="error", ended=True, note=note),
+                )
+                return
+            jobq.record_run(
+                conn,
+                jobq.RunRecord(
+                    job_id=job.id, device=job.device, state="running", host=self.config.host, started=True
+                ),
+            )
+        spec = JobSpec(
+            job_id=job.id,
+            device=job.device,
+            suites=job.suites,
+            keyword=job.keyword,
+            health=job.task == HEALTH_TASK,
+        )
+        self.running[job.id] = _Running(job, None)
+        self.stats.started += 1
+        threading.Thread(target=self._run_job, args=(spec,), name=f"job-{job.id}", daemon=True).start()
+
+    def _run_job(self, spec: JobSpec) -> None:
+        try:
+            handle = self.runner.start(spec)
+            run = self.running.get(spec.job_id)
+            if run is not None:
+                run.handle = handle
+                if run.hand_back or run.cancel:  # asked before the run had started
+                    handle.stop()
+            result = handle.wait()
+        except Exception as exc:  # the host's own trouble starting the run: the job's ERROR, not the agent's
+            result = JobResult(state="error", note=f"the run did not start: {type(exc).__name__}: {exc}")
+        self.events.put(("done", spec.job_id, result))
+
+    def _record_finished(self) -> None:
+        while self.pending:
+            self.db.run(lambda c: self._record(c, self.pending[0]))
+            self.pending.pop(0)
+
+    def _record(self, conn: Conn, done: _Finished) -> None:
+        with conn.pipeline():  # the finish and its record in one round trip
+            check = self._record_steps(conn, done)
+        if check:  # lab trouble: is the device itself all right? (outside the pipeline: it may collide)
+            self._queue_health(conn, done.job.device)
+
+    def _record_steps(self, conn: Conn, done: _Finished) -> bool:
+        job, result = done.job, done.result
+        record = jobq.RunRecord(
+            job_id=job.id,
+            device=job.device,
+            state=result.state,
+            host=self.config.host,
+            exit_code=result.exit_code,
+            verdict=result.verdict,
+            run_id=result.run_id,
+            bundle_path=result.bundle_path,
+            bundle_sha256=result.bundle_sha256,
+            note=result.note,
+            ended=True,
+        )
+        if done.cancel:
+            jobq.finish(conn, job.id, "aborted", wait=False)
+            note = "cancelled while running (its records are kept)"
+            jobq.record_run(conn, replace(record, state="cancelled", note=note))
+            self.say(f"job {job.id} on {job.device}: cancelled")
+            return False
+        if done.hand_back:
+            jobq.hand_back(conn, job.id, wait=False)
+            note = "handed back when its agent stopped; resumes its run"
+            jobq.record_run(conn, replace(record, state="queued", ended=False, note=note))
+            self.stats.handed_back += 1
+            self.say(f"job {job.id} on {job.device}: handed back to the queue")
+            return False
+        jobq.finish(conn, job.id, "succeeded" if result.state == "pass" else "failed", wait=False)
+        jobq.record_run(conn, record)
+        self.stats.finished += 1
+        digest = f" sha256 {result.bundle_sha256[:16]}" if result.bundle_sha256 else ""
+        self.say(
+            f"job {job.id} on {job.device}: {result.state}"
+            f"{f' ({result.verdict})' if result.verdict else ''}{digest}"
+        )
+        if job.task == HEALTH_TASK:
+            detail = result.note or result.verdict or result.state
+            change = health.record_check(conn, job.device, result.state == "pass", detail)
+            if change.quarantined:
+                self.say(f"device {job.device!r} quarantined: {change.reason}")
+        elif job.task == RUN_TASK and result.state == "error":
+            return True
+        return False
+
+    def _close(self) -> None:
+        with contextlib.suppress(DbUnavailable):
+            self.db.run(lambda c: registry.mark_stopped(c, self.config.host, self.instance))
+            if self.worker_id is not None:
+                self.db.run(lambda c: jobq.unregister_worker(c, self._worker()))
+        self.db.close()
+
+    # -- wake-ups -----------------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """NOTIFY from procrastinate when a job lands in our queue: wake the loop at once."""
+        channel = f"procrastinate_queue_v1#{host_queue(self.config.host)}"
+        backoff = 0.1
+        while not self._quit.is_set():
+            try:
+                with psycopg.connect(
+                    conninfo(self.config.db_url), autocommit=True, connect_timeout=5
+                ) as conn:
+                    conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+                    backoff = 0.1
+                    while not self._quit.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.events.put(("wake",))
+            except psycopg.Error:
+                self._quit.wait(backoff)  # the reconnect backoff while the database is away
+                backoff = min(MAX_BACKOFF, backoff * 2)

@@ -1,0 +1,30 @@
+"""How jobs map onto procrastinate: a queue per lab host, a lock per device (procrastinate never
+starts two jobs with the same lock at once, and runs them in order), task names per kind of job."""
+
+from __future__ import annotations
+
+RUN_TASK = "harness.run"
+HEALTH_TASK = "harness.health"
+RUN_PRIORITY = 0
+# A health check overtakes the device's queued runs (procrastinate lets a higher priority pass a waiting
+# job of the same lock), so a quarantined device can be checked while its runs wait for it.
+HEALTH_PRIORITY = 10
+DEFAULT_HEALTH_SUITE = "smoke"
+
+
+def host_queue(host: str) -> str:
+    return f"host:{host}"
+
+
+def device_lock(device: str) -> str:
+    return f"device:{device}"
+
+
+def health_queueing_lock(device: str) -> str:
+    """At most one health check of a device waits in the queue at a time."""
+    return f"health:{device}"
+
+
+def run_id_of(job_id: int) -> str:
+    """The run directory of a job: fixed by its id, so a restarted agent finds (and resumes) it."""
+    return f"job-{job_id}"

@@ -1,0 +1,77 @@
+"""Which registered device a submission goes to (pure rules). A named device is taken as it is; a tag
+picks a free matching device (its host alive, not reserved, not quarantined, nothing running or queued),
+else the matching device with the shortest queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..inventory import _suggest
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    name: str
+    host: str
+    tags: tuple[str, ...] = ()
+    host_alive: bool = True
+    quarantined: bool = False
+    reserved_by: str | None = None
+    running: int = 0  # jobs running on it now (0 or 1)
+    queued: int = 0  # jobs waiting for it
+    health: str = "unknown"
+    kind: str = ""
+    profile: str = ""
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def free(self) -> bool:
+        return (
+            self.host_alive
+            and not self.quarantined
+            and self.reserved_by is None
+            and self.running == 0
+            and self.queued == 0
+        )
+
+    @property
+    def usable(self) -> bool:
+        return self.host_alive and not self.quarantined
+
+
+def pick_for_tag(devices: Sequence[DeviceState], tag: str) -> DeviceState:
+    matching = [d for d in devices if tag in d.tags]
+    if not matching:
+        known = sorted({t for d in devices for t in d.tags})
+        raise ConfigError(f"--tag {tag!r}: no registered device has it{_suggest(tag, known)}")
+    free = [d for d in matching if d.free]
+    if free:
+        return min(free, key=lambda d: d.name)
+    usable = [d for d in matching if d.usable] or matching
+    return min(usable, key=lambda d: (d.reserved_by is not None, d.running + d.queued, d.name))
+
+
+def resolve(
+    devices: Sequence[DeviceState], names: Sequence[str], tags: Sequence[str], all_: bool
+) -> list[DeviceState]:
+    """The devices of a submission: each named one, one per tag, or every registered one (--all)."""
+    if not (names or tags or all_):
+        raise ConfigError("give --device NAME, --tag TAG or --all")
+    by_name = {d.name: d for d in devices}
+    chosen: list[DeviceState] = []
+    for name in names:
+        if name not in by_name:
+            raise ConfigError(
+                f"--device {name!r}: no such registered device{_suggest(name, by_name)} "
+                "(an agent registers its inventory's devices when it starts)"
+            )
+        chosen.append(by_name[name])
+    for tag in tags:
+        chosen.append(pick_for_tag(devices, tag))
+    if all_:
+        chosen.extend(sorted(devices, key=lambda d: d.name))
+    if not chosen:
+        raise ConfigError("no registered devices (start `harness agent` on a lab host first)")
+    return chosen
