@@ -48,11 +48,13 @@ class Strategy(enum.Enum):
 def strategy_for(shell_exe: str, bash_version: str = "") -> Strategy:
     """The execution strategy for the board's login shell, from `readlink /proc/$$/exe`.
 
-    Measured (bench/bench_serial_shell.py, QEMU tier, busybox 1.35 ash): `seq 1 200000 >/dev/null`
-    takes 19.6 s by eval in the login shell, 26.4 s by eval in a forked subshell and 2.4 s in
-    `sh -c`; a shell loop 2.3 / 1.5 / 1.1 s. bash and dash show no such penalty and a fork is
-    cheaper than fork+exec, so they fork. Anything unknown (toybox, mksh, ...) gets the child: a
-    fresh non-interactive shell is the safe default."""
+    Measured (bench/bench_serial_shell.py, QEMU tier, busybox 1.35 ash, medians of 3):
+    `seq 1 50000 >/dev/null` takes 7.1 s by eval in the login shell, 8.0 s by eval in a forked
+    subshell and 0.8 s in `sh -c` (the interactive shell's stdio is inherited by every fork); a short
+    shell loop 0.23 / 0.18 / 0.28 s (the exec costs more than it saves there, but the applet penalty
+    is the one that hurts: 9-10x). bash and dash have no such penalty and a fork is cheaper than
+    fork+exec, so they fork. Anything unknown (toybox, mksh, ...) gets the child: a fresh
+    non-interactive shell is the safe default."""
     name = shell_exe.rsplit("/", 1)[-1]
     if bash_version or name in ("bash", "dash"):
         return Strategy.FORK
