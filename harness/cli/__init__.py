@@ -45,6 +45,7 @@ def cli(ctx: click.Context, inventory: Path | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     from . import (  # noqa: F401  (registers the commands)
         agent_cmd,
+        cert_cmd,
         devices,
         diff_cmd,
         exec_cmd,
