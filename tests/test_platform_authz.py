@@ -22,8 +22,16 @@ import pytest
 
 from harness.platform.auth.policy import Action, Decision, Principal, Role, Scope, decide
 from harness.platform.config import make_config
+from harness.platform.db.cert_models import Certificate
+from harness.platform.db.models import Submission
+from harness.platform.db.types import utcnow
+from harness.platform.services import certificates, lifecycle, public_list, waiver_service
+from harness.platform.services.lifecycle import State
 from harness.platform.web.access import ACCESS, Access, RouteEntry, flat_routes
 from harness.platform.web.app import create_app
+from tests.cert_peers import ALL_PASS, make_bundle_with, publish_in_process
+from tests.cert_peers import actor as cert_actor
+from tests.cert_peers import principal as cert_principal
 from tests.platform_peers import USERS, PlatformServer, Seeded, api, csrf_of, login, make_bundle, seed, upload
 
 
@@ -37,7 +45,7 @@ def _route_table() -> list[RouteEntry]:
 
 ROUTES = _route_table()
 ROLE_USERS = {Role.ADMIN: "admin", Role.OFFICER: "officer", Role.LAB: "lab-a-user", Role.VENDOR: "vendor-a-user"}
-OBJECT_KINDS = {"submission", "product", "token"}
+OBJECT_KINDS = {"submission", "product", "token", "waiver", "certificate"}
 MISSING_ID = 987654
 # The body a state-changing route is called with (the CSRF token is added for pages).
 FORMS: dict[str, dict[str, str]] = {
@@ -47,8 +55,32 @@ FORMS: dict[str, dict[str, str]] = {
     "page.token_revoke": {},
     "api.publish": {},
     "api.token_revoke": {},
+    # Certification (issue 13): valid requests, so that what answers is the authorisation, not a 422.
+    "page.submission_state": {"state": "in_review"},
+    "page.submission_certify": {"days": "30"},
+    "page.waiver_request": {"requirement": "DEMO-2", "reason": "matrix"},
+    "page.waiver_decide": {"decision": "refuse"},
+    "page.certificate_revoke": {"reason": "matrix"},
+    "page.product_listing": {"listed": "1"},
+    "page.product_derive": {"source": "HPC-2026-0000000000", "os_name": "x", "os_version": "1"},
+    "api.submission_state": {"state": "in_review"},
+    "api.submission_certify": {"days": 30},
+    "api.certificate_revoke": {"reason": "matrix"},
+    "api.product_derive": {"source": "HPC-2026-0000000000", "os_name": "x", "os_version": "1"},
+    "api.product_listing": {"listed": True},
+    "api.waiver_request": {"requirement": "DEMO-2", "reason": "matrix"},
+    "api.waiver_decide": {"approve": False, "note": "matrix"},
 }
+JSON_ROUTES = {n for n in FORMS if n.startswith("api.") and FORMS[n]}
 PUBLIC_PATHS = {"static": "/static/platform.css"}
+# Public routes naming a certificate: filled with a real certificate's ID by the world fixture.
+CERT_PATHS = {
+    "page.public_certificate": "/public/certificates/{cert}",
+    "page.public_certificate_json": "/public/certificates/{cert}/certificate.json",
+    "page.public_certificate_print": "/public/certificates/{cert}/print",
+    "api.public_certificate": "/api/v1/public/certificates/{cert}",
+}
+PUBLIC_PATHS.update(CERT_PATHS)
 
 
 @dataclass
@@ -58,6 +90,8 @@ class World:
     submissions: dict[str, int]  # "own" (lab-a for vendor-a) / "foreign" (lab-b for vendor-b)
     products: dict[str, int]
     sessions: dict[Role, httpx.Client]
+    waivers: dict[str, int]
+    certificates: dict[str, int]
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +110,32 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             detail = api(server, seeded.tokens["officer"]).get(f"/api/v1/submissions/{subs[which]}").json()
             products[which] = detail["devices"][0]["product_id"]
         sessions = {role: login(server, user) for role, user in ROLE_USERS.items()}
-        yield World(seeded, server, subs, products, sessions)
+        waivers, certs = _certification_objects(seeded, base)
+        with seeded.platform.db.read() as db:
+            cert_id = db.get(Certificate, certs["own"]).cert_id  # type: ignore[union-attr]
+        for name, template in CERT_PATHS.items():
+            PUBLIC_PATHS[name] = template.format(cert=cert_id)
+        yield World(seeded, server, subs, products, sessions, waivers, certs)
     finally:
         server.stop()
+
+
+def _certification_objects(seeded: Seeded, base: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """A requested waiver and a certificate of each vendor, made through the services."""
+    waivers, certs = {}, {}
+    for which, lab, vendor in (("own", "lab-a", "vendor-a"), ("foreign", "lab-b", "vendor-b")):
+        user = f"{vendor}-user"
+        with seeded.platform.db.write() as db:
+            waivers[which] = waiver_service.request(db, cert_principal(seeded, user), cert_actor(user),
+                                                    waiver_service.WaiverRequest("DEMO-2", "matrix"), utcnow()).id
+        bundle = make_bundle_with(base / f"cert-{which}", seeded.keys[lab], f"cert-{which}", ALL_PASS)
+        sub = publish_in_process(seeded, bundle, lab_user=f"{lab}-user", vendor=vendor)
+        officer = cert_principal(seeded, "officer")
+        for state in (State.IN_REVIEW, State.APPROVED):
+            lifecycle.change_state(seeded.platform.db, cert_actor("officer"), officer, sub, state)
+        certs[which] = certificates.certify(seeded.platform.db, seeded.platform.signer, cert_actor("officer"),
+                                            officer, sub).id
+    return waivers, certs
 
 
 def principal(world: World, role: Role) -> Principal:
@@ -102,6 +159,12 @@ def make_object(world: World, kind: str, which: str, role: Role) -> tuple[int, S
     if kind == "product":
         lab, vendor = ("lab-a", "vendor-a") if which == "own" else ("lab-b", "vendor-b")
         return world.products[which], Scope(orgs=frozenset({s.org_ids[lab], s.org_ids[vendor]}))
+    if kind == "waiver":
+        vendor = "vendor-a" if which == "own" else "vendor-b"
+        return world.waivers[which], Scope(orgs=frozenset({s.org_ids[vendor]}))
+    if kind == "certificate":
+        lab, vendor = ("lab-a", "vendor-a") if which == "own" else ("lab-b", "vendor-b")
+        return world.certificates[which], Scope(orgs=frozenset({s.org_ids[lab], s.org_ids[vendor]}))
     if kind == "token":  # a fresh token each time: a revoke route may use it up
         user = ROLE_USERS[role] if which == "own" else "vendor-b-user"
         org, token_role = USERS[user]
@@ -129,6 +192,8 @@ def call(world: World, route: RouteEntry, role: Role | None, path: str) -> httpx
     if is_api:
         token = world.seeded.tokens[ROLE_USERS[role]] if role else None
         client = api(world.server, token)
+        if route.name in JSON_ROUTES:
+            return client.request(method, path, json=form)
         content = b"" if method == "POST" else None
         return client.request(method, path, content=content, headers={"Content-Type": "application/zip"}
                               if content is not None else {})
@@ -239,3 +304,62 @@ def test_keys_and_organisations_lists_are_narrowed(world: World) -> None:
     assert key_orgs(Role.VENDOR) == {"403"}
     orgs = api(world.server, world.seeded.tokens["vendor-a-user"]).get("/api/v1/organisations").json()
     assert [o["slug"] for o in orgs] == ["vendor-a"]
+
+
+def test_waiver_and_certificate_lists_show_only_what_the_role_may_see(world: World) -> None:
+    for path, objects in (("/api/v1/waivers", world.waivers), ("/api/v1/certificates", world.certificates)):
+        for role in ROLE_USERS:
+            response = api(world.server, world.seeded.tokens[ROLE_USERS[role]]).get(path)
+            if role is Role.LAB and path.endswith("waivers"):
+                assert response.status_code == 403
+                continue
+            seen = {item["id"] for item in response.json()}
+            if role in (Role.ADMIN, Role.OFFICER):
+                assert {objects["own"], objects["foreign"]} <= seen, (path, role)
+            else:
+                assert objects["own"] in seen and objects["foreign"] not in seen, (path, role, seen)
+
+
+def test_anonymous_sees_the_opted_in_list_and_nothing_else(world: World) -> None:
+    s = world.seeded
+    # A fresh certificate (the matrix may have revoked the world's), listed by its vendor; the foreign
+    # vendor's certified product is not opted in.
+    bundle = make_bundle_with(s.base / "listed", s.keys["lab-a"], "listed-run", ALL_PASS)
+    sub = publish_in_process(s, bundle, declared={"dev-a": {"model": "Listed-1"}, "dev-b": {"model": "Listed-1"}})
+    officer = cert_principal(s, "officer")
+    for state in (State.IN_REVIEW, State.APPROVED):
+        lifecycle.change_state(s.platform.db, cert_actor("officer"), officer, sub, state)
+    own = certificates.certify(s.platform.db, s.platform.signer, cert_actor("officer"), officer, sub)
+    with s.platform.db.read() as db:
+        foreign = db.get(Certificate, world.certificates["foreign"])
+        listed_sub = db.get(Submission, sub)
+        assert foreign is not None and listed_sub is not None
+        foreign_product, foreign_id, own_id = foreign.product.model, foreign.cert_id, own.cert_id
+        hidden = (listed_sub.sha256, listed_sub.run_id, listed_sub.signing_key.key_id)
+    with s.platform.db.write() as db:
+        public_list.set_listing(db, cert_principal(s, "vendor-a-user"), cert_actor("vendor-a-user"),
+                                own.product_id, True)
+    anonymous = httpx.Client(base_url=world.server.url)
+    public_text = []
+    for route in ROUTES:
+        if method_of(route) != "GET" or route.name == "static":
+            continue
+        values = {p: make_object(world, kind, "own", Role.VENDOR)[0] for p, kind in ACCESS[route.name].objects.items()}
+        response = anonymous.get(concrete_path(route, values))
+        if ACCESS[route.name].action is not None:
+            assert verdict_of(response, route.path.startswith("/api/")) == Decision.LOGIN.value, route.name
+        elif route.name not in CERT_PATHS and route.name != "page.public_revocations":
+            # (a certificate, asked for by its ID, shows what it certifies; the revocation list names
+            # every revoked certificate, and is checked below)
+            assert response.status_code in (200, 303), route.name  # home: to the login page
+            public_text.append(response.text)
+    listed = anonymous.get("/api/v1/public/products").json()
+    assert [item["certificate_id"] for item in listed] == [own_id]
+    assert set(listed[0]) == {"company", "product", "kind", "soc", "os_name", "os_version", "certificate_id",
+                              "issued", "expires", "verify_url"}
+    revoked = anonymous.get("/public/revocations.json").json()["body"]["revoked"]
+    assert revoked and all(set(r) == {"certificate_id", "revoked_at", "reason"} for r in revoked)
+    shown = "\n".join(public_text)
+    assert "Listed-1" in shown and own_id in shown
+    for secret in (foreign_product, foreign_id, *hidden, "Lab-A Org", "vendor-a-user"):
+        assert secret not in shown, secret

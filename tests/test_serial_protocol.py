@@ -149,6 +149,7 @@ def test_board_functions_in_a_real_shell(shell: list[str], strategy: Strategy) -
         pytest.fail(f"{shell[0]} is not installed (scripts/system-deps.sh installs it)")
     script = "\n".join([line for line, _ in setup_lines("t0")] + [
         runner_line("t1", strategy),
+        report_line("999999999999", COMMAND, 0),  # before any command ran: still a whole status line
         run_line("aaaaaaaaaaaa", 'echo "[$1]" out; echo err >&2; cd /; X=1; exit 3', 1000),
         run_line("bbbbbbbbbbbb", 'echo "${X:-clean} $(pwd)"', 1000),
         chunk_line("cccccccccccc", '"$__hd/o"', 4, 1),
@@ -163,6 +164,8 @@ def test_board_functions_in_a_real_shell(shell: list[str], strategy: Strategy) -
         parser.feed(stream)
         return parser.report()
 
+    before = of("999999999999", 0)
+    assert before.status is not None and before.status.total == 0
     first = of("aaaaaaaaaaaa")
     assert first.status is not None and first.status.code == 3
     assert first.streams() == (b"[] out\n", b"err\n")  # the function's own $1 is not the command's

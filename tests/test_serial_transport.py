@@ -259,6 +259,11 @@ def test_shell_variants(shell: str) -> None:
             console.run(f"sleep {duration}", timeout=0.5)
         assert caught.value.usable and processes_with("sleep", duration) == []
         assert console.run("echo still").stdout == b"still\n"
+        stubborn = unique_duration()  # ignores INT, HUP and TERM: SIGKILL, and the shell lives on
+        with pytest.raises(CommandTimeout) as caught:
+            console.run(f"trap '' INT HUP TERM; while :; do sleep {stubborn}; done", timeout=0.5)
+        assert caught.value.usable and processes_with("sleep", stubborn) == []
+        assert console.run("echo and still").stdout == b"and still\n"
 
 
 def test_console_already_logged_in() -> None:

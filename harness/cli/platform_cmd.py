@@ -159,8 +159,9 @@ def serve(
     )
 
 
-from . import (  # noqa: E402,F401  (register `platform admin` and `platform local`)
+from . import (  # noqa: E402,F401  (register `platform admin`, `audit`, `expire`, `local`, `admin notify`)
     platform_admin,
+    platform_audit,
     platform_local,
-    platform_notify,  # noqa: E402,F401  (register `platform admin notify`)
+    platform_notify,
 )

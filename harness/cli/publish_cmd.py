@@ -39,7 +39,8 @@ def bundle_of(target: str, reports: Path) -> Path:
 
 
 def send(
-    url: str, bundle: Path, token_env: str | None, vendor: str | None, inventory: Path | None
+    url: str, bundle: Path, token_env: str | None, vendor: str | None, inventory: Path | None,
+    answers: int | None = None,
 ) -> PublishResult:
     token = token_from_env(token_env)
     return publish_bundle(
@@ -48,6 +49,7 @@ def send(
         bundle,
         vendor=vendor or os.environ.get(VENDOR_ENV) or None,
         declared=declared_devices(inventory, bundle),
+        answers=answers,
     )
 
 
@@ -69,20 +71,18 @@ def send(
     show_default=True,
     help="Folder of run directories (for a RUN id).",
 )
+@click.option("--answers", type=click.IntRange(1, 2**31 - 1), default=None, metavar="ID",
+              help="This run answers submission ID (a re-test request or a rejection).")
 @click.pass_context
 def publish(
-    ctx: click.Context, target: str, url: str, token_env: str, vendor: str | None, reports: Path
+    ctx: click.Context, target: str, url: str, token_env: str, vendor: str | None, reports: Path,
+    answers: int | None,
 ) -> int:
     """Publish RUN (id, path or 'latest') or a bundle ZIP to the platform at URL. The last line
     printed is the submission's page."""
     bundle = bundle_of(target, reports)
-    parent = ctx.parent
-    explicit = (
-        parent is not None
-        and parent.get_parameter_source("inventory") == click.core.ParameterSource.COMMANDLINE
-    )
-    inventory = Path(ctx.obj["inventory"]) if explicit else None
-    result = send(url, bundle, token_env, vendor, inventory)
+    inventory = Path(ctx.obj["inventory"]) if ctx.obj.get("inventory_explicit") else None
+    result = send(url, bundle, token_env, vendor, inventory, answers)
     if result.code != EXIT_ACCEPTED:
         click.echo(f"harness publish: {bundle}: {result.message}", err=True)
         return result.code

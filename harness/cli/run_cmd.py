@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ..atomic_file import write_atomic
 from ..errors import ConfigError
 from ..inventory import load_inventory
 from ..locks import LockHolder, hold_devices
@@ -75,6 +76,23 @@ def _devices_locked(devices: list[str], action: str, run_id: str, wait: float,
         yield
 
 
+WAIVER_FILE = "waivers.json"
+
+
+def _checked_waivers(path: Path | None, key_path: Path | None) -> str | None:
+    """The waiver file's text once its signature by the platform checks out (ConfigError, exit 2,
+    otherwise): a waiver the platform did not sign never changes a verdict."""
+    if path is None:
+        if key_path is not None:
+            raise click.UsageError("--platform-key goes with --waivers FILE")
+        return None
+    from ..waivers import load_waiver_file
+    from .cert_cmd import load_platform_key
+
+    envelope, _ = load_waiver_file(path, load_platform_key(key_path))
+    return envelope.text()
+
+
 def _command_line() -> list[str]:
     return ["harness", *sys.argv[1:]]
 
@@ -106,16 +124,24 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
 @wait_lock_option
 @click.option("--publish", "publish_url", default=None, metavar="URL", callback=check_publish_option,
               help="Then publish the bundle to the platform at URL (token: $HARNESS_PLATFORM_TOKEN).")
+@click.option("--waivers", "waiver_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The platform's signed waiver file: verdicts with its waivers, as the platform does.")
+@click.option("--platform-key", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The platform's public key that signed --waivers (default: $HARNESS_PLATFORM_KEY).")
 @common_options
 @click.pass_context
 def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str, ...],
         all_: bool, keyword: str | None, include: tuple[str, ...], exclude: tuple[str, ...], repeat: int,
         test_timeout: float | None, shard_text: str | None, run_id: str | None, resume_ref: str | None,
         suites_root: Path | None, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
-        strict: bool, plain: bool, grace: float, publish_url: str | None) -> int:
+        strict: bool, plain: bool, grace: float, publish_url: str | None, waiver_path: Path | None,
+        platform_key: Path | None) -> int:
     """Run SUITE... (default: every suite) on the chosen devices, one worker per device in parallel."""
     guard_output()
+    waiver_text = _checked_waivers(waiver_path, platform_key)
     if resume_ref is not None:
+        if waiver_text is not None:
+            raise click.UsageError("--resume keeps the run's own waivers; --waivers is for a new run")
         if suite_ids or devices or tags or all_ or keyword or include or exclude or shard_text or run_id:
             raise click.UsageError("--resume takes the run's own suites, devices and selection; "
                                    "give only --reports/--junit/--strict with it")
@@ -143,6 +169,10 @@ def run(ctx: click.Context, suite_ids: tuple[str, ...], devices: tuple[str, ...]
         info.shard, info.keyword, info.include, info.exclude = (str(shard) if shard else None), keyword, \
             list(include), list(exclude)
         info.repeat, info.test_timeout, info.strict = repeat, test_timeout, strict
+        info.declared = {s.name: {k: v for k, v in (("model", s.model), ("soc", s.soc)) if v} for s in specs}
+        if waiver_text is not None:
+            write_atomic(run_dir.path / WAIVER_FILE, waiver_text)
+            info.waiver_file = WAIVER_FILE
         jobs = [DeviceJob(s.name, attempt=1, only=selected) for s in specs]
         code = execute(run_dir, info, jobs, "run", _command_line(), opts)
     return publish_after_run(code, run_dir.path, publish_url)

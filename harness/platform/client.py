@@ -87,10 +87,13 @@ def publish_bundle(
     *,
     vendor: str | None = None,
     declared: dict[str, dict[str, str]] | None = None,
+    answers: int | None = None,
     timeout: float = 600.0,
 ) -> PublishResult:
     base = base_url(url)
     params = {"vendor": vendor or ""}
+    if answers is not None:
+        params["answers"] = str(answers)
     if declared:
         params["declared"] = json.dumps(declared, ensure_ascii=False, separators=(",", ":"))
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/zip"}

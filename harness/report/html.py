@@ -227,7 +227,11 @@ def report_context(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: st
             "harness_version": run.get("harness_version", ""),
             "command_line": shlex.join(run.get("command_line") or []),
             "waivers": ", ".join(run.get("waivers") or []),
+            "waivers_evaluated": run.get("waivers_evaluated") or "",
         },
+        "device_waivers": [
+            {"device": d["name"], **w} for d in devices for w in d.get("waivers") or []
+        ],
         "suites": results.get("suites") or [],
         "suite_ids": suite_ids,
         "devices": [_device_view(d) for d in devices],

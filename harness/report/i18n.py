@@ -104,6 +104,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "not-covered": ("not covered", "未覆盖"),
     "not-applicable": ("n/a", "不适用"),
     "waived": ("waived", "豁免"),
+    "waiver-applied": ("applied", "已应用"),
+    "waiver-expired": ("expired: does not apply", "已过期：不适用"),
+    "waiver-out-of-scope": ("out of scope: does not apply", "不在适用范围：不适用"),
     "MUST": ("MUST", "必须"),
     "SHOULD": ("SHOULD", "应当"),
 }

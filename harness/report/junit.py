@@ -115,8 +115,11 @@ def _case(device: str, test: dict[str, Any]) -> TestCase:
     )
     message = excerpt(str(test.get("message") or ""), MESSAGE_LIMIT)
     outcome = test["outcome"]
+    waived_by = test.get("waived_by") or []
+    if waived_by:  # the failure stands as measured; the verdict accepts it under a platform waiver
+        message = f"WAIVED by {', '.join(waived_by)}: {message}"
     if outcome == "FAIL":
-        case.add_failure_info(message=message or "failed", failure_type="FAIL")
+        case.add_failure_info(message=message or "failed", failure_type="WAIVED" if waived_by else "FAIL")
     elif outcome == "ERROR":
         case.add_error_info(message=message or "lab or harness error", error_type="ERROR")
     elif outcome == "NOT_RUN":
@@ -148,6 +151,12 @@ def _provenance(results: dict[str, Any], device: dict[str, Any], suite: str) -> 
         "serial": ident.get("serial", ""),
         "verdict": device.get("verdict", ""),
     }
+    waivers = device.get("waivers") or []
+    if waivers:
+        props["waived"] = "; ".join(f"{w['requirement']}={w['id']} ({w['note']})" for w in waivers
+                                    if w.get("applies") == "applied")
+        props["waivers_not_applied"] = "; ".join(f"{w['id']} {w['requirement']}: {w['applies']} ({w['note']})"
+                                                 for w in waivers if w.get("applies") != "applied")
     return {k: str(v or "") for k, v in props.items()}
 
 

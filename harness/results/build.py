@@ -16,7 +16,8 @@ from ..errors import ConfigError
 from ..suites import Requirement, Suite, default_suites_root, discover_suites
 from .journal import DeviceJournal, PlannedTest, read_journals
 from .model import SCHEMA_VERSION, Outcome, TestRecord
-from .verdict import assess
+from .verdict import Status, assess
+from .waiving import RunWaivers, device_evaluations, load_run_waivers
 
 RESULTS_JSON = "results.json"
 # Several records of one test in its final attempt (--harness-repeat): the most severe decides.
@@ -138,11 +139,23 @@ def _requirements_in_scope(suite_ids: Iterable[str], suites: dict[str, Suite]) -
     ]
 
 
-def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[str]) -> dict[str, Any]:
+def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[str],
+                 run_waivers: RunWaivers | None = None) -> dict[str, Any]:
     tests = [_test_entry(journal, test, why) for test, why in _planned_tests(journal)]
     final = [TestRecord.from_dict(t) for t in tests]
     requirements = _requirements_in_scope((t.suite for t in final), suites)
-    assessment = assess(requirements, final, profile=journal.profile, kind=journal.kind, waivers=waivers)
+    evaluations, applied = device_evaluations(journal, run_waivers) if run_waivers else ([], {})
+    assessment = assess(requirements, final, profile=journal.profile, kind=journal.kind,
+                        waivers=waivers | set(applied))
+    present = {r.id for r in assessment.requirements}
+    for r in assessment.requirements:
+        if r.status is Status.WAIVED and r.id in applied:
+            r.waiver = applied[r.id].waiver.id
+    waived = {r.id: r.waiver or "waived" for r in assessment.requirements if r.status is Status.WAIVED}
+    for t in tests:  # a failing test whose every requirement is waived says by what
+        reqs = t.get("requirements") or []
+        if t["outcome"] in ("FAIL", "ERROR", "NOT_RUN") and reqs and all(q in waived for q in reqs):
+            t["waived_by"] = sorted({waived[q] for q in reqs})
     counts = Counter(str(t.outcome) for t in final)
     # The plugin's DeviceUnreachable message, alone or among the phases' messages ("setup: ...; ...").
     unreachable = journal.identity is None or any(
@@ -165,6 +178,8 @@ def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[
         "summary": {**{str(o): counts.get(str(o), 0) for o in Outcome}, "total": len(final)},
         "requirements": [r.to_dict() for r in assessment.requirements],
         "tests": tests,
+        **({"waivers": [e.to_dict() for e in evaluations if e.waiver.requirement in present]}
+           if run_waivers else {}),
     }
 
 
@@ -199,7 +214,8 @@ def build_results(
     root = suites_root or (Path(info["suites_root"]) if info.get("suites_root") else None)
     suites = _load_suites(root, [str(ref.get("id")) for ref in info.get("suites") or [] if ref.get("id")])
     waived = set(waivers if waivers is not None else info.get("waivers") or [])
-    devices = [build_device(j, suites, waived) for j in read_journals(run_dir)]
+    run_waivers = load_run_waivers(run_dir, info)
+    devices = [build_device(j, suites, waived, run_waivers) for j in read_journals(run_dir)]
     used = {t["suite"] for d in devices for t in d["tests"] if t["suite"]}
     verdicts = Counter(d["verdict"] for d in devices)
     outcomes: Counter[str] = Counter()
@@ -208,6 +224,9 @@ def build_results(
     run = {k: v for k, v in info.items() if k not in ("suites", "run_json")}
     run["run_json_found"] = info["run_json"]
     run["waivers"] = sorted(waived)
+    run["waiver_file"] = info.get("waiver_file") or None
+    run["waivers_evaluated"] = run_waivers.at_text if run_waivers else None
+    run.pop("declared", None)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": time.time(),

@@ -52,6 +52,7 @@ class RequirementResult:
     title_zh: str = ""
     tests: list[str] = field(default_factory=list)
     waived_status: Status | None = None  # what it would have been without the waiver
+    waiver: str | None = None  # the platform waiver that covers it (harness run --waivers)
     implicit: bool = False  # the "<suite>:untagged" requirement of tests that name none
     defined: bool = True  # False: a test names an id no suite.toml defines
 

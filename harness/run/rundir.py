@@ -72,6 +72,8 @@ class RunInfo:
     strict: bool = False
     merged_from: list[str] = field(default_factory=list)
     invocations: list[Invocation] = field(default_factory=list)
+    waiver_file: str | None = None  # the platform's signed waiver file, copied into the run folder
+    declared: dict[str, dict[str, str]] = field(default_factory=dict)  # device -> inventory model, soc
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

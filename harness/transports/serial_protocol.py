@@ -48,11 +48,13 @@ class Strategy(enum.Enum):
 def strategy_for(shell_exe: str, bash_version: str = "") -> Strategy:
     """The execution strategy for the board's login shell, from `readlink /proc/$$/exe`.
 
-    Measured (bench/bench_serial_shell.py, QEMU tier, busybox 1.35 ash): `seq 1 200000 >/dev/null`
-    takes 19.6 s by eval in the login shell, 26.4 s by eval in a forked subshell and 2.4 s in
-    `sh -c`; a shell loop 2.3 / 1.5 / 1.1 s. bash and dash show no such penalty and a fork is
-    cheaper than fork+exec, so they fork. Anything unknown (toybox, mksh, ...) gets the child: a
-    fresh non-interactive shell is the safe default."""
+    Measured (bench/bench_serial_shell.py, QEMU tier, busybox 1.35 ash, medians of 3):
+    `seq 1 50000 >/dev/null` takes 7.1 s by eval in the login shell, 8.0 s by eval in a forked
+    subshell and 0.8 s in `sh -c` (the interactive shell's stdio is inherited by every fork); a short
+    shell loop 0.23 / 0.18 / 0.28 s (the exec costs more than it saves there, but the applet penalty
+    is the one that hurts: 9-10x). bash and dash have no such penalty and a fork is cheaper than
+    fork+exec, so they fork. Anything unknown (toybox, mksh, ...) gets the child: a fresh
+    non-interactive shell is the safe default."""
     name = shell_exe.rsplit("/", 1)[-1]
     if bash_version or name in ("bash", "dash"):
         return Strategy.FORK
@@ -95,7 +97,7 @@ def setup_lines(token: str) -> list[tuple[str, str]]:
         '__hd=$__hv/.harness.$$; mkdir -m 700 "$__hd" 2>/dev/null && break; __hd=; done; '
         f"if command -v cksum >/dev/null 2>&1; then __hq=c; else __hq=w; fi; __ht={token}b",
         # The report of two files: status twice, then (when small enough) the bytes and the end twice.
-        '__hx() { if [ ! -s "$3" ] && [ ! -s "$4" ]; then set -- "$@" 4294967295 0 x 4294967295 0; '
+        '__hx() { __ht=$1; if [ ! -s "$3" ] && [ ! -s "$4" ]; then set -- "$@" 4294967295 0 x 4294967295 0; '
         'elif [ $__hq = c ]; then set -- "$@" $(cksum "$3" "$4"); '
         'else set -- "$@" - $(wc -c <"$3") x - $(wc -c <"$4"); fi; '
         f"printf '\\n%s%s %s %s %s %s %s\\n%s%s %s %s %s %s %s\\n' {STATUS_TAG} \"$1\" \"$2\" \"$6\" \"$7\" "
@@ -159,7 +161,7 @@ CONTROL_MAX = 1048576  # what __hl sends inline
 
 def report_line(token: str, capture: Capture, inline_max: int) -> str:
     """Ask for a report again (the first one's status lines were lost); inline_max 0: status only."""
-    return f'__hx {token} "${capture.code_var}" {capture.out} {capture.err} {inline_max}'
+    return f'__hx {token} "${{{capture.code_var}:-0}}" {capture.out} {capture.err} {inline_max}'
 
 
 def chunk_line(token: str, path: str, size: int, index: int) -> str:

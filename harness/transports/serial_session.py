@@ -51,7 +51,7 @@ CHUNK_TRIES = 8
 # After a timeout: SIGTERM, KILL_GRACE for the command to go, then SIGKILL and KILL_WAIT to see it gone.
 KILL_GRACE = 2.0
 KILL_WAIT = 5.0
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.1
 RESYNC_TIMEOUT = 3.0
 # Each driver command after a timeout (a slow board scans /proc slowly).
 CONTROL_TIMEOUT = 10.0
@@ -222,20 +222,23 @@ class ConsoleSession:
         if not self._resync():
             return False, None, None
         deadline = Deadline(CONTROL_TIMEOUT)
-        _, state, _ = self.control(
+        # One driver command does it all on the board: the job must die while the shell is busy (an
+        # idle busybox ash reading its line can exit when SIGCHLD interrupts the read).
+        steps = round(KILL_GRACE / POLL_INTERVAL)
+        _, said, _ = self.control(
             f'if [ "$__hw" != {self._running} ]; then echo never; elif [ -n "$__hp" ]; then '
-            'kill -TERM -"$__hp" "$__hp" 2>/dev/null; echo running; fi', deadline)
-        if state.strip() == b"never":  # the line never reached the function: nothing ran, nothing left
+            'kill -TERM -"$__hp" "$__hp" 2>/dev/null; __hn=0; '
+            f'while __hg && [ $__hn -lt {steps} ]; do sleep {POLL_INTERVAL}; __hn=$((__hn+1)); done; '
+            'if __hg; then kill -KILL -"$__hp" "$__hp" 2>/dev/null; fi; wait "$__hp" 2>/dev/null; '
+            'jobs >/dev/null 2>&1; echo running; __hg && echo alive || __hp=; fi',
+            Deadline(CONTROL_TIMEOUT + KILL_GRACE))
+        state = said.split()
+        if state == [b"never"]:  # the line never reached the function: nothing ran, nothing left
             return True, None, None
         if not state:
             token = _token()
             return True, self.fetch(report_line(token, COMMAND, limit), token, COMMAND, limit, deadline), None
-        gone = self._gone_within(KILL_GRACE)
-        if not gone:
-            self.control('kill -KILL -"$__hp" "$__hp" 2>/dev/null', Deadline(CONTROL_TIMEOUT))
-            gone = self._gone_within(KILL_WAIT)
-        if gone:  # reap it (it cannot block now) so the shell forgets the job
-            self.control('wait "$__hp" 2>/dev/null; __hp=; jobs >/dev/null 2>&1', Deadline(CONTROL_TIMEOUT))
+        gone = b"alive" not in state or self._gone_within(KILL_WAIT)
         token = _token()
         partial = self.fetch(report_line(token, COMMAND, limit), token, COMMAND, limit,
                              Deadline(CONTROL_TIMEOUT))

@@ -28,7 +28,7 @@ from ..errors import (
     TransferError,
     TransportError,
 )
-from ..secrets import redact
+from ..secrets import mask_command, redact
 from ..specs import SshSpec
 from ..waiting import Deadline, poll_until
 from . import ssh_sftp
@@ -49,6 +49,11 @@ from .ssh_exec import (
 STOP_GRACE = 1.0
 # Generous: a look at an emulated or busy board's /proc can take seconds.
 KILL_TIMEOUT = 20.0
+# paramiko's channel fileno is one pipe for stdout and stderr together, set and cleared by two threads
+# without a lock: it can be left clear while data waits (seen on dropbear with both streams busy, the
+# window then full and nothing more coming to set it). The wait on it is bounded by this, so such a
+# lost wake-up costs this long, never a hang; an ordinary wake-up is as immediate as before.
+EVENT_RECHECK = 0.1
 # Between two looks at whether the processes are gone (each look is a command on the device).
 STOP_POLL = 0.05
 # How long a device may take to drop the link after it accepted the reboot command.
@@ -218,7 +223,7 @@ class SshTransport:
                 break
             if deadline.expired:
                 self._timed_out(chan, cmd, timeout, out, err, on_output)
-            select.select([chan], [], [], deadline.remaining())
+            select.select([chan], [], [], min(deadline.remaining(), EVENT_RECHECK))
         # Output ended; the exit status may still be on its way (or the command closed its output
         # and keeps running).
         if not chan.status_event.wait(deadline.remaining()):
@@ -280,7 +285,7 @@ class SshTransport:
             deadline = Deadline(KILL_TIMEOUT)
             while not (chan.eof_received or chan.closed) and not deadline.expired:
                 drain(chan, out, err, None)
-                select.select([chan], [], [], deadline.remaining())
+                select.select([chan], [], [], min(deadline.remaining(), EVENT_RECHECK))
             drain(chan, out, err, None)
             if not chan.status_event.wait(deadline.remaining()) or chan.exit_status != 0:
                 return None
@@ -300,7 +305,7 @@ class SshTransport:
         # run() stops the remote command on the way out; usable is judged after that.
         drain(chan, out, err, on_output)
         raise CommandTimeout(
-            redact(f"{cmd!r} on {self.label} ran past {timeout:g}s and was stopped"),
+            mask_command(f"{cmd!r} on {self.label} ran past {timeout:g}s and was stopped"),
             usable=True,
             stdout=out.getvalue(),
             stderr=err.getvalue(),

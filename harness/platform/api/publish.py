@@ -52,6 +52,10 @@ async def publish(
             description='JSON: {"device": {"model": "...", "soc": "..."}} from the publisher\'s inventory',
         ),
     ] = "",
+    answers: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="the submission (re-test asked, rejected) this run answers"),
+    ] = None,
 ) -> Response:
     """Publish a signed bundle. It is checked, in order: size, zip structure, manifest and every file's
     SHA-256, the signature by a key registered to the token's organisation, results.json against the
@@ -63,7 +67,9 @@ async def publish(
     if length is not None and (not length.isdigit() or int(length) > limits.max_upload):
         return _refused(Refused(Step.SIZE, f"{length} bytes (at most {limits.max_upload})"))
     try:
-        request_fields = publishing.PublishRequest(vendor or None, publishing.parse_declared(declared))
+        request_fields = publishing.PublishRequest(
+            vendor or None, publishing.parse_declared(declared), answers
+        )
     except Refused as refused:
         return _refused(refused)
     incoming = platform.store.begin()

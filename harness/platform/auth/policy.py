@@ -6,7 +6,8 @@ lab that published it). A vendor or a lab asking about an object of another orga
 does not exist (HIDE, answered 404), so that existence does not leak; a role that may never do an
 action is told so (DENY, 403); nobody logged in is asked to log in (LOGIN, 401 or the login page).
 
-Issue 13 adds actions (review, waivers, certificates, audit, the public list) as rows of RULES."""
+Issue 13 adds the certification actions (review, waivers, certificates, listing, audit) as rows of RULES;
+the public list and certificate verification are public routes (no action)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ class Action(enum.StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     NOTIFICATION_LOG = "notification.log"  # the delivery log of webhooks and e-mail
+    # Certification (issue 13)
+    SUBMISSION_REVIEW = "submission.review"
+    WAIVER_LIST = "waiver.list"
+    WAIVER_REQUEST = "waiver.request"
+    WAIVER_DECIDE = "waiver.decide"
+    WAIVER_EXPORT = "waiver.export"
+    CERTIFICATE_LIST = "certificate.list"
+    CERTIFICATE_ISSUE = "certificate.issue"
+    CERTIFICATE_REVOKE = "certificate.revoke"
+    CERTIFICATE_DERIVE = "certificate.derive"
+    LISTING_SET = "listing.set"
+    AUDIT_READ = "audit.read"
 
 
 class Decision(enum.StrEnum):
@@ -93,6 +106,18 @@ RULES: dict[Action, tuple[Reach, Reach, Reach, Reach]] = {
     Action.TOKEN_CREATE: (SELF, SELF, SELF, SELF),
     Action.TOKEN_REVOKE: (ALL, SELF, SELF, SELF),
     Action.NOTIFICATION_LOG: (ALL, ALL, NONE, NONE),
+    # Only officers review, decide waivers and certify; vendors ask for waivers and choose to be listed.
+    Action.SUBMISSION_REVIEW: (NONE, ALL, NONE, NONE),
+    Action.WAIVER_LIST: (ALL, ALL, NONE, OWN),
+    Action.WAIVER_REQUEST: (NONE, NONE, NONE, OWN),
+    Action.WAIVER_DECIDE: (NONE, ALL, NONE, NONE),
+    Action.WAIVER_EXPORT: (ALL, ALL, NONE, OWN),
+    Action.CERTIFICATE_LIST: (ALL, ALL, OWN, OWN),
+    Action.CERTIFICATE_ISSUE: (NONE, ALL, NONE, NONE),
+    Action.CERTIFICATE_REVOKE: (NONE, ALL, NONE, NONE),
+    Action.CERTIFICATE_DERIVE: (NONE, ALL, NONE, NONE),
+    Action.LISTING_SET: (ALL, NONE, NONE, OWN),
+    Action.AUDIT_READ: (ALL, ALL, NONE, NONE),
 }
 _COLUMN = {Role.ADMIN: 0, Role.OFFICER: 1, Role.LAB: 2, Role.VENDOR: 3}
 

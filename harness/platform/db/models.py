@@ -2,8 +2,8 @@
 bundle, published by a lab (or a vendor's CI) for one vendor, with a row per device, its requirement
 statuses and its failures copied out of results.json so the pages never reopen the zip.
 
-Room for certification (issue 13): `Submission.state` holds the lifecycle state (only "submitted"
-today); waivers, certificates and the audit trail become tables of their own that point here."""
+Certification (issue 13): `Submission.state` holds the lifecycle state (services/lifecycle.py);
+waivers, certificates, findings and the audit trail are tables of their own (cert_models.py)."""
 
 from __future__ import annotations
 
@@ -142,6 +142,7 @@ class Product(Base):
     model: Mapped[str] = mapped_column(String(200))
     soc: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(32), default="")
+    board: Mapped[str] = mapped_column(String(200), default="", server_default="")  # board design, declared
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     vendor: Mapped[Organisation] = relationship()
@@ -175,6 +176,8 @@ class Submission(Base):
     operator: Mapped[str] = mapped_column(String(200), default="")
     run_host: Mapped[str] = mapped_column(String(200), default="")
     search_text: Mapped[str] = mapped_column(Text, default="")  # lower-case words the search box matches
+    # The submission this one answers (a re-test request or a rejection of it), when the vendor says so.
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True, index=True)
 
     vendor: Mapped[Organisation] = relationship(foreign_keys=[vendor_org_id])
     lab: Mapped[Organisation] = relationship(foreign_keys=[lab_org_id])
@@ -259,4 +262,5 @@ class TestFailure(Base):
     requirements: Mapped[str] = mapped_column(Text, default="")  # space-separated ids
 
 
-from . import notify_models  # noqa: E402,F401  (the notification tables belong to this metadata)
+# The certification and notification tables, on the same metadata.
+from . import cert_models, notify_models  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""How a service says no, whatever asked it: the web and API layers map these to 401, 403 and 404."""
+"""How a service says no, whatever asked it: the web and API layers map these to 401 ... 422."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ class Forbidden(Exception):
 
 class NotVisible(Exception):
     """The object does not exist, or the principal may not know that it does (404)."""
+
+
+class Conflict(Exception):
+    """Not possible in the object's present state, e.g. a lifecycle move it does not allow (409)."""
+
+
+class Invalid(Exception):
+    """The request names something wrong (a missing reason, a bad date): 422 with the reason."""

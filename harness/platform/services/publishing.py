@@ -18,6 +18,7 @@ from ..auth.policy import Principal
 from ..config import Limits
 from ..db.engine import Database
 from ..db.models import (
+    ApiToken,
     Organisation,
     OrgKind,
     Product,
@@ -25,16 +26,20 @@ from ..db.models import (
     SigningKey,
     Submission,
     SubmissionDevice,
+    SubmissionState,
     TestFailure,
+    User,
 )
 from ..db.types import utcnow
 from ..intake.checks import CheckedBundle, RegisteredKey, check_bundle
 from ..intake.refusal import Refused, Step
 from ..results_doc import DeviceSummary
 from ..store.blobs import BlobStore, Incoming
+from . import audit, events, lifecycle
+from .errors import Conflict, Forbidden, Invalid, NotVisible
 
 MAX_DECLARED = 4096  # characters of the declarations a publisher sends (in the query string)
-_DECLARED_KEYS = {"model", "soc"}
+_DECLARED_KEYS = {"model", "soc", "board"}
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")
 
 
@@ -44,12 +49,14 @@ class Declared:
 
     model: str = ""
     soc: str = ""
+    board: str = ""  # the board design (motherboard), which inheritance rules compare
 
 
 @dataclass(frozen=True)
 class PublishRequest:
     vendor: str | None  # the vendor organisation's slug; a vendor publishing its own may leave it out
     declared: dict[str, Declared]
+    answers: int | None = None  # the submission (re-test requested or rejected) this new run answers
 
 
 @dataclass(frozen=True)
@@ -76,14 +83,16 @@ def parse_declared(text: str | None) -> dict[str, Declared]:
     for name, values in data.items():
         if not isinstance(values, dict) or set(values) - _DECLARED_KEYS:
             raise Refused(
-                Step.PUBLISH, f"declared: device {str(name)[:80]!r}: only 'model' and 'soc' may be given"
+                Step.PUBLISH,
+                f"declared: device {str(name)[:80]!r}: only 'model', 'soc' and 'board' may be given",
             )
         for key, value in values.items():
             if not isinstance(value, str) or not _TEXT.match(value):
                 raise Refused(
                     Step.PUBLISH, f"declared: device {str(name)[:80]!r}, key {key!r}: a line of text"
                 )
-        out[str(name)] = Declared(model=values.get("model", ""), soc=values.get("soc", ""))
+        out[str(name)] = Declared(model=values.get("model", ""), soc=values.get("soc", ""),
+                                  board=values.get("board", ""))
     return out
 
 
@@ -117,19 +126,22 @@ def _vendor_for(db: Session, principal: Principal, slug: str | None) -> Organisa
     return vendor
 
 
-def _product(db: Session, vendor_id: int, model: str, soc: str, kind: str) -> Product:
+def _product(db: Session, vendor_id: int, model: str, soc: str, kind: str, board: str = "") -> Product:
     query = select(Product).where(Product.vendor_org_id == vendor_id, Product.model == model)
     row = db.scalar(query)
     if row is None:
         try:
             with db.begin_nested():
-                row = Product(vendor_org_id=vendor_id, model=model, soc=soc, kind=kind)
+                row = Product(vendor_org_id=vendor_id, model=model, soc=soc, kind=kind, board=board)
                 db.add(row)
         except IntegrityError:  # another upload made it a moment ago
             row = db.scalar(query)
             assert row is not None
-    elif soc and not row.soc:
-        row.soc = soc
+    else:
+        if soc and not row.soc:
+            row.soc = soc
+        if board and not row.board:
+            row.board = board
     return row
 
 
@@ -139,7 +151,7 @@ def _device_row(
     ident = d.identity
     model = declared.model or ident.get("model", "") or d.name
     soc = declared.soc or ident.get("extra.soc", "")
-    product = _product(db, vendor_id, model[:200], soc[:200], d.kind)
+    product = _product(db, vendor_id, model[:200], soc[:200], d.kind, declared.board[:200])
     row = SubmissionDevice(
         position=position,
         product_id=product.id,
@@ -227,6 +239,8 @@ def accept(
     try:
         with database.read() as db:
             vendor_id = _vendor_for(db, principal, request.vendor).id
+            if request.answers is not None:
+                _answerable(db, principal, vendor_id, request.answers)
             checked = check_bundle(incoming.path, principal.org_id, _Keys(db), limits)
         names = {d.name for d in checked.results.devices}
         unknown = sorted(set(request.declared) - names)
@@ -240,7 +254,13 @@ def accept(
             existing = _existing(db, sha256)
             if existing is not None:
                 return _same_bundle(existing, principal, vendor_id)
-            return _insert(db, principal, vendor_id, sha256, incoming.size, checked, request)
+            outcome = _insert(db, principal, vendor_id, sha256, incoming.size, checked, request)
+            vendor_slug, who = _slug(db, vendor_id), _publisher(db, principal)
+        change = events.StateChange(
+            outcome.submission_id, vendor_slug, "", SubmissionState.SUBMITTED, who, "published", utcnow()
+        )
+        events.emit(change)
+        return outcome
     except IntegrityError:  # the same bundle, published at the same moment by another request
         with database.read() as db:
             existing = _existing(db, sha256)
@@ -290,4 +310,45 @@ def _insert(
     sub.devices = rows
     db.add(sub)
     db.flush()
+    if request.answers is not None:
+        try:
+            lifecycle.link_answer(db, sub, request.answers, principal)
+        except (Conflict, Invalid, NotVisible, Forbidden) as exc:
+            why = str(exc) or f"answers={request.answers}: no such submission"
+            raise Refused(Step.PUBLISH, why) from None
+    audit.append(
+        db,
+        audit.Actor(_publisher(db, principal), principal.role.value, "api"),
+        audit.Record("submission.publish", "submission", str(sub.id), vendor.slug, "",
+                     SubmissionState.SUBMITTED.value,
+                     {"sha256": sha256, "run_id": sub.run_id, "lab": lab.slug, "answers": request.answers}),
+        now,
+    )
     return PublishOutcome(sub.id, sha256, sub.run_id, created=True)
+
+
+def _answerable(db: Session, principal: Principal, vendor_id: int, previous_id: int) -> None:
+    """Refuse early (before storing anything) an `answers` that cannot be linked."""
+    previous = db.get(Submission, previous_id)
+    visible = previous is not None and principal.org_id in (previous.vendor_org_id, previous.lab_org_id)
+    if previous is None or not visible:
+        raise Refused(Step.PUBLISH, f"answers={previous_id}: no such submission")
+    if previous.vendor_org_id != vendor_id:
+        raise Refused(Step.PUBLISH, f"answers={previous_id}: a submission of another vendor")
+    if previous.state not in {s.value for s in lifecycle.ANSWERABLE}:
+        raise Refused(Step.PUBLISH, f"answers={previous_id}: that submission is {previous.state}, "
+                      "not waiting for an answer")
+
+
+def _slug(db: Session, org_id: int) -> str:
+    org = db.get(Organisation, org_id)
+    return org.slug if org else ""
+
+
+def _publisher(db: Session, principal: Principal) -> str:
+    """The login of the user behind the upload, or the shown prefix of a CI token."""
+    user = db.get(User, principal.user_id) if principal.user_id else None
+    if user is not None:
+        return user.username
+    token = db.get(ApiToken, principal.token_id) if principal.token_id else None
+    return f"token:{token.prefix}" if token else "token"

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import __version__
+from ..api import cert_routes as api_cert
 from ..api import common as api_common
 from ..api import compare_routes as api_compare
 from ..api import notify_routes as api_notify
@@ -28,8 +29,8 @@ from ..api import routes as api_routes
 from ..config import PlatformConfig, make_config
 from ..notify.worker import Notifier
 from ..runtime import Platform
-from ..services.errors import Forbidden, LoginRequired, NotVisible
-from . import account_pages, compare_pages, notify_pages, pages, render
+from ..services.errors import Conflict, Forbidden, Invalid, LoginRequired, NotVisible
+from . import account_pages, cert_pages, compare_pages, notify_pages, pages, public_pages, render
 from .access import flat_routes, lang_of, page_viewer, route_name, undeclared
 from .render import STATIC
 
@@ -101,6 +102,20 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(NotVisible)
     async def not_visible(request: Request, exc: NotVisible) -> Response:
         return _page_or_problem(request, 404, "not_found", "not found")
+
+    def _detail_page_or_problem(request: Request, status: int, key: str, detail: str) -> Response:
+        if _is_api(request):
+            return _problem(status, detail)
+        return render.page("message.html.j2", status, lang=lang_of(request), viewer=page_viewer(request),
+                           key=key, detail=detail)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return _detail_page_or_problem(request, 409, "conflict", str(exc))
+
+    @app.exception_handler(Invalid)
+    async def invalid_request(request: Request, exc: Invalid) -> Response:
+        return _detail_page_or_problem(request, 422, "bad_form", str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -178,6 +193,10 @@ def create_app(config: PlatformConfig, platform: Platform | None = None) -> Fast
     app.include_router(api_notify.router)
     app.include_router(compare_pages.router)
     app.include_router(api_compare.router)
+    app.include_router(cert_pages.router)
+    app.include_router(public_pages.router)
+    app.include_router(public_pages.api)
+    app.include_router(api_cert.router)
     app.mount("/static", StaticFiles(directory=STATIC), name=route_name("static", None))
 
     @app.get(OPENAPI_URL, name=route_name("api.openapi", None), include_in_schema=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from ...report.i18n import WORDS, bilingual
+from .cert_i18n import CERT_STRINGS
 
 STRINGS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "platform": ("Adaptation test platform", "适配测试平台"),
@@ -114,6 +115,8 @@ STRINGS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "signed_in_as": ("Signed in as", "当前用户"),
     "submitted": ("submitted", "已提交"),
 }
+
+STRINGS.update(CERT_STRINGS)
 
 ROLE_WORDS: dict[str, tuple[str, str]] = {
     "admin": ("administrator", "管理员"),
