@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,8 +17,10 @@ from typing import Any
 
 from .errors import ConfigError
 from .profiles import profile_names
-from .secrets import Secret, redact
+from .secrets import Secret, redact, weakness
 from .specs import AdbSpec, Declared, DeviceSpec, HdcSpec, JumpSpec, SerialSpec, SshSpec
+
+log = logging.getLogger("harness.inventory")
 
 KINDS = ("handset", "board", "module")
 TRANSPORTS = ("ssh", "adb", "hdc", "serial")
@@ -397,7 +400,24 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")
     declared = _declared(raw["declared"], where.child("declared")) if "declared" in raw else Declared()
-    return DeviceSpec(name=name, source=path, declared=declared, **simple, **links)
+    spec = DeviceSpec(name=name, source=path, declared=declared, **simple, **links)
+    _warn_weak_passwords(spec, links, where)
+    return spec
+
+
+def _warn_weak_passwords(spec: DeviceSpec, links: dict[str, Any], where: _Where) -> None:
+    """An inline password that is short or an ordinary word still works, but could turn up in text that
+    has nothing to do with it, where it cannot be told apart: say so once, at load."""
+    names = {"name": spec.name, "kind": spec.kind, "profile": spec.profile, "vendor": spec.vendor or "",
+             "model": spec.model or "", "soc": spec.soc or "", **{f"tag {t!r}": t for t in spec.tags}}
+    for link, link_spec in links.items():
+        value = getattr(getattr(link_spec, "password", None), "inline", None)
+        why = weakness(value, names) if value else None
+        if why:
+            log.warning(
+                "%s: device %r, key '%s.password': warning: the inline password %s; use a longer one, "
+                "or password_env", where.path, spec.name, link, why,
+            )
 
 
 def parse_inventory(text: str, path: Path) -> Inventory:

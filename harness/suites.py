@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import site
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +14,20 @@ from .errors import ConfigError
 LEVELS = ("MUST", "SHOULD")
 
 
+INSTALLED_SUITES = Path("share") / "harness" / "suites"
+
+
 def default_suites_root() -> Path:
-    """The suites folder: beside the package in a checkout, else ./suites."""
+    """The suites folder: beside the package in a checkout, else the one installed with it
+    (<prefix>/share/harness/suites, from the wheel's data), else ./suites."""
     here = Path(__file__).resolve().parent.parent / "suites"
-    return here if here.is_dir() else Path("suites")
+    if here.is_dir():
+        return here
+    for prefix in (sys.prefix, site.getuserbase()):
+        installed = Path(prefix) / INSTALLED_SUITES
+        if installed.is_dir():
+            return installed
+    return Path("suites")
 
 
 @dataclass(frozen=True)

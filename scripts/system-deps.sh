@@ -21,6 +21,8 @@ command -v patchelf >/dev/null 2>&1 || need="$need patchelf"
 [ -x /usr/bin/chromium ] || need="$need chromium"
 command -v java >/dev/null 2>&1 || need="$need default-jre-headless"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+# A CJK font, so the Chinese report renders as glyphs in the browser (not as boxes).
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 || need="$need fonts-noto-cjk"
 # The platform's tests and benchmark: a private PostgreSQL cluster (initdb/pg_ctl; the server is not started).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 # OpenHarmony's real hdc and hdcd, built from source by harness.lab.hdc.build for the lab and the tests.

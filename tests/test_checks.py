@@ -21,6 +21,7 @@ from harness.checks import (
     patchlevel,
     perf,
     procinfo,
+    reads,
     security,
     suite_data,
     taint,
@@ -371,8 +372,6 @@ def test_dd_and_timing_parsing():
     assert perf.parse_dd_stats(gnu) == perf.Transfer(16777216, 0.0412)
     assert perf.parse_dd_stats(busybox).mb_per_s == pytest.approx(335.5, rel=0.01)
     assert perf.parse_dd_stats("nothing") is None
-    assert perf.parse_timed("@@T0 1000000000\nout\n@@T1 1500000000\n") == 0.5
-    assert perf.parse_timed("@@T0 %N\n@@T1 %N\n") is None  # no nanosecond clock: caller falls back
     threshold = perf.threshold_from({"x_min": 5}, "x")
     assert threshold.holds(5) and not threshold.holds(4.9)
     with pytest.raises(KeyError):
@@ -413,3 +412,91 @@ def test_not_applicable_reason():
     reason = not_applicable_reason(suite, ["R-1"], "openeuler", "board")
     assert reason and "R-1 applies to profiles android" in reason
     assert not_applicable_reason(suite, ["R-404"], "openeuler", "board") is None  # never hides a test
+
+
+def test_device_timings_parse_every_clock_and_never_invent_one():
+    ns = perf.parse_timed("out\n@@T ns 1000000000 @ ns 1500000000\n")
+    assert ns == perf.Timing(0.5, "date +%s%N", 1e-9) and ns.precise
+    us = perf.parse_timed("@@T us 17 999900 @ us 18 100\n")
+    assert us is not None and us.clock == "adjtimex" and us.seconds == pytest.approx(0.0002)
+    coarse = perf.parse_timed("@@T cs 100.00 @ cs 100.05\n")
+    assert coarse is not None and coarse.clock == "/proc/uptime" and not coarse.precise  # 10 ms of 50 ms
+    assert perf.parse_timed("@@T cs 100.00 @ cs 101.00\n").precise
+    # busybox date prints %N literally: that is no reading at all, never the link's time instead.
+    assert perf.parse_timed("@@T0 1700000000%N\n@@T1 1700000001%N\n") is None
+    assert perf.parse_timed("@@T ns 1 @ us 1 2\n") is None  # two different clocks
+    assert perf.parse_timed("nothing") is None
+    assert perf.sha256_digest("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  -\n@@T ns 1 @ ns 2")
+    assert perf.sha256_digest("sha256sum: x: No such file") is None
+
+
+class _LocalShell:
+    """A device that is a real shell on this machine (dash, or busybox's ash)."""
+
+    def __init__(self, *shell: str) -> None:
+        self.shell = shell
+
+    def run(self, cmd: str, timeout: float = 60):
+        import subprocess
+        import time
+
+        from harness.transports.base import CommandResult
+
+        t0 = time.monotonic()
+        done = subprocess.run([*self.shell, "-c", cmd], capture_output=True, timeout=timeout)
+        return CommandResult(cmd, done.returncode, done.stdout, done.stderr, time.monotonic() - t0)
+
+
+def _shells():
+    import shutil
+
+    shells = [("dash",), ("sh",)]
+    if shutil.which("busybox"):
+        shells.append(("busybox", "sh"))
+    return [s for s in shells if shutil.which(s[0])]
+
+
+@pytest.mark.parametrize("shell", _shells(), ids=lambda s: " ".join(s))
+def test_the_device_times_itself_with_the_best_clock_its_shell_has(shell):
+    import shutil
+
+    device = _LocalShell(*shell)
+    result = device.run(perf.timed_script("sleep 0.3; echo done; false"))
+    assert result.exit_code == 1 and result.stdout_text.startswith("done\n")  # the body's own exit code
+    timing = perf.parse_timed(result.stdout_text)
+    assert timing is not None and timing.precise, result.stdout_text
+    assert 0.29 <= timing.seconds < result.duration + 0.01
+    if shell[0] == "busybox":  # busybox date has no %N: its adjtimex applet gives microseconds
+        assert device.run("date +%s%N").stdout_text.strip().endswith("%N")
+        assert timing.clock == "adjtimex"
+    else:
+        assert timing.clock == "date +%s%N" or not shutil.which("date")
+
+
+@pytest.mark.parametrize("shell", _shells(), ids=lambda s: " ".join(s))
+def test_scratch_folder_falls_back_and_says_why_there_is_none(shell, tmp_path):
+    device = _LocalShell(*shell)
+    missing = str(tmp_path / "var-tmp")  # an initramfs without /var/tmp
+    place = reads.make_scratch(device, (missing, str(tmp_path)), tag="perf")
+    assert place.path is not None and place.path.startswith(f"{tmp_path}/perf.")
+    assert Path(place.path).is_dir() and not place.problem
+    (tmp_path / "file").write_text("not a folder")
+    none = reads.make_scratch(device, (missing, str(tmp_path / "file")), tag="perf")
+    assert none.path is None
+    assert none.problem.startswith(f"no writable scratch folder among ['{missing}', ") and "no such folder" in none.problem
+
+
+def test_failure_detail_is_never_empty():
+    from harness.transports.base import CommandResult
+
+    def detail(out: bytes, err: bytes, separate: bool = True) -> str:
+        return reads.failure_detail(CommandResult("x", 1, out, err, 0.1, stderr_separate=separate))
+
+    assert detail(b"", b"dd: can't open '/var/tmp/x': No such file or directory\n") == (
+        "(exit 1): dd: can't open '/var/tmp/x': No such file or directory"
+    )
+    assert detail(b"partial\n", b"boom\n") == "(exit 1): boom (stdout: partial)"
+    assert detail(b"merged: boom\n", b"", separate=False) == (
+        "(exit 1): merged: boom (stdout and stderr merged by the link)"
+    )
+    assert detail(b"", b"") == "(exit 1): no output"

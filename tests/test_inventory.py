@@ -181,8 +181,42 @@ def test_a_misspelt_or_misplaced_password_is_never_shown(tmp_path: Path, link: s
 
 
 def test_a_password_from_the_environment_is_masked_before_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.secrets import Secret, redact
+    from harness.secrets import Secret, mask_command, redact
 
     monkeypatch.setenv("HARNESS_TEST_PW", "env-secret-value-42")
     Secret(env="HARNESS_TEST_PW")  # declared by the inventory, not yet revealed
-    assert redact("device echoed env-secret-value-42") == "device echoed ********"
+    # Where it can turn up: an assignment to the variable that carries it, a command line that carries it.
+    assert redact("env: HARNESS_TEST_PW=env-secret-value-42") == "env: HARNESS_TEST_PW=********"
+    assert mask_command("sshpass -p env-secret-value-42 ssh x") == "sshpass -p ******** ssh x"
+    assert redact("postgresql://q:env-secret-value-42@db/x down") == "postgresql://q:********@db/x down"
+
+
+def test_inventory_option_works_after_the_subcommand_too(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()  # no devices.toml here: only the option can name the inventory
+    names = {"em3568-ohos", "euler-ft2000", "handset-07", "devboard"}
+    for args in (
+        ["devices", "--no-probe", "--json", "-i", str(path)],
+        ["devices", "--inventory", str(path), "--no-probe", "--json"],
+        ["-i", str(path), "devices", "--no-probe", "--json"],
+    ):
+        out = harness_cli(*args, cwd=elsewhere)
+        assert out.returncode == 0, (args, out.stderr)
+        assert {d["name"] for d in json.loads(out.stdout)} == names
+    # After the subcommand it wins over the global one, and reaches the commands that load it.
+    missing = str(tmp_path / "missing.toml")
+    out = harness_cli("-i", missing, "exec", "handset-7", "-i", str(path), "--", "true", cwd=elsewhere)
+    assert out.returncode == 2 and "did you mean 'handset-07'" in out.stderr, out.stderr
+    out = harness_cli("lab", "status", "-i", missing, cwd=elsewhere)
+    assert out.returncode == 2 and "missing.toml" in out.stderr, out.stderr
+
+
+def test_lab_is_importable_from_the_package_as_the_readme_shows() -> None:
+    from harness.lab import Faults, Lab
+    from harness.lab.faults import Faults as FaultsClass
+    from harness.lab.lab import Lab as LabClass
+
+    assert Lab is LabClass and Faults is FaultsClass
+    with pytest.raises(ImportError):
+        from harness.lab import NoSuchThing  # type: ignore[attr-defined]  # noqa: F401

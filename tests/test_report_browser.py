@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +96,39 @@ def test_verdicts_and_language_switch(offline_page: tuple[Any, list[str]], publi
     assert fetched == []  # nothing outside the file was asked for
 
 
+# Draws each Han character of an element in the element's own font, and an unassigned code point that
+# no font has (so it shows the missing-glyph box): with no CJK font every Han character is that box too.
+_GLYPHS_JS = """el => {
+    const font = getComputedStyle(el).font;
+    const canvas = document.createElement('canvas');
+    canvas.width = 96; canvas.height = 96;
+    const g = canvas.getContext('2d');
+    const draw = ch => {
+        g.clearRect(0, 0, 96, 96); g.font = font; g.textBaseline = 'top'; g.fillStyle = '#000';
+        g.fillText(ch, 8, 8);
+        return Array.from(g.getImageData(0, 0, 96, 96).data.filter((_, i) => i % 4 === 3)).join('');
+    };
+    const han = [...new Set([...el.textContent].filter(ch => /\\p{Script=Han}/u.test(ch)))].slice(0, 4);
+    const box = draw('\\u0378'), shapes = han.map(draw);
+    return {font, han, boxInked: /[1-9]/.test(box), inked: shapes.map(s => /[1-9]/.test(s)),
+            asBox: shapes.map(s => s === box), distinct: new Set(shapes).size};
+}"""
+
+
+@pytest.mark.peer("chromium")
+def test_chinese_headings_render_real_glyphs(offline_page: tuple[Any, list[str]], published: Published) -> None:
+    # Without a CJK font (scripts/system-deps.sh installs fonts-noto-cjk) the zh report shows boxes.
+    page, _ = offline_page
+    page.goto(published.report.as_uri())
+    for selector in ("#title", "h2"):
+        drawn = page.locator(selector).first.evaluate(_GLYPHS_JS)
+        assert len(drawn["han"]) >= 2, drawn["han"]
+        assert drawn["boxInked"], "the missing-glyph box drew nothing"
+        boxes = [c for c, as_box in zip(drawn["han"], drawn["asBox"], strict=True) if as_box]
+        assert not boxes, f"{boxes} render as the missing-glyph box in {drawn['font']}"
+        assert all(drawn["inked"]) and drawn["distinct"] == len(drawn["han"]), drawn
+
+
 @pytest.mark.peer("chromium")
 def test_filters_and_search_hide_rows(offline_page: tuple[Any, list[str]], published: Published) -> None:
     page, _ = offline_page
@@ -166,7 +198,8 @@ def test_ten_thousand_results_open_and_filter_quickly(
     page, _ = offline_page
     doc = synthetic_results(4, 2500)
     report = write_report(doc, tmp_path / "report.html", "en")
-    started = time.monotonic()
+    # Each step waits for the page's count against DEADLINE_MS, the bound a page that cannot cope
+    # with 10,000 rows misses; how fast it is, in seconds, is a benchmark's question, not a test's.
     page.goto(report.as_uri())
     page.select_option("#f-outcome", "FAIL")
     fails = sum(outcome_of(i) == "FAIL" for i in range(2500)) * 4
@@ -175,7 +208,6 @@ def test_ten_thousand_results_open_and_filter_quickly(
     wait_count(
         page, sum(outcome_of(i) == "FAIL" and "test_case_14" in f"test_case_{i}" for i in range(2500)) * 4
     )
-    assert time.monotonic() - started < 8.0
 
 
 # -- the Nu HTML checker ------------------------------------------------------------------------------

@@ -406,6 +406,6 @@ def test_worker_output_is_masked_before_it_reaches_worker_log() -> None:
     register("worker-log-secret-77")
     sink = io.StringIO()
     stream = _Redacting(sink)
-    stream.write("AssertionError: device said worker-log-secret-77\n")
+    stream.write("AssertionError: device said ROOT_PW=worker-log-secret-77 on ceo-board\n")
     stream.flush()
-    assert sink.getvalue() == "AssertionError: device said ********\n"
+    assert sink.getvalue() == "AssertionError: device said ROOT_PW=******** on ceo-board\n"

@@ -3,6 +3,7 @@ exists, and `harness suites --json` reports exactly that."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -122,3 +123,27 @@ def test_cli_json_lists_suites_requirements_and_tests():
         assert {"id", "version", "title_en", "title_zh", "requirements"} <= set(suite)
         for req in suite["requirements"]:
             assert req["tests"], f"{req['id']} has no covering test in the CLI output"
+
+
+def _data_only_marks(source: str) -> list[tuple[str, ast.Call]]:
+    marks = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and ast.unparse(deco.func).endswith("mark.data_only"):
+                    marks.append((node.name, deco))
+    return marks
+
+
+def test_a_data_only_test_says_why():
+    # A PASS rests on the device (the plugin turns any other PASS into an ERROR, and the persona and
+    # QEMU runs of every suite show none); the only exception is a test declared data-only, with a reason.
+    bare = []
+    for suite in SUITES.values():
+        for module in suite.path.glob("test_*.py"):
+            for name, mark in _data_only_marks(module.read_text(encoding="utf-8")):
+                reason = mark.args[0] if mark.args else None
+                if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str) and reason.value.strip()):
+                    bare.append(f"{module.name}::{name}")
+    assert not bare, f"data_only without a reason: {bare}"
+    assert [n for n, _ in _data_only_marks("@pytest.mark.data_only('')\ndef test_x(dut): pass\n")] == ["test_x"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError, HarnessError
 from .db import Conn
@@ -130,7 +131,20 @@ SELECT d.quarantined, d.quarantine_reason, now() AS now, r.device, r.owner, r.si
 def check_gate(conn: Conn, device: str, kind: str, job_id: int) -> tuple[Gate, int]:
     """Inside the caller's transaction, in one query: lock the device's row, decide whether its job
     starts, and say how often the job has started before."""
-    row = conn.execute(GATE, {"job": job_id, "device": device}).fetchone()
+    return _gate_of(conn.execute(GATE, {"job": job_id, "device": device}).fetchone(), device, kind)
+
+def check_gates(conn: Conn, jobs: list[tuple[str, str, int]]) -> list[tuple[Gate, int]]:
+    """check_gate for several (device, kind, job id) in one round trip, inside the caller's transaction
+    (the caller orders them by device, so two such transactions lock rows in the same order)."""
+    with conn.pipeline():
+        cursors = [conn.execute(GATE, {"job": job_id, "device": device}) for device, _, job_id in jobs]
+    out = []
+    for (device, kind, _), cur in zip(jobs, cursors, strict=True):
+        out.append(_gate_of(cur.fetchone(), device, kind))
+    return out
+
+
+def _gate_of(row: dict[str, Any] | None, device: str, kind: str) -> tuple[Gate, int]:
     if row is None:
         return Gate(False, None, f"no registered device named {device!r}"), 0
     lease = Lease(row["device"], row["owner"], row["since"], row["expires_at"]) if row["owner"] else None

@@ -214,11 +214,14 @@ class Agent:
             return
         if self._health.ready(now):
             self.db.run(self._queue_health_checks)
-        while len(self.running) < len(self.devices):
-            job = self.db.run(lambda c: jobq.fetch(c, self.config.host, self._worker()))
-            if job is None:
+        while (free := len(self.devices) - len(self.running)) > 0:
+            # One round trip fetches a job for each free device, two more start them all.
+            jobs = self.db.run(lambda c: jobq.fetch_many(c, self.config.host, self._worker(), free))  # noqa: B023
+            if not jobs:
                 break
-            self.db.run(lambda c, j=job: self._start(c, j))  # type: ignore[misc]
+            self.db.run(lambda c: self._start_many(c, jobs))  # noqa: B023
+            if len(jobs) < free:
+                break
 
     def _worker(self) -> int:
         assert self.worker_id is not None
@@ -302,51 +305,66 @@ class Agent:
             ),
         )
 
-    def _start(self, conn: Conn, job: jobq.QueuedJob) -> None:
-        if job.device not in self.devices:
-            jobq.finish(conn, job.id, "failed")
-            jobq.record_run(
-                conn,
-                jobq.RunRecord(
-                    job_id=job.id,
-                    device=job.device,
-                    state="error",
-                    ended=True,
-                    note=f"host {self.config.host} has no device {job.device!r}",
-                ),
-            )
-            return
-        # One round trip for the gate (the device's row locked: a lease and a start never both win),
-        # one for the record and the commit.
-        with conn.pipeline(), conn.transaction():
-            gate, starts = leases.check_gate(conn, job.device, job.task, job.id)
-            if not gate.go:
-                jobq.hand_back(conn, job.id, gate.until, wait=False)
+    def _start_many(self, conn: Conn, jobs: list[jobq.QueuedJob]) -> None:
+        ours = sorted((j for j in jobs if j.device in self.devices), key=lambda j: j.device)
+        for job in jobs:
+            if job.device not in self.devices:
+                jobq.finish(conn, job.id, "failed")
                 jobq.record_run(
                     conn,
                     jobq.RunRecord(
                         job_id=job.id,
                         device=job.device,
-                        state="waiting",
-                        host=self.config.host,
-                        note=gate.note,
+                        state="error",
+                        ended=True,
+                        note=f"host {self.config.host} has no device {job.device!r}",
                     ),
                 )
-                return
-            if starts >= self.config.max_starts:
-                jobq.finish(conn, job.id, "failed", wait=False)
-                note = f"started {self.config.max_starts} times without finishing (its agent kept dying)"
-                jobq.record_run(
-                    conn,
-                    jobq.RunRecord(job_id=job.id, device=job.device, state="error", ended=True, note=note),
-                )
-                return
+        if not ours:
+            return
+        # One round trip for the gates (the devices' rows locked, in the order of their names: a lease
+        # and a start never both win), one for the records and the commit.
+        go: list[jobq.QueuedJob] = []
+        with conn.pipeline(), conn.transaction():
+            gates = leases.check_gates(conn, [(j.device, j.task, j.id) for j in ours])
+            for job, (gate, starts) in zip(ours, gates, strict=True):
+                if self._gate_step(conn, job, gate, starts):
+                    go.append(job)
+        for job in go:
+            self._launch(job)
+
+    def _gate_step(self, conn: Conn, job: jobq.QueuedJob, gate: leases.Gate, starts: int) -> bool:
+        """The job's writes after its gate (sent, not waited for); True when it starts."""
+        if not gate.go:
+            jobq.hand_back(conn, job.id, gate.until, wait=False)
             jobq.record_run(
                 conn,
                 jobq.RunRecord(
-                    job_id=job.id, device=job.device, state="running", host=self.config.host, started=True
+                    job_id=job.id,
+                    device=job.device,
+                    state="waiting",
+                    host=self.config.host,
+                    note=gate.note,
                 ),
             )
+            return False
+        if starts >= self.config.max_starts:
+            jobq.finish(conn, job.id, "failed", wait=False)
+            note = f"started {self.config.max_starts} times without finishing (its agent kept dying)"
+            jobq.record_run(
+                conn,
+                jobq.RunRecord(job_id=job.id, device=job.device, state="error", ended=True, note=note),
+            )
+            return False
+        jobq.record_run(
+            conn,
+            jobq.RunRecord(
+                job_id=job.id, device=job.device, state="running", host=self.config.host, started=True
+            ),
+        )
+        return True
+
+    def _launch(self, job: jobq.QueuedJob) -> None:
         spec = JobSpec(
             job_id=job.id,
             device=job.device,
@@ -372,15 +390,16 @@ class Agent:
         self.events.put(("done", spec.job_id, result))
 
     def _record_finished(self) -> None:
-        while self.pending:
-            self.db.run(lambda c: self._record(c, self.pending[0]))
-            self.pending.pop(0)
+        if self.pending:
+            batch = list(self.pending)
+            self.db.run(lambda c: self._record(c, batch))
+            del self.pending[: len(batch)]
 
-    def _record(self, conn: Conn, done: _Finished) -> None:
-        with conn.pipeline():  # the finish and its record in one round trip
-            check = self._record_steps(conn, done)
-        if check:  # lab trouble: is the device itself all right? (outside the pipeline: it may collide)
-            self._queue_health(conn, done.job.device)
+    def _record(self, conn: Conn, batch: list[_Finished]) -> None:
+        with conn.pipeline():  # every finish and its record in one round trip
+            checks = [done.job.device for done in batch if self._record_steps(conn, done)]
+        for device in checks:  # lab trouble: is the device all right? (outside the pipeline: it may collide)
+            self._queue_health(conn, device)
 
     def _record_steps(self, conn: Conn, done: _Finished) -> bool:
         job, result = done.job, done.result

@@ -129,6 +129,18 @@ def fetch(conn: Conn, host: str, worker_id: int) -> QueuedJob | None:
     return QueuedJob.from_row(row)
 
 
+def fetch_many(conn: Conn, host: str, worker_id: int, count: int) -> list[QueuedJob]:
+    """Up to `count` jobs of the host's queue in one round trip: procrastinate's own fetch, `count` times
+    in a pipeline (each skips the devices whose job the previous ones took, as one by one would)."""
+    if count <= 0:
+        return []
+    params = {"queues": [host_queue(host)], "worker_id": worker_id}
+    with conn.pipeline():
+        cursors = [conn.execute(sql.queries["fetch_job"], params) for _ in range(count)]
+    rows = [cur.fetchone() for cur in cursors]
+    return [QueuedJob.from_row(r) for r in rows if r is not None and r["id"] is not None]
+
+
 def finish(conn: Conn, job_id: int, status: str, *, wait: bool = True) -> bool:
     """succeeded, failed or aborted; False when the job was no longer running (finished elsewhere).
     Never raises for that, so it can share a pipeline with the record that follows it (`wait` False:

@@ -6,7 +6,9 @@ never as an empty value that could pass."""
 
 from __future__ import annotations
 
+import secrets
 import shlex
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..transports.base import CommandResult
@@ -82,3 +84,42 @@ def read_kernel_configs(dut: Dut, paths: tuple[str, ...]) -> list[tuple[str, str
         if text is not None and "CONFIG_" in text:
             found.append((path, text))
     return found
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A private folder made on the device for a suite's files, or why none could be made."""
+
+    path: str | None
+    problem: str = ""
+
+
+def make_scratch(dut: Dut, candidates: tuple[str, ...] | list[str], tag: str = "harness") -> Scratch:
+    """A new private folder under the first of `candidates` (the profile's scratch_dirs) that exists and
+    takes one: `mktemp -d` where there is mktemp, else mkdir of a random name. A board whose userland
+    lacks /var/tmp (an initramfs) gets /tmp; none at all is the device's problem, said in full."""
+    name = f"{tag}.{secrets.token_hex(4)}"
+    folders = " ".join(shlex.quote(c) for c in candidates)
+    script = (
+        f"for d in {folders}; do [ -d \"$d\" ] || {{ echo \"$d: no such folder\" >&2; continue; }}; "
+        f"p=$(mktemp -d \"$d/{tag}.XXXXXX\" 2>/dev/null) || {{ p=\"$d/{name}\"; "
+        "e=$(mkdir -m 700 \"$p\" 2>&1) || { echo \"$d: $e\" >&2; continue; }; }; "
+        'echo "$p"; exit 0; done; exit 1'
+    )
+    result = dut.run(script)
+    lines = result.stdout_text.strip().splitlines()
+    path = lines[-1].strip() if lines else ""
+    if result.ok and any(path.startswith(f"{c.rstrip('/')}/") for c in candidates):
+        return Scratch(path)
+    why = " ".join(result.stderr_text.split())[-300:] or f"exit {result.exit_code}, no output"
+    return Scratch(None, f"no writable scratch folder among {list(candidates)}: {why}")
+
+
+def failure_detail(result: CommandResult, limit: int = 300) -> str:
+    """'(exit N): <output>' for a failure message: the stderr tail, and the stdout tail beside it (a
+    link that merges the streams, as a serial console may, has it all on stdout). Never empty."""
+    err, out = result.stderr_text.strip()[-limit:], result.stdout_text.strip()[-limit:]
+    if not getattr(result, "stderr_separate", True):
+        return f"(exit {result.exit_code}): {out or 'no output'} (stdout and stderr merged by the link)"
+    text = f"{err} (stdout: {out})" if err and out else err or out or "no output"
+    return f"(exit {result.exit_code}): {text}"

@@ -39,7 +39,37 @@ def fail(message: str, code: int) -> None:
 @click.pass_context
 def cli(ctx: click.Context, inventory: Path | None) -> None:
     """Run compatibility suites on handsets and chip-module boards over ADB, SSH and serial."""
-    ctx.obj = {"inventory": inventory or default_inventory()}
+    ctx.obj = {"inventory": inventory or default_inventory(), "inventory_explicit": inventory is not None}
+
+
+def _take_inventory(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict).update(inventory=value, inventory_explicit=True)
+
+
+def accept_inventory_after(group: click.Group) -> None:
+    """`-i/--inventory` after the subcommand too (`harness devices -i lab.toml`), as users type it:
+    every command without an inventory option of its own gets one that sets the global value."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            accept_inventory_after(command)
+            continue
+        own = [p for p in command.params if p.name == "inventory"]
+        if own:
+            if "-i" not in own[0].opts:
+                own[0].opts.append("-i")
+            continue
+        command.params.append(
+            click.Option(
+                ["-i", "--inventory"],
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                expose_value=False,
+                is_eager=True,
+                callback=_take_inventory,
+                help="Inventory file (as the global -i/--inventory).",
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         run_cmd,
         suites_cmd,  # noqa: F401  (registers `harness suites`)
     )
+
+    accept_inventory_after(cli)
 
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)

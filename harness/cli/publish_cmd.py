@@ -81,12 +81,7 @@ def publish(
     """Publish RUN (id, path or 'latest') or a bundle ZIP to the platform at URL. The last line
     printed is the submission's page."""
     bundle = bundle_of(target, reports)
-    parent = ctx.parent
-    explicit = (
-        parent is not None
-        and parent.get_parameter_source("inventory") == click.core.ParameterSource.COMMANDLINE
-    )
-    inventory = Path(ctx.obj["inventory"]) if explicit else None
+    inventory = Path(ctx.obj["inventory"]) if ctx.obj.get("inventory_explicit") else None
     result = send(url, bundle, token_env, vendor, inventory, answers)
     if result.code != EXIT_ACCEPTED:
         click.echo(f"harness publish: {bundle}: {result.message}", err=True)

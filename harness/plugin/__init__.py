@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from .device_evidence import MARKER_HELP
 from .fixtures import Dut, dut
 from .options import add_options
 from .session import start_session
@@ -22,4 +23,5 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "requirement(*ids): the suite.toml requirement(s) this test checks (certification verdicts use them)",
     )
+    config.addinivalue_line("markers", MARKER_HELP)
     start_session(config)

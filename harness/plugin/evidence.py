@@ -1,5 +1,6 @@
 """Evidence of what a test did on the device: a bounded excerpt in the test's record, the full output
-in logs/<device>/commands.log. Everything passes through redact first."""
+in logs/<device>/commands.log. The command line is masked (mask_command); its output comes masked from
+the Dut (mask_output, which knows the command) and passes through redact once more."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..results.model import Evidence
-from ..secrets import redact, redact_bytes
+from ..secrets import mask_command, redact, redact_bytes
 
 EXCERPT_LIMIT = 8 * 1024  # bytes of each stream kept in the record; the head says what ran, the
 # tail usually what went wrong
@@ -43,7 +44,7 @@ def make_evidence(
     out, out_cut = excerpt(stdout)
     err, err_cut = excerpt(stderr)
     return Evidence(
-        command=redact(command),
+        command=mask_command(command),
         exit_code=exit_code,
         stdout=out,
         stderr=err,

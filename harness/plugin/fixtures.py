@@ -3,6 +3,7 @@ recorded as evidence in the current test's record."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from ..errors import ConfigError, TransportError
 from ..identity import Identity
 from ..profiles import Profile
 from ..results.model import Evidence, Metric
+from ..secrets import mask_output
 from ..specs import DeviceSpec
 from ..transports.base import CommandResult, OutputCallback, Transport
 from .evidence import make_evidence
@@ -29,6 +31,8 @@ class Recorder(Protocol):
     def add_evidence(self, evidence: Evidence, stdout: bytes, stderr: bytes) -> None: ...
 
     def add_metric(self, metric: Metric) -> None: ...
+
+    def note_identity(self) -> None: ...
 
 
 class Dut:
@@ -56,8 +60,11 @@ class Dut:
         return self._link.ensure().transport
 
     def identity(self, refresh: bool = False) -> Identity:
+        """What the device reported about itself (probed at connect, journaled): device evidence."""
         device = self._link.ensure()
-        return device.identity(refresh=refresh)
+        identity = device.identity(refresh=refresh)
+        self._recorder.note_identity()
+        return identity
 
     # -- doing things, with evidence -----------------------------------------------------------
 
@@ -71,12 +78,18 @@ class Dut:
             result = device.transport.run(cmd, timeout, on_output=on_output)
         except TransportError as exc:
             self._link.note_error(exc)
-            out, err = getattr(exc, "stdout", b""), getattr(exc, "stderr", b"")
+            out = mask_output(getattr(exc, "stdout", b"") or b"", cmd)
+            err = mask_output(getattr(exc, "stderr", b"") or b"", cmd)
             self._record(cmd, started, time.monotonic() - t0, None, out, err, error=describe(exc))
             raise
         except BaseException as exc:  # per-test timeout, Ctrl-C: the command did not finish
             self._record(cmd, started, time.monotonic() - t0, None, b"", b"", error=describe(exc))
             raise
+        # A command that carried a secret may echo it: the suite, its messages and the records get its
+        # output masked; other output is masked only where an assignment hands a secret over.
+        result = dataclasses.replace(
+            result, stdout=mask_output(result.stdout, cmd), stderr=mask_output(result.stderr, cmd)
+        )
         self._record(
             cmd, started, result.duration, result.exit_code, result.stdout, result.stderr, result.truncated
         )

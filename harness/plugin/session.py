@@ -26,6 +26,7 @@ from ..results.model import (
     TestRecord,
 )
 from ..secrets import redact
+from .device_evidence import DATA_ONLY, NO_EVIDENCE, EvidenceTracker, data_only_reason, uses_device
 from .evidence import CommandLog
 from .journal_writer import JournalWriter, progress_fd_from_env
 from .link import DeviceLink
@@ -57,6 +58,7 @@ class _Current:
     record: TestRecord
     t0: float
     phases: list[PhaseOutcome] = field(default_factory=list)
+    identity_read: bool = False
 
 
 def _requirements(item: pytest.Item) -> tuple[str, ...]:
@@ -103,6 +105,8 @@ class HarnessSession:
         self.interrupted = False
         self.missing: list[str] = []
         self.collect_errors: list[tuple[PlannedTest, str]] = []
+        self.evidence = EvidenceTracker()
+        self._in_call = False
 
     @staticmethod
     def of(config: pytest.Config) -> HarnessSession:
@@ -111,11 +115,17 @@ class HarnessSession:
     # -- Recorder (for Dut) --------------------------------------------------------------------
 
     def add_evidence(self, evidence: Evidence, stdout: bytes, stderr: bytes) -> None:
+        self.evidence.commands += 1
         test_id = ""
         if self.current is not None:
             self.current.record.evidence.append(evidence)
             test_id = self.current.record.test_id
         self.commands.append(test_id, evidence, stdout, stderr)
+
+    def note_identity(self) -> None:
+        # Only the test body's own look counts: a fixture's (ident) is judged by who asks for it.
+        if self.current is not None and self._in_call:
+            self.current.identity_read = True
 
     def add_metric(self, metric: Metric) -> None:
         if self.current is not None:
@@ -226,10 +236,34 @@ class HarnessSession:
         finally:
             record = current.record
             record.outcome, record.message = combine(current.phases)
+            if record.outcome is Outcome.PASS and uses_device(item):
+                self._check_device_evidence(item, current)
             record.duration = round(time.monotonic() - current.t0, 6)
             record.ended = time.time()
             self.current = None
             self._write_result(record)
+
+    def _check_device_evidence(self, item: pytest.Item, current: _Current) -> None:
+        """A PASS of a test that used the device must rest on something the device said."""
+        record = current.record
+        reason = data_only_reason(item)
+        if reason:
+            record.message = f"data only: {reason}"
+        elif reason == "":
+            record.outcome = Outcome.ERROR
+            record.message = f"@pytest.mark.{DATA_ONLY} needs a reason (what the test judges instead)"
+        elif not self.evidence.rests_on_device(item, len(record.evidence), current.identity_read):
+            record.outcome, record.message = Outcome.ERROR, NO_EVIDENCE
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
+        before = self.evidence.commands
+        try:
+            return (yield)
+        finally:
+            self.evidence.fixture_set_up(fixturedef.argname, fixturedef.scope, before)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -239,8 +273,12 @@ class HarnessSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        with per_test_alarm(self.options.test_timeout):
-            return (yield)
+        self._in_call = True
+        try:
+            with per_test_alarm(self.options.test_timeout):
+                return (yield)
+        finally:
+            self._in_call = False
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -43,6 +43,8 @@ class Profile:
     boot_completed_prop: str | None
     reboot_command: str
     boot_time_budget: float
+    # Where a suite may make its own scratch folder, first usable wins (an initramfs has no /var/tmp).
+    scratch_dirs: tuple[str, ...] = ("/var/tmp", "/tmp")
     # Free-form data the suites read (thresholds, LSM name, ...).
     extra: dict[str, object] = field(default_factory=dict)
     # link kind -> what differs over that link (family, identity, logs, boot_completed[_prop], ...).
@@ -85,6 +87,7 @@ def load_profile(name: str) -> Profile:
             "boot_completed_prop": base.boot_completed_prop,
             "reboot_command": base.reboot_command,
             "boot_time_budget": base.boot_time_budget,
+            "scratch_dirs": list(base.scratch_dirs),
         }
         merged.update(data)
         data = {**merged, "identity": identity, "logs": logs, "extra": extra, "links": links}
@@ -99,6 +102,7 @@ def load_profile(name: str) -> Profile:
         boot_completed_prop=data.get("boot_completed_prop"),
         reboot_command=data.get("reboot_command", "reboot"),
         boot_time_budget=float(data.get("boot_time_budget", 120)),
+        scratch_dirs=tuple(data.get("scratch_dirs", ("/var/tmp", "/tmp"))),
         extra=dict(data.get("extra", {})),
         links=_links(data.get("links", {}), path),
     )

@@ -27,7 +27,7 @@ from ..errors import (
     TransferError,
     TransportError,
 )
-from ..secrets import redact
+from ..secrets import mask_command, redact
 from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, CommandResult, OutputCallback, monotonic
@@ -228,9 +228,9 @@ class SerialTransport:
         self._ready = usable
         if not usable:
             self._drop()
-        log.info(redact(f"console command timed out after {timeout:g}s (usable={usable}): {cmd}"))
+        log.info(mask_command(f"console command timed out after {timeout:g}s (usable={usable}): {cmd}"))
         raise CommandTimeout(
-            f"command timed out after {timeout:g}s on console {self.spec.port}: {redact(cmd)}",
+            f"command timed out after {timeout:g}s on console {self.spec.port}: {mask_command(cmd)}",
             usable=usable, timeout=timeout,
             stdout=partial.stdout if partial else b"", stderr=partial.stderr if partial else b"",
         ) from None

@@ -28,7 +28,7 @@ from ..errors import (
     TransferError,
     TransportError,
 )
-from ..secrets import redact
+from ..secrets import mask_command, redact
 from ..specs import SshSpec
 from ..waiting import Deadline, poll_until
 from . import ssh_sftp
@@ -305,7 +305,7 @@ class SshTransport:
         # run() stops the remote command on the way out; usable is judged after that.
         drain(chan, out, err, on_output)
         raise CommandTimeout(
-            redact(f"{cmd!r} on {self.label} ran past {timeout:g}s and was stopped"),
+            mask_command(f"{cmd!r} on {self.label} ran past {timeout:g}s and was stopped"),
             usable=True,
             stdout=out.getvalue(),
             stderr=err.getvalue(),

@@ -127,9 +127,7 @@ def test_data_folder_round_trip(dut, suite_data):
         f'echo "$a" && echo "$b"; rc=$?; rm -f {path} {path}.copy; exit $rc'
     )
     result = dut.run(script, timeout=60)
-    assert result.ok, (
-        f"writing {kb} KiB under {folder} failed (exit {result.exit_code}): {result.stderr_text[-300:]}"
-    )
+    assert result.ok, f"writing {kb} KiB under {folder} failed {reads.failure_detail(result)}"
     lines = result.stdout_text.strip().split("\n")
     first, second = lines[-2].split(), lines[-1].split()
     assert first == second and first[1] == str(kb * 1024), f"read back differs: {first} vs {second}"
@@ -139,7 +137,7 @@ def test_data_folder_round_trip(dut, suite_data):
 def test_data_folder_free_space(dut, suite_data):
     folder = suite_data["data_dir"]
     result = dut.run(f"df -k {shlex.quote(folder)}")
-    assert result.ok, f"df -k {folder} failed: {result.stderr_text[-200:]}"
+    assert result.ok, f"df -k {folder} failed {reads.failure_detail(result)}"
     free_kb = procinfo.parse_df_available_kb(result.stdout_text)
     assert free_kb is not None, f"cannot read df output: {result.stdout_text[:200]!r}"
     free_mb = free_kb // 1024

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness.checks import logscan
+from harness.checks import logscan, reads
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def _faults(dut, suite_data, which):
     faults = []
     for name, command in logs.items():
         result = dut.run(command, timeout=120)
-        assert result.ok or result.stdout, f"log command {command!r} failed (exit {result.exit_code})"
+        assert result.ok or result.stdout, f"log command {command!r} failed {reads.failure_detail(result)}"
         faults += logscan.find_faults(result.stdout_text, name, suite_data["fault_kinds"])
     return faults
 

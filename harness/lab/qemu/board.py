@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from ...errors import ConfigError, NotReady
-from ...secrets import redact
+from ...secrets import mask_transcript
 from ...specs import Declared, DeviceSpec, SerialSpec, SshSpec
 from ...waiting import Deadline, free_port, poll_until
 from .image import BoardImage, build_image, default_state_dir
@@ -250,7 +250,7 @@ class QemuBoard:
         try:
             with self.console_log.open("rb") as f:
                 f.seek(max(0, f.seek(0, 2) - limit))
-                return redact(f.read().decode("utf-8", errors="replace"))
+                return mask_transcript(f.read().decode("utf-8", errors="replace"))
         except OSError:
             return ""
 
