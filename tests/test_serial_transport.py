@@ -197,6 +197,25 @@ def test_push_pull_round_trip(console: SerialTransport, kind: str, tmp_path: Pat
     assert back.read_bytes() == payload
 
 
+def test_a_failed_push_leaves_the_old_target_whole_and_no_partial_file(
+        console: SerialTransport, kind: str, tmp_path: Path) -> None:
+    # The console's shell runs on this host: the board's files are the test's files.
+    folder = tmp_path / "board"
+    folder.mkdir()
+    target = folder / "settings.bin"
+    target.write_bytes(b"the old settings\n")
+    local = tmp_path / "new.bin"
+    local.write_bytes(os.urandom(BULK[kind]))
+    with pytest.raises((CommandTimeout, TransferError)):
+        console.push(local, str(target), timeout=0.05)  # far too short for the file: it fails midway
+    assert target.read_bytes() == b"the old settings\n"
+    assert [p.name for p in folder.iterdir()] == ["settings.bin"]  # no temporary left behind
+    assert console.run("echo after").stdout == b"after\n"
+    console.push(local, str(target), timeout=60)
+    assert target.read_bytes() == local.read_bytes()
+    assert [p.name for p in folder.iterdir()] == ["settings.bin"]
+
+
 def test_pull_of_a_missing_file_is_a_transfer_error(console: SerialTransport, tmp_path: Path) -> None:
     with pytest.raises(TransferError):
         console.pull("/no/such/file", tmp_path / "x")

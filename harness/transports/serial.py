@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from types import TracebackType
 
+from ..atomic_file import write_atomic
 from ..errors import (
     AuthFailed,
     CommandTimeout,
@@ -30,6 +31,7 @@ from ..errors import (
 from ..secrets import mask_command, redact
 from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
+from .adb_files import temporary_remote_name
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, CommandResult, OutputCallback, monotonic
 from .console import ConsoleState, PromptPatterns, classify, last_line, shell_quote
 from .serial_link import ByteLink, open_link
@@ -50,6 +52,7 @@ LOGOUT_WAIT = 2.0
 # Canonical-mode ttys cut input lines at 4095 bytes; push keeps each typed line well under that.
 PUSH_LINE = 3000
 PUSH_LINES_PER_COMMAND = 16
+DISCARD_TIMEOUT = 5.0  # removing a failed push's temporary file: a quick command, or the console is gone
 # pull keeps the file's base64 in memory: a device may not make it grow without bound.
 PULL_MAX_BASE64 = 256 * 1024 * 1024
 # How long wait_ready waits before asking ready_command again.
@@ -236,21 +239,38 @@ class SerialTransport:
         ) from None
 
     def push(self, local: Path, remote: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Copy a file to the board over the console itself: base64 lines, then a SHA-256 check."""
+        """Copy a file to the board over the console itself: base64 lines into a temporary name beside
+        the target, a SHA-256 check, then a rename over it: a failed push leaves the old target whole."""
         deadline = Deadline(timeout)
         data = Path(local).read_bytes()
-        target = shell_quote(remote)
-        self._must(f": > {target}", deadline, "cannot create")
-        encoded = base64.b64encode(data).decode()
-        step = PUSH_LINE * PUSH_LINES_PER_COMMAND
-        for at in range(0, len(encoded), step):
-            piece = encoded[at : at + step]
-            lines = "\n".join(piece[i : i + PUSH_LINE] for i in range(0, len(piece), PUSH_LINE))
-            self._must(f"printf %s {shell_quote(lines)} | base64 -d >> {target}", deadline, "cannot write")
-        self._check_digest(remote, hashlib.sha256(data).hexdigest(), deadline)
+        partial = temporary_remote_name(remote)
+        target = shell_quote(partial)
+        try:
+            self._must(f": > {target}", deadline, "cannot create")
+            encoded = base64.b64encode(data).decode()
+            step = PUSH_LINE * PUSH_LINES_PER_COMMAND
+            for at in range(0, len(encoded), step):
+                piece = encoded[at : at + step]
+                lines = "\n".join(piece[i : i + PUSH_LINE] for i in range(0, len(piece), PUSH_LINE))
+                self._must(f"printf %s {shell_quote(lines)} | base64 -d >> {target}", deadline,
+                           "cannot write")
+            self._check_digest(partial, hashlib.sha256(data).hexdigest(), deadline)
+            self._must(f"mv -f {target} {shell_quote(remote)}", deadline, "cannot rename")
+        except BaseException:
+            self._discard(partial)
+            raise
+
+    def _discard(self, partial: str) -> None:
+        """Best effort: remove a failed push's temporary file (logging in again if the timeout cost the
+        session); a console that no longer answers keeps it, hidden beside the untouched target."""
+        try:
+            self.run(f"rm -f {shell_quote(partial)}", DISCARD_TIMEOUT)
+        except TransportError:
+            log.debug("could not remove %s on the board after a failed push", partial)
 
     def pull(self, remote: str, local: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Copy a file from the board: its base64 over the console, then a SHA-256 check."""
+        """Copy a file from the board: its base64 over the console, then a SHA-256 check; the local
+        file appears whole or not at all."""
         deadline = Deadline(timeout)
         encoded = self._must(f"base64 {shell_quote(remote)}", deadline, "cannot read", self.pull_limit)
         try:
@@ -258,7 +278,10 @@ class SerialTransport:
         except binascii.Error as exc:
             raise TransferError(f"pull {remote}: the board sent damaged base64: {exc}") from None
         self._check_digest(remote, hashlib.sha256(data).hexdigest(), deadline)
-        Path(local).write_bytes(data)
+        try:
+            write_atomic(Path(local), data)
+        except OSError as exc:
+            raise TransferError(f"pull {remote}: cannot write {local}: {exc.strerror or exc}") from None
 
     def _must(self, cmd: str, deadline: Deadline, what: str, limit: int = 1 << 20) -> bytes:
         result = self.run(cmd, max(deadline.remaining(), 0.001), max_output=limit)
