@@ -24,8 +24,9 @@ from harness.lab.adb_server import AdbServer
 from harness.lab.adbd import SimulatedAdbd
 from harness.specs import AdbSpec
 from harness.transports.adb import AdbTransport, _parse_marker_end, _split_marker_tail
+from harness.transports.adb_files import check_digest, parse_sha256sum
 from harness.transports.base import Transport
-from harness.waiting import free_port, poll_until
+from harness.waiting import Deadline, free_port, poll_until
 
 from .adb_peers import adb_server, connected_adbd, device
 
@@ -140,6 +141,49 @@ def test_push_pull_round_trip(dut: AdbTransport, device: SimulatedAdbd, tmp_path
     back = tmp_path / "back.bin"
     dut.pull(remote, back)
     assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+
+
+@pytest.mark.parametrize("shell_v2", [True, False], ids=["shell_v2", "legacy"])
+def test_truncated_pull_is_transfer_error_and_leaves_local_file_as_it_was(
+    adb_server: AdbServer, shell_v2: bool, tmp_path: Path
+) -> None:
+    with connected_adbd(adb_server, shell_v2=shell_v2) as adbd:
+        dut = transport_for(adb_server, adbd)
+        remote = adbd.ctx.scratch / "big.bin"
+        remote.write_bytes(os.urandom(300_000))
+        local = tmp_path / "big.bin"
+        local.write_bytes(b"old copy")
+        adbd.faults.truncate_transfers = True
+        with pytest.raises(TransferError, match="300000"):
+            dut.pull(str(remote), local)
+        assert local.read_bytes() == b"old copy"
+        fresh = tmp_path / "fresh.bin"
+        with pytest.raises(TransferError):
+            dut.pull(str(remote), fresh)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+
+
+@pytest.mark.parametrize("shell_v2", [True, False], ids=["shell_v2", "legacy"])
+def test_truncated_push_leaves_old_target_whole_and_no_partial_file(
+    adb_server: AdbServer, shell_v2: bool, tmp_path: Path
+) -> None:
+    with connected_adbd(adb_server, shell_v2=shell_v2) as adbd:
+        dut = transport_for(adb_server, adbd)
+        folder = adbd.ctx.scratch / "up"
+        folder.mkdir()
+        target = folder / "f.bin"
+        target.write_bytes(b"old target")
+        src = tmp_path / "f.bin"
+        src.write_bytes(os.urandom(300_000))
+        adbd.faults.truncate_transfers = True
+        with pytest.raises(TransferError, match="300000"):
+            dut.push(src, str(target))
+        assert target.read_bytes() == b"old target"
+        assert [p.name for p in folder.iterdir()] == ["f.bin"]
+        adbd.faults.truncate_transfers = False
+        dut.push(src, str(target))  # replaces the old target whole, through the temporary name
+        assert target.read_bytes() == src.read_bytes()
+        assert [p.name for p in folder.iterdir()] == ["f.bin"]
 
 
 def test_pull_missing_file_is_transfer_error(dut: AdbTransport, tmp_path: Path) -> None:
@@ -319,3 +363,16 @@ def test_reboot_that_failed_on_the_device_is_a_transport_error(
     with pytest.raises(TransportError, match="failed") as info:
         server.transport().reboot(down_timeout=5)
     assert not isinstance(info.value, NotReady)
+
+
+def test_digest_rule_refuses_a_same_size_file_the_device_hashes_differently(tmp_path: Path) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(b"abc")
+    good = hashlib.sha256(b"abc").hexdigest()
+    check_digest("/r", local, lambda remote, deadline: good, Deadline(5), "push")
+    check_digest("/r", local, lambda remote, deadline: None, Deadline(5), "push")  # no sha256sum
+    with pytest.raises(TransferError, match="SHA-256"):
+        check_digest("/r", local, lambda remote, deadline: "0" * 64, Deadline(5), "push")
+    assert parse_sha256sum(0, f"{good}  /r\n".encode()) == good
+    assert parse_sha256sum(127, b"sh: sha256sum: not found\n") is None
+    assert parse_sha256sum(0, b"z" * 64 + b"  /r\n") is None

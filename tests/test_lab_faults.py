@@ -190,15 +190,21 @@ def test_failed_boot_is_not_ready(lab: Lab, name: str, kind: str) -> None:
         dut.close()
 
 
-def test_truncated_transfer_is_a_transfer_error(lab: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "kind", "remote"), [("euler-ft2000", "ssh", "/data/big.bin"),
+                                                     ("handset-hmos", "adb", "/data/local/tmp/big.bin")])
+def test_truncated_transfer_is_a_transfer_error(lab: Lab, tmp_path: Path, name: str, kind: str,
+                                                remote: str) -> None:
     src = tmp_path / "big.bin"
     src.write_bytes(b"x" * 100_000)
-    dut = link(lab, "euler-ft2000", "ssh")
+    dut = link(lab, name, kind)
     try:
         dut.run("true", 10)
-        lab.set_faults("euler-ft2000", Faults(truncate_transfers=True))
+        lab.set_faults(name, Faults(truncate_transfers=True))
         with pytest.raises(TransferError):
-            dut.push(src, "/data/big.bin")
+            dut.push(src, remote)
+        # Nothing half-written at the target, nor a temporary file left beside it.
+        folder = remote.rsplit("/", 1)[0]
+        assert "big.bin" not in dut.run(f"ls -a {folder}", 10).stdout_text
     finally:
         dut.close()
 

@@ -33,12 +33,15 @@ DEFAULT_PROPERTIES = {
 
 @dataclass
 class AdbdFaults:
-    """One-shot faults: each fires once and then clears itself, so the device can be reached again."""
+    """Link faults. The drops are one-shot: each fires once and then clears itself, so the device can
+    be reached again; `truncate_transfers` holds until cleared."""
 
     # Drop the TCP connection instead of starting the shell command that comes after this many.
     drop_after_commands: int | None = None
     # Drop the TCP connection once a command has sent at least this many output bytes.
     drop_mid_output_after: int | None = None
+    # Sync transfers stop short: a pull gets half the file, a pushed file keeps only half its bytes.
+    truncate_transfers: bool = False
 
 
 class SimulatedAdbd:
@@ -187,7 +190,8 @@ class SimulatedAdbd:
                 return None  # a device without shell_v2 does not know this service
             return lambda: self._shell(stream, command, v2)
         if service == "sync:":
-            return lambda: serve_sync(stream, self.ctx.scratch)
+            return lambda: serve_sync(stream, self.ctx.scratch,
+                                      truncate=lambda: self.faults.truncate_transfers)
         if service.startswith("reboot:"):
             return lambda: self._reboot_service(stream)
         return None

@@ -1,4 +1,7 @@
-"""The `sync:` service of the simulated adbd (protocol v1: STAT, LIST, SEND, RECV, QUIT)."""
+"""The `sync:` service of the simulated adbd (protocol v1: STAT, LIST, SEND, RECV, QUIT).
+
+Fault: while `truncate()` says so, a RECV sends only the first half of the file (then DONE, as if
+that were all), and a SEND keeps only the first half of what arrived (and still answers OKAY)."""
 
 from __future__ import annotations
 
@@ -67,8 +70,10 @@ SyncPathMap = Callable[[str], Path]
 _DENIED = Path("/proc/self/fdinfo/harness-sync-denied/x")  # a path no open() or stat() can reach
 
 
-def serve_sync(stream: Stream, cwd: Path, map_path: SyncPathMap | None = None) -> None:
-    """`map_path` (the lab's sandbox) places device paths; without it they are taken under `cwd`."""
+def serve_sync(stream: Stream, cwd: Path, map_path: SyncPathMap | None = None, *,
+               truncate: Callable[[], bool] = lambda: False) -> None:
+    """`map_path` (the lab's sandbox) places device paths; without it they are taken under `cwd`.
+    `truncate` is asked at each transfer whether the truncate_transfers fault is on."""
 
     def resolve(path: str) -> Path:
         if map_path is None:
@@ -94,9 +99,9 @@ def serve_sync(stream: Stream, cwd: Path, map_path: SyncPathMap | None = None) -
             elif ident == b"LIST":
                 _list(writer, resolve(path))
             elif ident == b"SEND":
-                _send(reader, writer, resolve, path)
+                _send(reader, writer, resolve, path, truncate())
             elif ident == b"RECV":
-                _recv(writer, resolve(path))
+                _recv(writer, resolve(path), truncate())
             else:
                 writer.add(sync_fail(f"unknown sync request {ident!r}"))
                 writer.flush()
@@ -130,7 +135,8 @@ def _list(writer: _Writer, path: Path) -> None:
     writer.add(SYNC_DENT.pack(b"DONE", 0, 0, 0, 0))
 
 
-def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path], spec: str) -> None:
+def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path], spec: str,
+          truncate: bool) -> None:
     name, _, mode_text = spec.rpartition(",")
     if not name:
         name, mode_text = spec, "33188"  # no mode given: 0100644
@@ -163,6 +169,8 @@ def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path]
         out.close()
     if error is None:
         try:
+            if truncate:
+                os.truncate(tmp, os.stat(tmp).st_size // 2)
             os.chmod(tmp, int(mode_text) & 0o7777 or 0o644)
             os.utime(tmp, (mtime, mtime))
             os.replace(tmp, target)
@@ -176,7 +184,7 @@ def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path]
         writer.add(sync_fail(error))
 
 
-def _recv(writer: _Writer, path: Path) -> None:
+def _recv(writer: _Writer, path: Path, truncate: bool) -> None:
     try:
         if stat.S_ISDIR(os.stat(path).st_mode):
             raise IsADirectoryError(21, "Is a directory")
@@ -185,6 +193,9 @@ def _recv(writer: _Writer, path: Path) -> None:
         writer.add(sync_fail(exc.strerror or str(exc)))
         return
     with src:
-        while chunk := src.read(SYNC_MAX_DATA):
+        left = os.fstat(src.fileno()).st_size // 2 if truncate else None
+        while chunk := src.read(SYNC_MAX_DATA if left is None else min(left, SYNC_MAX_DATA)):
             writer.add(sync_frame(b"DATA", len(chunk), chunk))
+            if left is not None:
+                left -= len(chunk)
     writer.add(sync_frame(b"DONE", 0))

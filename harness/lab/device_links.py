@@ -103,7 +103,8 @@ class LabAdbd(SimulatedAdbd):
 
     def _resolve(self, stream: Stream) -> Callable[[], None] | None:
         if stream.service == "sync:":
-            return lambda: serve_sync(stream, self.ctx.scratch, self.sandbox.host_path)
+            return lambda: serve_sync(stream, self.ctx.scratch, self.sandbox.host_path,
+                                      truncate=lambda: self.current_faults().truncate_transfers)
         return super()._resolve(stream)
 
     def _run(self, command: str, separate_stderr: bool, ctx: DeviceContext) -> subprocess.Popen[bytes]:

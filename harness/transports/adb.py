@@ -5,9 +5,13 @@ fresh marker printed after the command carries `$?` (stderr merged, as the legac
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shlex
 import socket
 import stat
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +27,7 @@ from harness.errors import (
 from harness.specs import AdbSpec
 from harness.waiting import Deadline, poll_until
 
+from . import adb_files
 from .adb_host import AdbHost, close_quietly
 from .adb_sync import sync_quit, sync_recv, sync_send, sync_stat
 from .adb_wire import (
@@ -210,24 +215,74 @@ class AdbTransport:
     # Files
 
     def push(self, local: Path, remote: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        def transfer(sock: socket.socket) -> None:
-            size = sync_send(sock, Path(local), remote)
-            st = sync_stat(sock, remote)
-            if st.size != size & 0xFFFFFFFF:
-                raise TransferError(f"push {local} -> {remote}: device has {st.size} bytes, sent {size}")
+        # Under a temporary name beside the target, checked, then renamed over it: a failed push
+        # leaves no partial file and the old target whole.
+        part = adb_files.temporary_remote_name(remote)
+        what = f"push {local} -> {remote}"
+        deadline = Deadline(timeout)
+        landed = False
 
-        self._sync(transfer, timeout, f"push {local} -> {remote}")
+        def transfer(sock: socket.socket) -> None:
+            size = sync_send(sock, Path(local), part)
+            st = sync_stat(sock, part)
+            if st.size != size & 0xFFFFFFFF:
+                raise TransferError(f"{what}: device has {st.size} of the {size} bytes sent")
+
+        try:
+            self._sync(transfer, timeout, what)
+            adb_files.check_digest(part, Path(local), self._digest, deadline, what)
+            moved = self.run(f"mv -f {shlex.quote(part)} {shlex.quote(remote)}",
+                             max(deadline.remaining(), 1.0), max_output=4096)
+            if moved.exit_code != 0:
+                why = adb_files.excerpt(moved.stdout, moved.stderr)
+                raise TransferError(f"{what}: rename on the device failed: {why}")
+            landed = True
+        finally:
+            if not landed:
+                with contextlib.suppress(TransportError):
+                    self.run(f"rm -f {shlex.quote(part)}", 5.0, max_output=4096)
 
     def pull(self, remote: str, local: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        # Into a temporary file beside the target, landed only once it has the device's size (and
+        # SHA-256 where cheap): a failed pull leaves the local path as it was.
+        local = Path(local)
+        what = f"pull {remote} -> {local}"
+        deadline = Deadline(timeout)
+        try:
+            fd, part = tempfile.mkstemp(prefix=f".{local.name}.", suffix=".part", dir=local.parent)
+        except OSError as exc:
+            raise TransferError(f"{what}: cannot write {local.parent}: {exc.strerror}") from None
+        out = os.fdopen(fd, "wb")
+
         def transfer(sock: socket.socket) -> None:
             st = sync_stat(sock, remote)
             if not st.exists:
                 raise TransferError(f"pull {remote}: remote file does not exist")
-            received = sync_recv(sock, remote, Path(local))
+            received = sync_recv(sock, remote, out)
+            out.close()
             if stat.S_ISREG(st.mode) and received & 0xFFFFFFFF != st.size:
-                raise TransferError(f"pull {remote}: got {received} bytes, device said {st.size}")
+                raise TransferError(f"{what}: received {received} of the {st.size} bytes the device has")
 
-        self._sync(transfer, timeout, f"pull {remote} -> {local}")
+        try:
+            self._sync(transfer, timeout, what)
+            adb_files.check_digest(remote, Path(part), self._digest, deadline, what)
+            try:
+                os.replace(part, local)
+            except OSError as exc:
+                raise TransferError(f"{what}: cannot write {local}: {exc.strerror}") from None
+        finally:
+            out.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(part)
+
+    def _digest(self, remote: str, deadline: Deadline) -> str | None:
+        """The device's own SHA-256 of `remote`; None where it cannot say (no sha256sum, say)."""
+        try:
+            result = self.run(f"sha256sum {shlex.quote(remote)}", max(deadline.remaining(), 1.0),
+                              max_output=4096)
+        except CommandTimeout:
+            return None
+        return adb_files.parse_sha256sum(result.exit_code, result.stdout)
 
     def _sync(self, transfer: Callable[[socket.socket], None], timeout: float, what: str) -> None:
         self.features()

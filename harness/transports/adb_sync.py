@@ -7,6 +7,7 @@ import os
 import socket
 import stat as stat_mod
 from pathlib import Path
+from typing import BinaryIO
 
 from harness.errors import ConnectionLost, TransferError
 
@@ -55,32 +56,24 @@ def sync_send(sock: socket.socket, local: Path, remote: str) -> int:
     return st.st_size
 
 
-def sync_recv(sock: socket.socket, remote: str, local: Path) -> int:
-    """Download a file into `local` (written whole or not at all); returns the bytes received."""
+def sync_recv(sock: socket.socket, remote: str, out: BinaryIO) -> int:
+    """Download a file into `out`; returns the bytes received. The caller decides whether it lands."""
     raw = _path_bytes(remote)
     sock.sendall(sync_frame(b"RECV", len(raw), raw))
-    tmp = local.with_name(f".{local.name}.partial")
     received = 0
-    try:
-        with open(tmp, "wb") as out:
-            while True:
-                ident, value = SYNC_HEADER.unpack(recv_exact(sock, SYNC_HEADER.size))
-                if ident == b"DATA":
-                    if value > SYNC_MAX_DATA:
-                        raise TransferError(f"pull {remote}: oversized DATA chunk ({value} bytes)")
-                    out.write(recv_exact(sock, value))
-                    received += value
-                elif ident == b"DONE":
-                    break
-                elif ident == b"FAIL":
-                    raise TransferError(f"pull {remote} failed: {_read_fail(sock, value)}")
-                else:
-                    raise TransferError(f"pull {remote}: unexpected reply {ident!r}")
-        os.replace(tmp, local)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return received
+    while True:
+        ident, value = SYNC_HEADER.unpack(recv_exact(sock, SYNC_HEADER.size))
+        if ident == b"DATA":
+            if value > SYNC_MAX_DATA:
+                raise TransferError(f"pull {remote}: oversized DATA chunk ({value} bytes)")
+            out.write(recv_exact(sock, value))
+            received += value
+        elif ident == b"DONE":
+            return received
+        elif ident == b"FAIL":
+            raise TransferError(f"pull {remote} failed: {_read_fail(sock, value)}")
+        else:
+            raise TransferError(f"pull {remote}: unexpected reply {ident!r}")
 
 
 def sync_quit(sock: socket.socket) -> None:
