@@ -378,9 +378,9 @@ def test_device_that_does_not_come_back_errors_the_rest_quickly(tmp_path: Path) 
 
 def test_per_test_timeout_stops_the_test_and_the_remote_command(tmp_path: Path, inventory: Path) -> None:
     root = tmp_path / "suites"
-    tests = """
+    tests = f"""
     def test_1_hangs(dut):
-        dut.run("sleep 37.25", timeout=60)
+        dut.run("{HANG_SLEEP}", timeout=60)
 
     def test_2_next(dut):
         assert dut.run("true").exit_code == 0
@@ -397,7 +397,7 @@ def test_per_test_timeout_stops_the_test_and_the_remote_command(tmp_path: Path, 
         cwd=tmp_path,
     )
     # Stopped at its 1 s timeout, not left to run its 37 s sleep (whatever the machine's load).
-    assert time.monotonic() - started < 37.25
+    assert time.monotonic() - started < 37
     got = results(journal(run_dir))
     assert (got["test_1_hangs"]["outcome"], got["test_1_hangs"]["message"]) == (
         "ERROR",
@@ -405,7 +405,13 @@ def test_per_test_timeout_stops_the_test_and_the_remote_command(tmp_path: Path, 
     )
     assert got["test_1_hangs"]["evidence"][0]["exit_code"] is None
     assert got["test_2_next"]["outcome"] == "PASS"  # the link was checked and still works
-    _end_leftover("sleep 37.25")
+    _end_leftover(HANG_SLEEP)
+
+
+# Leftover sleeps are ended by their exact command line: one unique to this process, so two test
+# sessions at once (a loaded CI host, a second checkout) never end each other's.
+HANG_SLEEP = f"sleep 37.{os.getpid():07d}"
+LONG_SLEEP = f"sleep 41.{os.getpid():07d}"
 
 
 def _end_leftover(command: str) -> None:
@@ -422,7 +428,7 @@ def test_ctrl_c_records_the_current_test_and_an_interrupted_end(tmp_path: Path, 
     marker = tmp_path / "started"
     tests = f"""
     def test_1_long(dut):
-        dut.run("touch {marker}; sleep 41.5")
+        dut.run("touch {marker}; {LONG_SLEEP}")
 
     def test_2_never(dut):
         pass
@@ -462,7 +468,7 @@ def test_ctrl_c_records_the_current_test_and_an_interrupted_end(tmp_path: Path, 
     assert got["test_1_long"]["outcome"] == "NOT_RUN" and "interrupted" in got["test_1_long"]["message"]
     assert "test_2_never" not in got
     assert lines[-1] == {**lines[-1], "type": "end", "interrupted": True}
-    _end_leftover("sleep 41.5")
+    _end_leftover(LONG_SLEEP)
 
 
 SELECT_TESTS = "".join(f"\ndef test_{c}():\n    pass\n" for c in "abcdefg")
