@@ -204,13 +204,16 @@ def test_a_failed_push_leaves_the_old_target_whole_and_no_partial_file(
     folder.mkdir()
     target = folder / "settings.bin"
     target.write_bytes(b"the old settings\n")
-    local = tmp_path / "new.bin"
-    local.write_bytes(os.urandom(BULK[kind]))
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(8_000_000))
     with pytest.raises((CommandTimeout, TransferError)):
-        console.push(local, str(target), timeout=0.05)  # far too short for the file: it fails midway
-    assert target.read_bytes() == b"the old settings\n"
+        console.push(big, str(target), timeout=0.05)  # far too short for the file: it fails midway
+    # Whole or nothing: the old file, or (when only the answer to the final rename was late) the new one.
+    assert target.read_bytes() in (b"the old settings\n", big.read_bytes())
     assert [p.name for p in folder.iterdir()] == ["settings.bin"]  # no temporary left behind
     assert console.run("echo after").stdout == b"after\n"
+    local = tmp_path / "new.bin"
+    local.write_bytes(os.urandom(BULK[kind] // 20))
     console.push(local, str(target), timeout=60)
     assert target.read_bytes() == local.read_bytes()
     assert [p.name for p in folder.iterdir()] == ["settings.bin"]

@@ -50,7 +50,7 @@ def test_a_requirement_entry_is_what_the_results_schema_requires() -> None:
     waived = RequirementResult("M-1", "MUST", Status.WAIVED, "t", "标", ["a"], Status.FAIL)
     assert waived.to_dict() == {
         "id": "M-1", "level": "MUST", "status": "waived", "title_en": "t", "title_zh": "标", "tests": ["a"],
-        "waived_status": "fail", "implicit": False, "defined": True,
+        "waived_status": "fail", "implicit": False, "defined": True, "waiver": None,
     }
     plain = RequirementResult("x:untagged", "MUST", Status.NOT_COVERED, implicit=True, defined=True)
     assert plain.to_dict()["waived_status"] is None and plain.to_dict()["status"] == "not-covered"
