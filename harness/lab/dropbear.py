@@ -9,7 +9,6 @@ import dataclasses
 import getpass
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from ..secrets import Secret
 from ..specs import SshSpec
 from ..waiting import free_port, poll_until, wait_for_port
 from .dropbear_build import DropbearBuild, default_cache_dir, ensure_dropbear
-from .sshd import SshdError, _descendants, _keygen, _kill, _run, private_shadow
+from .sshd import SshdError, _keygen, _run, private_shadow, stop_server_tree
 
 # As root, dropbear runs in its own mount namespace with a private /etc/passwd (the login user's home
 # an empty folder: root's real ~/.bashrc would be read for every command) and, for password tests, a
@@ -129,17 +128,8 @@ class DropbearServer:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for pid in _descendants(proc.pid):  # the per-connection processes, and what they run
-            _kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        if proc is not None:
+            stop_server_tree(proc)  # the per-connection processes too, and what they run
 
     def cleanup(self) -> None:
         self.stop()

@@ -194,18 +194,8 @@ class OpenSshServer:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        # Session processes are setsid() children of the listener: end them too, not just the listener.
-        for pid in _descendants(proc.pid):
-            _kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        if proc is not None:
+            stop_server_tree(proc)
 
     def cleanup(self) -> None:
         self.stop()
@@ -263,6 +253,20 @@ def _children_map() -> dict[int, list[int]]:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry))
     return children
+
+
+def stop_server_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Stop an SSH server and its sessions: session processes are setsid() children of the listener,
+    so they are ended too, not just the listener."""
+    for pid in _descendants(proc.pid):
+        _kill(pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 def _descendants(pid: int) -> list[int]:
