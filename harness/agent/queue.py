@@ -355,8 +355,9 @@ def view_state(status: str, run_state: str | None) -> str:
 
 
 def list_jobs(
-    conn: Conn, *, ids: Sequence[int] = (), include_done: bool = True, limit: int = 200
+    conn: Conn, *, ids: Sequence[int] = (), include_done: bool = True, limit: int = 200, device: str = ""
 ) -> list[JobView]:
+    """The newest `limit` jobs (of `ids`, of `device` when given), oldest first."""
     rows = conn.execute(
         """
         SELECT j.id, j.task_name, j.status, j.args, j.queue_name, j.abort_requested,
@@ -367,10 +368,12 @@ def list_jobs(
           FROM procrastinate_jobs j LEFT JOIN harness_job_runs r ON r.job_id = j.id
          WHERE (cardinality(%(ids)s::bigint[]) = 0 OR j.id = ANY(%(ids)s::bigint[]))
            AND (%(done)s OR j.status IN ('todo', 'doing'))
+           AND (%(device)s = '' OR j.lock = %(lock)s)
            AND j.task_name IN (%(run)s, %(health)s)
          ORDER BY j.id DESC LIMIT %(limit)s
         """,
-        {"ids": list(ids), "done": include_done, "limit": limit, "run": RUN_TASK, "health": HEALTH_TASK},
+        {"ids": list(ids), "done": include_done, "limit": limit, "run": RUN_TASK, "health": HEALTH_TASK,
+         "device": device, "lock": device_lock(device)},
     ).fetchall()
     out = []
     for r in reversed(rows):

@@ -13,10 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from ..platform.config import DATA_ENV, DB_ENV, MiB, PlatformConfig, make_config, masked_url
+from ..agent.dburl import describe, resolve_url
+from ..errors import ConfigError
+from ..platform.config import (
+    DATA_ENV,
+    DB_ENV,
+    JOBS_DB_ENV,
+    JOBS_ORG_ENV,
+    MiB,
+    PlatformConfig,
+    make_config,
+    masked_url,
+)
 from ..platform.db.migrate import current_revision, upgrade
+from ..platform.db.models import Organisation
 from ..platform.notify.worker import queue_changes
 from ..platform.runtime import Platform
 from . import cli, fail
@@ -85,6 +98,30 @@ def _port_free(host: str, port: int) -> str | None:
     return None
 
 
+def _jobs_options(jobs_db: str | None, jobs_org: str | None) -> dict[str, str]:
+    """--jobs-db/--jobs-org (else their environment variables): the queue's URL checked as the agents
+    check it (PostgreSQL's, its password kept out of every message)."""
+    url = jobs_db if jobs_db is not None else os.environ.get(JOBS_DB_ENV, "")
+    org = jobs_org if jobs_org is not None else os.environ.get(JOBS_ORG_ENV, "")
+    if org and not url:
+        raise click.UsageError("--jobs-org needs --jobs-db (the queue whose jobs it may see)")
+    if url:
+        try:
+            url = resolve_url(url)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc).replace("--db", "--jobs-db", 1)) from None
+    return {"jobs_db": url, "jobs_org": org}
+
+
+def _check_jobs_org(platform: Platform, slug: str) -> None:
+    with platform.db.read() as db:
+        kind = db.scalar(select(Organisation.kind).where(Organisation.slug == slug))
+    if kind is None:
+        raise click.UsageError(f"--jobs-org {slug!r}: no such organisation")
+    if kind != "lab":
+        raise click.UsageError(f"--jobs-org {slug!r}: a {kind} organisation, not a lab")
+
+
 @platform_group.command("serve")
 @data_option
 @db_option
@@ -108,6 +145,10 @@ def _port_free(host: str, port: int) -> str | None:
 @click.option(
     "--max-upload-mb", type=click.IntRange(1, 1 << 20), default=None, help="Largest bundle accepted."
 )
+@click.option("--jobs-db", "jobs_db", default=None, metavar="URL",
+              help=f"The lab's job queue (the agents' PostgreSQL), shown on /jobs (default: ${JOBS_DB_ENV}).")
+@click.option("--jobs-org", "jobs_org", default=None, metavar="SLUG",
+              help=f"The lab organisation running the queue: its users see it (default: ${JOBS_ORG_ENV}).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def serve(
     data_dir: Path | None,
@@ -118,13 +159,18 @@ def serve(
     secure_cookies: str,
     proxy_ips: str | None,
     max_upload_mb: int | None,
+    jobs_db: str | None,
+    jobs_org: str | None,
     access_log: bool,
 ) -> None:
     """Serve the platform's pages and API (runs the migrations first)."""
     import uvicorn
 
-    platform = open_platform(data_dir, db_url)
+    jobs = _jobs_options(jobs_db, jobs_org)
+    platform = open_platform(data_dir, db_url, **jobs)
     config: PlatformConfig = platform.config
+    if config.jobs_org:
+        _check_jobs_org(platform, config.jobs_org)
     platform.close()
     problem = _port_free(host, port)
     if problem:
@@ -133,12 +179,15 @@ def serve(
     os.environ[DATA_ENV] = str(config.data_dir)
     os.environ[DB_ENV] = config.db_url
     os.environ["HARNESS_PLATFORM_SECURE_COOKIES"] = secure_cookies
+    os.environ[JOBS_DB_ENV] = config.jobs_db
+    os.environ[JOBS_ORG_ENV] = config.jobs_org
     if max_upload_mb:
         os.environ["HARNESS_PLATFORM_MAX_UPLOAD"] = str(max_upload_mb * MiB)
     shown = f"[{host}]" if ":" in host else host
+    queue = f", jobs from {describe(config.jobs_db)}" if config.jobs_db else ""
     click.echo(
         f"harness platform: serving http://{shown}:{port}/ (database {masked_url(config.db_url)}, "
-        f"data {config.data_dir})",
+        f"data {config.data_dir}{queue})",
         err=True,
     )
     sys.stderr.flush()

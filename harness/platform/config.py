@@ -8,6 +8,8 @@ from pathlib import Path
 
 DATA_ENV = "HARNESS_PLATFORM_DATA"
 DB_ENV = "HARNESS_PLATFORM_DB"
+JOBS_DB_ENV = "HARNESS_PLATFORM_JOBS_DB"
+JOBS_ORG_ENV = "HARNESS_PLATFORM_JOBS_ORG"
 DEFAULT_DATA = Path(".platform")
 DB_FILE = "platform.db"
 MiB = 1 << 20
@@ -47,6 +49,9 @@ class PlatformConfig:
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; always; never
     base_url: str = ""  # the public URL, for links shown in the API and the CLI (optional)
+    # The lab's job queue (harness agent's PostgreSQL), read to show jobs; "" : no jobs pages (404).
+    jobs_db: str = ""
+    jobs_org: str = ""  # slug of the lab organisation that runs the queue: its lab users see the jobs
 
     @property
     def bundles_dir(self) -> Path:
@@ -68,6 +73,8 @@ def sqlite_url(data_dir: Path) -> str:
 def make_config(data_dir: Path | None = None, db_url: str | None = None, **extra: object) -> PlatformConfig:
     data = (data_dir or default_data_dir()).resolve()
     url = db_url or os.environ.get(DB_ENV) or sqlite_url(data)
+    extra.setdefault("jobs_db", os.environ.get(JOBS_DB_ENV, ""))
+    extra.setdefault("jobs_org", os.environ.get(JOBS_ORG_ENV, ""))
     return PlatformConfig(data_dir=data, db_url=url, **extra)  # type: ignore[arg-type]
 
 

@@ -7,7 +7,8 @@ does not exist (HIDE, answered 404), so that existence does not leak; a role tha
 action is told so (DENY, 403); nobody logged in is asked to log in (LOGIN, 401 or the login page).
 
 Issue 13 adds the certification actions (review, waivers, certificates, listing, audit) as rows of RULES;
-the public list and certificate verification are public routes (no action)."""
+the public list and certificate verification are public routes (no action). Issue 15 adds the lab's
+job queue (JOB_LIST, JOB_READ)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ class Action(enum.StrEnum):
     CERTIFICATE_DERIVE = "certificate.derive"
     LISTING_SET = "listing.set"
     AUDIT_READ = "audit.read"
+    # The lab's job queue (issue 15): jobs, and the devices they run on
+    JOB_LIST = "job.list"
+    JOB_READ = "job.read"
 
 
 class Decision(enum.StrEnum):
@@ -118,6 +122,11 @@ RULES: dict[Action, tuple[Reach, Reach, Reach, Reach]] = {
     Action.CERTIFICATE_DERIVE: (NONE, ALL, NONE, NONE),
     Action.LISTING_SET: (ALL, NONE, NONE, OWN),
     Action.AUDIT_READ: (ALL, ALL, NONE, NONE),
+    # The queue belongs to the test centre that runs it: its lab organisation (--jobs-org) sees it, as do
+    # the platform's staff. Vendors see none: a queued job names a bench device, not a product
+    # (services/jobs.py).
+    Action.JOB_LIST: (ALL, ALL, OWN, NONE),
+    Action.JOB_READ: (ALL, ALL, OWN, NONE),
 }
 _COLUMN = {Role.ADMIN: 0, Role.OFFICER: 1, Role.LAB: 2, Role.VENDOR: 3}
 

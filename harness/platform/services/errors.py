@@ -25,3 +25,7 @@ class Conflict(Exception):
 
 class Invalid(Exception):
     """The request names something wrong (a missing reason, a bad date): 422 with the reason."""
+
+
+class Unavailable(Exception):
+    """Something the platform reads from elsewhere (the lab's job queue) cannot be reached now (503)."""

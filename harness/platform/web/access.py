@@ -87,6 +87,7 @@ class Viewer:
     org_name: str
     session_id: str
     csrf: str
+    jobs: bool = False  # the platform shows the lab's job queue (its link in the menu)
 
 
 def bearer_principal(request: Request) -> Principal | None:
@@ -130,6 +131,7 @@ def page_viewer(request: Request) -> Viewer | None:
             org_name=user.org.name,
             session_id=row.id,
             csrf=row.csrf_token,
+            jobs=bool(platform.config.jobs_db),
         )
     if state is sessions.SessionState.ENDED:
         with platform.db.write() as db:

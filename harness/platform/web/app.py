@@ -23,14 +23,15 @@ from ... import __version__
 from ..api import cert_routes as api_cert
 from ..api import common as api_common
 from ..api import compare_routes as api_compare
+from ..api import job_routes as api_jobs
 from ..api import notify_routes as api_notify
 from ..api import publish as api_publish
 from ..api import routes as api_routes
 from ..config import PlatformConfig, make_config
 from ..notify.worker import Notifier
 from ..runtime import Platform
-from ..services.errors import Conflict, Forbidden, Invalid, LoginRequired, NotVisible
-from . import account_pages, cert_pages, compare_pages, notify_pages, pages, public_pages, render
+from ..services.errors import Conflict, Forbidden, Invalid, LoginRequired, NotVisible, Unavailable
+from . import account_pages, cert_pages, compare_pages, job_pages, notify_pages, pages, public_pages, render
 from .access import flat_routes, lang_of, page_viewer, route_name, undeclared
 from .render import STATIC
 
@@ -117,6 +118,13 @@ def _install_errors(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: Invalid) -> Response:
         return _detail_page_or_problem(request, 422, "bad_form", str(exc))
 
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> Response:
+        if _is_api(request):
+            return _problem(503, str(exc))
+        return render.page("message.html.j2", 503, lang=lang_of(request), viewer=page_viewer(request),
+                           key="queue_unavailable")
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and not _is_api(request):
@@ -197,6 +205,8 @@ def create_app(config: PlatformConfig, platform: Platform | None = None) -> Fast
     app.include_router(public_pages.router)
     app.include_router(public_pages.api)
     app.include_router(api_cert.router)
+    app.include_router(job_pages.router)
+    app.include_router(api_jobs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name=route_name("static", None))
 
     @app.get(OPENAPI_URL, name=route_name("api.openapi", None), include_in_schema=False)

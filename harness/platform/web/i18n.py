@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from ...report.i18n import WORDS, bilingual
 from .cert_i18n import CERT_STRINGS
+from .job_i18n import JOB_STRINGS
 
 STRINGS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "platform": ("Adaptation test platform", "适配测试平台"),
@@ -117,6 +118,7 @@ STRINGS: dict[str, tuple[str, str]] = {  # key: (en, zh)
 }
 
 STRINGS.update(CERT_STRINGS)
+STRINGS.update(JOB_STRINGS)
 
 ROLE_WORDS: dict[str, tuple[str, str]] = {
     "admin": ("administrator", "管理员"),
