@@ -32,6 +32,7 @@ from harness.platform.web.app import create_app
 from tests.cert_peers import ALL_PASS, make_bundle_with, publish_in_process
 from tests.cert_peers import actor as cert_actor
 from tests.cert_peers import principal as cert_principal
+from tests.pg_peer import PostgresCluster, postgres  # noqa: F401  (the session's cluster: the job queue)
 from tests.platform_peers import USERS, PlatformServer, Seeded, api, csrf_of, login, make_bundle, seed, upload
 
 
@@ -45,7 +46,7 @@ def _route_table() -> list[RouteEntry]:
 
 ROUTES = _route_table()
 ROLE_USERS = {Role.ADMIN: "admin", Role.OFFICER: "officer", Role.LAB: "lab-a-user", Role.VENDOR: "vendor-a-user"}
-OBJECT_KINDS = {"submission", "product", "token", "waiver", "certificate"}
+OBJECT_KINDS = {"submission", "product", "token", "waiver", "certificate", "job"}
 MISSING_ID = 987654
 # The body a state-changing route is called with (the CSRF token is added for pages).
 FORMS: dict[str, dict[str, str]] = {
@@ -92,13 +93,16 @@ class World:
     sessions: dict[Role, httpx.Client]
     waivers: dict[str, int]
     certificates: dict[str, int]
+    job: int  # a job of the lab's queue (run by lab-a: --jobs-org)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresCluster) -> Iterator[World]:  # noqa: F811
     base = tmp_path_factory.mktemp("authz")
     seeded = seed(base)
-    server = PlatformServer(base / "data").start()
+    queue = postgres.create_database("authz_queue")
+    job = queue_one_job(queue)
+    server = PlatformServer(base / "data", args=("--jobs-db", queue, "--jobs-org", "lab-a")).start()
     try:
         subs, products = {}, {}
         for which, lab, vendor in (("own", "lab-a", "vendor-a"), ("foreign", "lab-b", "vendor-b")):
@@ -115,9 +119,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             cert_id = db.get(Certificate, certs["own"]).cert_id  # type: ignore[union-attr]
         for name, template in CERT_PATHS.items():
             PUBLIC_PATHS[name] = template.format(cert=cert_id)
-        yield World(seeded, server, subs, products, sessions, waivers, certs)
+        yield World(seeded, server, subs, products, sessions, waivers, certs, job)
     finally:
         server.stop()
+
+
+def queue_one_job(url: str) -> int:
+    """The lab's queue with one job in it, made by the queue's own code (as `harness submit` does)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from harness.agent import queue as jobq
+    from harness.agent.dburl import conninfo
+    from harness.agent.schema import ensure_schema
+
+    with psycopg.connect(conninfo(url), autocommit=True, row_factory=dict_row) as conn:
+        ensure_schema(conn)
+        job = jobq.submit(conn, jobq.JobRequest(device="bench-1", host="host-a", suites=("smoke",)))
+    assert job is not None
+    return job
 
 
 def _certification_objects(seeded: Seeded, base: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -165,6 +185,9 @@ def make_object(world: World, kind: str, which: str, role: Role) -> tuple[int, S
     if kind == "certificate":
         lab, vendor = ("lab-a", "vendor-a") if which == "own" else ("lab-b", "vendor-b")
         return world.certificates[which], Scope(orgs=frozenset({s.org_ids[lab], s.org_ids[vendor]}))
+    if kind == "job":  # one queue, run by lab-a: there is no other organisation's job to ask for, so
+        # "foreign" is lab-a's job too (another lab's view of it: tests/test_platform_jobs.py)
+        return world.job, Scope(orgs=frozenset({s.org_ids["lab-a"]}))
     if kind == "token":  # a fresh token each time: a revoke route may use it up
         user = ROLE_USERS[role] if which == "own" else "vendor-b-user"
         org, token_role = USERS[user]
