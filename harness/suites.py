@@ -9,6 +9,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .capabilities import CAPABILITIES
+from .capabilities import unknown as unknown_capabilities
 from .errors import ConfigError
 
 LEVELS = ("MUST", "SHOULD")
@@ -39,9 +41,13 @@ class Requirement:
     rationale: str = ""
     profiles: tuple[str, ...] = ()  # empty: every profile
     kinds: tuple[str, ...] = ()  # empty: every device kind
+    capabilities: tuple[str, ...] = ()  # harness.capabilities names the device must declare
 
     def applies_to(self, profile: str, kind: str) -> bool:
         return (not self.profiles or profile in self.profiles) and (not self.kinds or kind in self.kinds)
+
+    def missing_capabilities(self, declared: tuple[str, ...] | frozenset[str]) -> list[str]:
+        return [c for c in self.capabilities if c not in declared]
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,13 @@ def load_suite(path: Path) -> Suite:
             if raw["id"] in reqs:
                 raise ConfigError(f"{toml_path}: requirement {raw['id']!r} is defined twice")
             applies = raw.get("applies_to", {})
+            needs = tuple(applies.get("capabilities", ()))
+            bad = unknown_capabilities(needs)
+            if bad:
+                raise ConfigError(
+                    f"{toml_path}: requirement {raw['id']!r}: applies_to.capabilities {bad[0]!r} is not a "
+                    f"known capability (known: {', '.join(sorted(CAPABILITIES))})"
+                )
             reqs[raw["id"]] = Requirement(
                 id=raw["id"],
                 level=raw["level"],
@@ -88,6 +101,7 @@ def load_suite(path: Path) -> Suite:
                 rationale=raw.get("rationale", ""),
                 profiles=tuple(applies.get("profiles", ())),
                 kinds=tuple(applies.get("kinds", ())),
+                capabilities=needs,
             )
         return Suite(
             id=data["id"],
