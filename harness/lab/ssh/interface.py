@@ -19,11 +19,11 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
-from .faults import Faults
-from .ssh_exec import CommandSession, PtyRequest, SessionContext
+from harness.lab.faults import Faults
+from harness.lab.ssh.session import CommandSession, PtyRequest, SessionContext
 
 if TYPE_CHECKING:
-    from .ssh_server import SimulatedSshServer
+    from harness.lab.ssh.server import SimulatedSshServer
 
 # Without a persona's reboot shim, `reboot` must still mean the simulated device, never the host.
 REBOOT_COMMAND = re.compile(r"^\s*(?:\S*/)?reboot(?:\s.*)?$", re.DOTALL)

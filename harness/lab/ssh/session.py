@@ -20,8 +20,8 @@ from pathlib import Path
 
 import paramiko
 
-from .command_log import CommandLog
-from .faults import Faults
+from harness.lab.device.command_log import CommandLog
+from harness.lab.faults import Faults
 
 READ_SIZE = 64 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -55,7 +55,7 @@ class ExecRunner:
     cwd: Path | None = None
     # What an interactive `shell` request starts.
     shell_argv: Sequence[str] = ("/bin/sh", "-i")
-    # The device's own record of the commands it runs (harness.lab.command_log), if it keeps one.
+    # The device's own record of the commands it runs (harness.lab.device.command_log), if it keeps one.
     command_log: CommandLog | None = None
 
 
