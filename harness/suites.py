@@ -39,6 +39,8 @@ class Requirement:
     rationale: str = ""
     profiles: tuple[str, ...] = ()  # empty: every profile
     kinds: tuple[str, ...] = ()  # empty: every device kind
+    source: str = ""  # the published rule it comes from (a vendor's rule, an oec-hardware case, a standard)
+    suite: str = ""  # the suite that defines it
 
     def applies_to(self, profile: str, kind: str) -> bool:
         return (not self.profiles or profile in self.profiles) and (not self.kinds or kind in self.kinds)
@@ -80,6 +82,11 @@ def load_suite(path: Path) -> Suite:
             if raw["id"] in reqs:
                 raise ConfigError(f"{toml_path}: requirement {raw['id']!r} is defined twice")
             applies = raw.get("applies_to", {})
+            source = raw.get("source", "")
+            if not isinstance(source, str):
+                raise ConfigError(
+                    f"{toml_path}: requirement {raw['id']!r}: source {source!r} is not a string"
+                )
             reqs[raw["id"]] = Requirement(
                 id=raw["id"],
                 level=raw["level"],
@@ -88,6 +95,8 @@ def load_suite(path: Path) -> Suite:
                 rationale=raw.get("rationale", ""),
                 profiles=tuple(applies.get("profiles", ())),
                 kinds=tuple(applies.get("kinds", ())),
+                source=source,
+                suite=str(data["id"]),
             )
         return Suite(
             id=data["id"],
