@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..checks.coverage import coverage
 from ..suites import default_suites_root, discover_suites
-from . import cli
+from .app import cli
 
 
 def suites_record(root: Path) -> dict[str, list[dict[str, Any]]]:

@@ -25,7 +25,7 @@ from harness.lab.faults import Faults
 
 READ_SIZE = 64 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# SshTransport runs each command behind a line that exports its tag (harness.transports.ssh_exec): the
+# SshTransport runs each command behind a line that exports its tag (harness.transports.ssh_channel): the
 # fault patterns (`^hang`) match the command the user gave.
 _TAG_LINE = re.compile(r"\Aexport HARNESS_CMD_TAG=[0-9a-f]+\n")
 
