@@ -42,6 +42,8 @@ class Requirement:
     profiles: tuple[str, ...] = ()  # empty: every profile
     kinds: tuple[str, ...] = ()  # empty: every device kind
     capabilities: tuple[str, ...] = ()  # harness.capabilities names the device must declare
+    source: str = ""  # the published rule it comes from (a vendor's rule, an oec-hardware case, a standard)
+    suite: str = ""  # the suite that defines it
 
     def applies_to(self, profile: str, kind: str) -> bool:
         return (not self.profiles or profile in self.profiles) and (not self.kinds or kind in self.kinds)
@@ -93,6 +95,11 @@ def load_suite(path: Path) -> Suite:
                     f"{toml_path}: requirement {raw['id']!r}: applies_to.capabilities {bad[0]!r} is not a "
                     f"known capability (known: {', '.join(sorted(CAPABILITIES))})"
                 )
+            source = raw.get("source", "")
+            if not isinstance(source, str):
+                raise ConfigError(
+                    f"{toml_path}: requirement {raw['id']!r}: source {source!r} is not a string"
+                )
             reqs[raw["id"]] = Requirement(
                 id=raw["id"],
                 level=raw["level"],
@@ -102,6 +109,8 @@ def load_suite(path: Path) -> Suite:
                 profiles=tuple(applies.get("profiles", ())),
                 kinds=tuple(applies.get("kinds", ())),
                 capabilities=needs,
+                source=source,
+                suite=str(data["id"]),
             )
         return Suite(
             id=data["id"],

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 
 pytestmark = pytest.mark.peer("sshd")
 ROOT = Path(__file__).resolve().parent.parent

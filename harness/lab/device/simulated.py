@@ -10,16 +10,16 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from harness.lab.device_links import DeviceProperties, LabAdbd, apply_adbd_faults, ssh_server
+from harness.lab.device.inotify import FolderWatcher
+from harness.lab.device.links import DeviceProperties, LabAdbd, apply_adbd_faults, ssh_server
 from harness.lab.faults import Faults
 from harness.lab.hdc.daemon import LabHdcd, install_hdcd
-from harness.lab.inotify import FolderWatcher
 from harness.lab.lab_config import LabConfig, LabDevice
 from harness.lab.lab_keys import host_key_path
 from harness.lab.persona import load_persona
-from harness.lab.sandbox import Sandbox
-from harness.lab.serial_device import DEFAULT_CONSOLE_LEVEL, SerialConsole
-from harness.lab.ssh_server import SimulatedSshServer
+from harness.lab.sandbox.namespaces import Sandbox
+from harness.lab.serial.console import DEFAULT_CONSOLE_LEVEL, SerialConsole
+from harness.lab.ssh.server import SimulatedSshServer
 from harness.specs import DeviceSpec
 
 REBOOT_REQUEST = "reboot-request"

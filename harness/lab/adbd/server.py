@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.lab.adbd.messages import MAX_PAYLOAD, device_banner
+from harness.lab.adbd.runner import CommandRunner, DeviceContext, ProcessTable, posix_shell_runner
+from harness.lab.adbd.shell import parse_shell_service, serve_shell
+from harness.lab.adbd.streams import AdbConnection, Stream
+from harness.lab.adbd.sync import serve_sync
 from harness.waiting import free_port
-
-from .adb_messages import MAX_PAYLOAD, device_banner
-from .adbd_runner import CommandRunner, DeviceContext, ProcessTable, posix_shell_runner
-from .adbd_shell import parse_shell_service, serve_shell
-from .adbd_streams import AdbConnection, Stream
-from .adbd_sync import serve_sync
 
 BOOT_COMPLETED = "sys.boot_completed"
 DEFAULT_PROPERTIES = {

@@ -1,6 +1,6 @@
 """One SSH connection to the simulated device, as paramiko's server side sees it: who may log in,
 which channel requests are granted, and the device behaviour behind exec/shell/env/signal requests.
-The lifecycle (listening, reboot, faults) lives in ssh_server."""
+The lifecycle (listening, reboot, faults) lives in harness.lab.ssh.server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import hmac
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import paramiko
 from paramiko.common import (
@@ -19,21 +20,49 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
-from .faults import Faults
-from .ssh_exec import CommandSession, PtyRequest, SessionContext
-
-if TYPE_CHECKING:
-    from .ssh_server import SimulatedSshServer
+from harness.lab.faults import Faults
+from harness.lab.ssh.session import CommandSession, ExecRunner, PtyRequest, SessionContext
+from harness.lab.ssh.sftp import PathMap
+from harness.secrets import Secret
 
 # Without a persona's reboot shim, `reboot` must still mean the simulated device, never the host.
 REBOOT_COMMAND = re.compile(r"^\s*(?:\S*/)?reboot(?:\s.*)?$", re.DOTALL)
+
+
+class SshDevice(Protocol):
+    """What one connection needs of the device behind it (SimulatedSshServer is one): the server
+    builds the interface, so the interface names only this, not the server's module."""
+
+    @property
+    def faults(self) -> Faults: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> Secret: ...
+    @property
+    def authorized_keys(self) -> frozenset[bytes]: ...
+    @property
+    def auth_methods(self) -> list[str]: ...
+    @property
+    def runner(self) -> ExecRunner: ...
+    @property
+    def cwd(self) -> Path: ...
+    @property
+    def map_path(self) -> PathMap: ...
+    @property
+    def intercept_reboot(self) -> bool: ...
+
+    def command_env(self) -> dict[str, str]: ...
+    def reboot(self, boot_time: float | None = None) -> None: ...
+    def drop_connection(self, transport: paramiko.Transport) -> None: ...
+    def track(self, session: CommandSession) -> None: ...
 
 
 class DeviceInterface(paramiko.ServerInterface):
     """Built per connection; paramiko calls it from the connection's transport thread, so every
     request that does real work hands it to a thread of its own and returns at once."""
 
-    def __init__(self, device: SimulatedSshServer, transport: paramiko.Transport) -> None:
+    def __init__(self, device: SshDevice, transport: paramiko.Transport) -> None:
         self.device = device
         self.transport = transport
         self.map_path = device.map_path  # read by the SFTP subsystem

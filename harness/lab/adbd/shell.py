@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import IO
 
+from harness.lab.adbd.runner import CommandRunner, DeviceContext, ProcessTable, kill_process_group
+from harness.lab.adbd.streams import Stream
 from harness.transports.adb_wire import (
     SHELL_CLOSE_STDIN,
     SHELL_EXIT,
@@ -20,9 +22,6 @@ from harness.transports.adb_wire import (
     ShellPacketReader,
     shell_packet,
 )
-
-from .adbd_runner import CommandRunner, DeviceContext, ProcessTable, kill_process_group
-from .adbd_streams import Stream
 
 
 def parse_shell_service(service: str) -> tuple[bool, str] | None:

@@ -1,7 +1,7 @@
 """A real serial console peer for tests, the lab and the benchmark.
 
 socat makes a pty pair that looks like a board's serial port (`<dir>/ttyS0`) and runs the login program
-(harness.lab.login_shell: boot lines, login, then a real shell) on a second pty, as getty would on a
+(harness.lab.peers.login_shell: boot lines, login, then a real shell) on a second pty, as getty would on a
 UART. Optionally ser2net 4 serves the same port over TCP as raw `socket://` and as telnet RFC 2217, the
 two ways lab hosts export consoles.
 
@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from ..secrets import Secret
-from ..specs import SerialSpec
-from ..waiting import free_port, poll_until
-from .login_shell import BANNER_ENV, HOME_ENV, PASSWORD_ENV, USER_ENV
+from harness.lab.peers.login_shell import BANNER_ENV, HOME_ENV, PASSWORD_ENV, USER_ENV
+from harness.secrets import Secret
+from harness.specs import SerialSpec
+from harness.waiting import free_port, poll_until
 
 START_TIMEOUT = 10.0
 
@@ -92,7 +92,7 @@ class ConsolePeer:
         dmesg = self.bin / "dmesg"
         dmesg.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {self.dmesg_log}\n')
         dmesg.chmod(0o755)
-        login_cmd = [sys.executable, "-m", "harness.lab.login_shell", "--shell", self.shell]
+        login_cmd = [sys.executable, "-m", "harness.lab.peers.login_shell", "--shell", self.shell]
         if not self.login:
             login_cmd.append("--no-login")
         if self.respawn:
@@ -100,7 +100,7 @@ class ConsolePeer:
         env = {
             # The board's PATH (the login program passes it on to the shell).
             "PATH": f"{self.bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
             USER_ENV: self.user,
             PASSWORD_ENV: self.password,
             HOME_ENV: str(self.home),

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import paramiko
 
-from .command_log import CommandLog
-from .faults import Faults
+from harness.lab.device.command_log import CommandLog
+from harness.lab.faults import Faults
 
 READ_SIZE = 64 * 1024
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# SshTransport runs each command behind a line that exports its tag (harness.transports.ssh_exec): the
+# SshTransport runs each command behind a line that exports its tag (harness.transports.ssh_channel): the
 # fault patterns (`^hang`) match the command the user gave.
 _TAG_LINE = re.compile(r"\Aexport HARNESS_CMD_TAG=[0-9a-f]+\n")
 
@@ -55,7 +55,7 @@ class ExecRunner:
     cwd: Path | None = None
     # What an interactive `shell` request starts.
     shell_argv: Sequence[str] = ("/bin/sh", "-i")
-    # The device's own record of the commands it runs (harness.lab.command_log), if it keeps one.
+    # The device's own record of the commands it runs (harness.lab.device.command_log), if it keeps one.
     command_log: CommandLog | None = None
 
 

@@ -1,9 +1,9 @@
 """A tiny console login program for the lab: boot lines, `login: `, `Password: `, then a real shell.
 
-Run behind a pty (harness.lab.console starts it under socat). It stands in for a board's getty+login:
+Run behind a pty (harness.lab.peers.console starts it under socat). It stands in for a board's getty+login:
 the serial transport must find and answer these prompts exactly as it would on a real board.
 
-    python -m harness.lab.login_shell --shell sh|bash|ash [--no-login] [--respawn] [--banner TEXT]
+    python -m harness.lab.peers.login_shell --shell sh|bash|ash [--no-login] [--respawn] [--banner TEXT]
 
 The expected user and password come from the environment (LAB_LOGIN_USER, LAB_LOGIN_PASSWORD), never
 from the command line, where `ps` would show them."""

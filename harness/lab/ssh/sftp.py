@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import paramiko
 from paramiko.sftp import SFTP_EOF, SFTP_OK
 
-from .faults import Faults
+from harness.lab.faults import Faults
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer

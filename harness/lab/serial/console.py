@@ -1,6 +1,6 @@
 """The serial console of a simulated device: what a board's UART shows and takes.
 
-Two ways in, one console (harness.lab.console_line): a pty pair whose slave is linked at a path and,
+Two ways in, one console (harness.lab.serial.line): a pty pair whose slave is linked at a path and,
 optionally, a TCP listener for `socket://`. Bytes typed on either go to the console; what the console
 prints goes to both.
 
@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.lab.console_line import ConsoleLine, start_thread
 from harness.lab.faults import Faults
+from harness.lab.serial.line import ConsoleLine, start_thread
 
 # Console log level the kernel messages we interleave are printed at (KERN_WARNING): shown while the
 # console level is above it, as printk does.

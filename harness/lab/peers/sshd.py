@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..secrets import Secret
-from ..specs import SshSpec
-from ..waiting import free_port, poll_until, wait_for_port
+from harness.secrets import Secret
+from harness.specs import SshSpec
+from harness.waiting import free_port, poll_until, wait_for_port
 
 SSHD = "/usr/sbin/sshd"
 

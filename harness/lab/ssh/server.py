@@ -20,20 +20,20 @@ from types import TracebackType
 
 import paramiko
 
-from ..secrets import Secret
-from ..specs import SshSpec
-from ..waiting import free_port
-from .faults import Faults
-from .sftp_server import DeviceSftpServer, PathMap, map_within
-from .ssh_exec import DEFAULT_PATH, CommandSession, ExecRunner
-from .ssh_interface import DeviceInterface, DeviceTransport
-from .ssh_keys import (
+from harness.lab.faults import Faults
+from harness.lab.ssh.interface import DeviceInterface, DeviceTransport
+from harness.lab.ssh.keys import (
     authorized_key_blobs,
     fingerprint,
     load_or_create_host_key,
     new_ed25519_key,
     parse_authorized_keys,
 )
+from harness.lab.ssh.session import DEFAULT_PATH, CommandSession, ExecRunner
+from harness.lab.ssh.sftp import DeviceSftpServer, PathMap, map_within
+from harness.secrets import Secret
+from harness.specs import SshSpec
+from harness.waiting import free_port
 
 # Larger than paramiko's 2 MB default, as the harness client uses: bulk output needs fewer adjustments.
 WINDOW_SIZE = 8 * 1024 * 1024

@@ -11,6 +11,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.lab.adbd.streams import Stream
 from harness.transports.adb_wire import (
     SYNC_DENT,
     SYNC_HEADER,
@@ -20,8 +21,6 @@ from harness.transports.adb_wire import (
     sync_fail,
     sync_frame,
 )
-
-from .adbd_streams import Stream
 
 
 class _Closed(Exception):

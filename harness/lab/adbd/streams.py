@@ -10,7 +10,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from .adb_messages import (
+from harness.lab.adbd.messages import (
     A_CLSE,
     A_CNXN,
     A_OKAY,

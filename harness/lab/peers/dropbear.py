@@ -1,7 +1,7 @@
 """A private dropbear sshd on loopback: the second real SSH peer of the tests, beside OpenSSH (chip-module
-boards with busybox userlands very often run dropbear). The same shape as harness.lab.sshd's
+boards with busybox userlands very often run dropbear). The same shape as harness.lab.peers.sshd's
 OpenSshServer: its own host key, client key, port and (as root) an empty HOME and an optional test
-password inside a mount namespace. The binary is trixie's (harness.lab.dropbear_build)."""
+password inside a mount namespace. The binary is trixie's (harness.lab.peers.dropbear_build)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..secrets import Secret
-from ..specs import SshSpec
-from ..waiting import free_port, poll_until, wait_for_port
-from .dropbear_build import DropbearBuild, default_cache_dir, ensure_dropbear
-from .sshd import SshdError, _keygen, _run, private_shadow, stop_server_tree
+from harness.lab.peers.dropbear_build import DropbearBuild, default_cache_dir, ensure_dropbear
+from harness.lab.peers.sshd import SshdError, _keygen, _run, private_shadow, stop_server_tree
+from harness.secrets import Secret
+from harness.specs import SshSpec
+from harness.waiting import free_port, poll_until, wait_for_port
 
 # As root, dropbear runs in its own mount namespace with a private /etc/passwd (the login user's home
 # an empty folder: root's real ~/.bashrc would be read for every command) and, for password tests, a

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import HarnessError
-from .qemu.apt import AptError, PackageInfo, PrivateApt
+from harness.errors import HarnessError
+from harness.lab.qemu.apt import AptError, PackageInfo, PrivateApt
 
 SUITE = "trixie"
 MIRROR = "http://deb.debian.org/debian"

@@ -1,6 +1,6 @@
 """The two ways into a simulated device's serial console: a pty pair whose slave is linked at a path
 (`<state_dir>/tty/NAME`, a "pty by path" like /dev/ttyUSB0) and a TCP listener for `socket://`.
-The console behind them (boot log, login, shell) is harness.lab.serial_device."""
+The console behind them (boot log, login, shell) is harness.lab.serial.console."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The process that hosts ONE simulated device of the lab: its sandbox and its servers.
 
-    python -m harness.lab.device_main --inventory devices.toml --device NAME [--ready-fd FD]
+    python -m harness.lab.device.main --inventory devices.toml --device NAME [--ready-fd FD]
 
 Started by `harness lab up` in its own session. It boots the device, then writes one JSON line on
 the ready pipe (`{"ready": true, ...status}` or `{"ready": false, "error": "..."}`) and closes it. It
@@ -22,9 +22,9 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.inventory import load_inventory
+from harness.lab.device.simulated import SimulatedDevice
 from harness.lab.faults import Faults
 from harness.lab.lab_config import LabConfig
-from harness.lab.simulated_device import SimulatedDevice
 
 MAX_REQUEST = 64 * 1024
 
@@ -88,7 +88,7 @@ class ControlServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness.lab.device_main")
+    parser = argparse.ArgumentParser(prog="harness.lab.device.main")
     parser.add_argument("--inventory", type=Path, required=True)
     parser.add_argument("--device", required=True)
     parser.add_argument("--ready-fd", type=int, default=None)

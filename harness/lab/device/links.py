@@ -14,16 +14,16 @@ from typing import Any
 
 import paramiko
 
-from harness.lab.adbd import SimulatedAdbd
-from harness.lab.adbd_runner import DeviceContext
-from harness.lab.adbd_streams import Stream
-from harness.lab.adbd_sync import serve_sync
-from harness.lab.command_log import COMMAND_LOG, CommandLog
+from harness.lab.adbd.runner import DeviceContext
+from harness.lab.adbd.server import SimulatedAdbd
+from harness.lab.adbd.streams import Stream
+from harness.lab.adbd.sync import serve_sync
+from harness.lab.device.command_log import COMMAND_LOG, CommandLog
 from harness.lab.faults import Faults
-from harness.lab.sandbox import Sandbox
-from harness.lab.ssh_exec import ExecRunner
-from harness.lab.ssh_keys import load_or_create_host_key
-from harness.lab.ssh_server import SimulatedSshServer
+from harness.lab.sandbox.namespaces import Sandbox
+from harness.lab.ssh.keys import load_or_create_host_key
+from harness.lab.ssh.server import SimulatedSshServer
+from harness.lab.ssh.session import ExecRunner
 from harness.specs import SshSpec
 
 

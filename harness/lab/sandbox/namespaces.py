@@ -21,9 +21,9 @@ import subprocess
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.lab import rootfs
 from harness.lab.persona import Persona, list_personas, load_persona
-from harness.lab.sandbox_setup import SETUP_EXIT, SETUP_SCRIPT
+from harness.lab.sandbox import rootfs
+from harness.lab.sandbox.setup import SETUP_EXIT, SETUP_SCRIPT
 from harness.waiting import Deadline, poll_until
 
 READY_LINE = b"sandbox-ready\n"
