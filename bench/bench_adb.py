@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.lab.adb_server import AdbServer  # noqa: E402
-from harness.lab.adbd import SimulatedAdbd  # noqa: E402
+from harness.lab.adbd.server import SimulatedAdbd  # noqa: E402
+from harness.lab.peers.adb_server import AdbServer  # noqa: E402
 from harness.specs import AdbSpec  # noqa: E402
 from harness.transports.adb import AdbTransport  # noqa: E402
 

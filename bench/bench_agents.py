@@ -33,7 +33,7 @@ from harness.agent import queue as jobq  # noqa: E402
 from harness.agent.dburl import conninfo  # noqa: E402
 from harness.agent.schema import ensure_schema  # noqa: E402
 from harness.inventory import load_inventory  # noqa: E402
-from harness.lab.command_log import LoggedCommand  # noqa: E402
+from harness.lab.device.command_log import LoggedCommand  # noqa: E402
 from harness.lab.lab import Lab  # noqa: E402
 from harness.transports import open_transport  # noqa: E402
 from tests.agent_peers import command_logs, overlaps, start_ssh_lab, write_ssh_lab  # noqa: E402

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from harness.lab.faults import Faults
-from harness.lab.ssh_server import SimulatedSshServer
+from harness.lab.ssh.server import SimulatedSshServer
 from harness.waiting import poll_until
 
 PASSWORD = "bench-password"

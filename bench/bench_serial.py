@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.lab.console import ConsolePeer  # noqa: E402
+from harness.lab.peers.console import ConsolePeer  # noqa: E402
 from harness.transports.base import DEFAULT_MAX_OUTPUT  # noqa: E402
 from harness.transports.serial import SerialTransport  # noqa: E402
 from harness.transports.serial_protocol import STATUS_TAG, run_line  # noqa: E402

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import paramiko
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.transports.ssh import SshTransport
 
 WARMUP = 10

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .capabilities import CAPABILITIES
+from .capabilities import unknown as unknown_capabilities
 from .errors import ConfigError
 from .profiles import profile_names
 from .secrets import Secret, redact, weakness
@@ -358,9 +360,19 @@ def _declared(raw: Any, where: _Where) -> Declared:
             "arch": _str,
             "cpu_count": _int_range(1, 4096),
             "memory_mb": _int_range(1, 1 << 30),
+            "capabilities": _capabilities,
         },
     )
     return Declared(**f)
+
+
+def _capabilities(value: Any, where: _Where) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise where.fail(value, "expected a list of capability names")
+    bad = unknown_capabilities(value)
+    if bad:
+        raise where.fail(bad[0], f"not a known capability (known: {', '.join(sorted(CAPABILITIES))})")
+    return tuple(value)
 
 
 def _device(name: str, raw: Any, path: Path) -> DeviceSpec:

@@ -79,6 +79,8 @@ class Declared:
     arch: str | None = None
     cpu_count: int | None = None
     memory_mb: int | None = None
+    # harness.capabilities names: the buses and radios the device has (gpio, i2c, wifi, ...).
+    capabilities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .capabilities import CAPABILITIES
+from .capabilities import unknown as unknown_capabilities
 from .errors import ConfigError
 
 LEVELS = ("MUST", "SHOULD")
@@ -39,9 +41,15 @@ class Requirement:
     rationale: str = ""
     profiles: tuple[str, ...] = ()  # empty: every profile
     kinds: tuple[str, ...] = ()  # empty: every device kind
+    capabilities: tuple[str, ...] = ()  # harness.capabilities names the device must declare
+    source: str = ""  # the published rule it comes from (a vendor's rule, an oec-hardware case, a standard)
+    suite: str = ""  # the suite that defines it
 
     def applies_to(self, profile: str, kind: str) -> bool:
         return (not self.profiles or profile in self.profiles) and (not self.kinds or kind in self.kinds)
+
+    def missing_capabilities(self, declared: tuple[str, ...] | frozenset[str]) -> list[str]:
+        return [c for c in self.capabilities if c not in declared]
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,18 @@ def load_suite(path: Path) -> Suite:
             if raw["id"] in reqs:
                 raise ConfigError(f"{toml_path}: requirement {raw['id']!r} is defined twice")
             applies = raw.get("applies_to", {})
+            needs = tuple(applies.get("capabilities", ()))
+            bad = unknown_capabilities(needs)
+            if bad:
+                raise ConfigError(
+                    f"{toml_path}: requirement {raw['id']!r}: applies_to.capabilities {bad[0]!r} is not a "
+                    f"known capability (known: {', '.join(sorted(CAPABILITIES))})"
+                )
+            source = raw.get("source", "")
+            if not isinstance(source, str):
+                raise ConfigError(
+                    f"{toml_path}: requirement {raw['id']!r}: source {source!r} is not a string"
+                )
             reqs[raw["id"]] = Requirement(
                 id=raw["id"],
                 level=raw["level"],
@@ -88,6 +108,9 @@ def load_suite(path: Path) -> Suite:
                 rationale=raw.get("rationale", ""),
                 profiles=tuple(applies.get("profiles", ())),
                 kinds=tuple(applies.get("kinds", ())),
+                capabilities=needs,
+                source=source,
+                suite=str(data["id"]),
             )
         return Suite(
             id=data["id"],

@@ -47,7 +47,7 @@ MODULES: dict[str, list[str]] = {
     "harness/checks/kabi.py": ["tests/test_checks.py", "tests/test_kernel_rules.py"],
     "harness/report/bundle.py": ["tests/test_bundle_verify.py"],
     "harness/platform/auth/policy.py": ["tests/test_platform_policy.py"],
-    "harness/transports/console.py": ["tests/test_console_framing.py", "tests/test_console_rules.py"],
+    "harness/transports/serial_framing.py": ["tests/test_console_framing.py", "tests/test_console_rules.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}

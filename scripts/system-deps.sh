@@ -15,7 +15,7 @@ command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # dropbear, the tests' second SSH server: trixie's build, fetched with a private apt and given trixie's
-# C library with patchelf (harness/lab/dropbear_build.py).
+# C library with patchelf (harness/lab/peers/dropbear_build.py).
 command -v patchelf >/dev/null 2>&1 || need="$need patchelf"
 # The report tests: a real browser (headless Chromium) and the Nu HTML checker (npm vnu-jar on Java).
 [ -x /usr/bin/chromium ] || need="$need chromium"

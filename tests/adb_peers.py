@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness.lab.adb_server import AdbServer, adb_binary
-from harness.lab.adbd import SimulatedAdbd
+from harness.lab.adbd.server import SimulatedAdbd
+from harness.lab.peers.adb_server import AdbServer, adb_binary
 
 
 def require_adb() -> None:

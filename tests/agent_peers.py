@@ -24,7 +24,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.inventory import load_inventory
-from harness.lab.command_log import COMMAND_LOG, LoggedCommand, read_command_log
+from harness.lab.device.command_log import COMMAND_LOG, LoggedCommand, read_command_log
 from harness.transports import open_transport
 from harness.transports.base import Transport
 from harness.waiting import free_port
@@ -78,7 +78,7 @@ def start_ssh_lab(folder: Path, prefix: str, count: int, tags: tuple[str, ...] =
 
 
 def command_logs(inventory: Path, since: float = 0.0) -> dict[str, list[LoggedCommand]]:
-    """Each simulated device's own command log (harness.lab.command_log), from `since` on."""
+    """Each simulated device's own command log (harness.lab.device.command_log), from `since` on."""
     state = inventory.parent / "state" / "devices"
     return {d.name: [c for c in read_command_log(d / COMMAND_LOG) if c.start >= since]
             for d in sorted(state.iterdir()) if d.is_dir()}

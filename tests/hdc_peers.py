@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.inventory import load_inventory
+from harness.lab.device.simulated import SimulatedDevice
 from harness.lab.hdc.build import HdcBinaries, HdcBuildError, build_hdc, link_binaries
 from harness.lab.hdc.server import HdcServer
-from harness.lab.simulated_device import SimulatedDevice
 from harness.specs import HdcSpec
 from harness.transports.hdc import HdcTransport
 from harness.waiting import free_port

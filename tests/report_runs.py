@@ -25,6 +25,7 @@ id = "DEMO-1"
 level = "MUST"
 title_en = "Kernel version is reported"
 title_zh = "内核版本可读取"
+source = "oec-hardware: kernel <version & source>"
 
 [[requirements]]
 id = "DEMO-2"

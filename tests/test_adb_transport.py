@@ -20,8 +20,8 @@ from harness.errors import (
     TransferError,
     TransportError,
 )
-from harness.lab.adb_server import AdbServer
-from harness.lab.adbd import SimulatedAdbd
+from harness.lab.adbd.server import SimulatedAdbd
+from harness.lab.peers.adb_server import AdbServer
 from harness.specs import AdbSpec
 from harness.transports.adb import AdbTransport, _parse_marker_end, _split_marker_tail
 from harness.transports.adb_files import check_digest, parse_sha256sum

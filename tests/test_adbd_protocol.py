@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.adb_messages import (
+from harness.lab.adbd.messages import (
     A_CNXN,
     A_VERSION,
     Message,
@@ -19,8 +19,8 @@ from harness.lab.adb_messages import (
     encode,
     parse_banner,
 )
-from harness.lab.adb_server import AdbServer
-from harness.lab.adbd import SimulatedAdbd
+from harness.lab.adbd.server import SimulatedAdbd
+from harness.lab.peers.adb_server import AdbServer
 from harness.transports.adb_wire import ShellPacketReader, shell_packet
 from harness.waiting import poll_until
 

@@ -17,7 +17,7 @@ from harness.agent.registry import Claim, claim_refusals, host_in_use
 from harness.agent.runner import state_of
 from harness.agent.selection import DeviceState, pick_for_tag, resolve
 from harness.errors import ConfigError
-from harness.lab.command_log import LoggedCommand
+from harness.lab.device.command_log import LoggedCommand
 from tests.agent_peers import overlaps
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.waiting import free_port, poll_until
 
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from harness.transports.console import (
+from harness.transports.serial_framing import (
     ConsoleState,
     Frame,
     FrameParser,
@@ -222,7 +222,7 @@ def test_short_output_is_handed_on_at_once_holding_only_a_possible_marker_start(
 def test_a_boot_line_cut_after_hash_is_not_a_shell_prompt() -> None:
     # A real kernel's banner arrives in pieces: "... GNU ld (GNU Binutils for Debian) 2.40) #" then
     # "1 SMP ...". Taking the piece for a prompt made the driver type its setup mid-boot.
-    from harness.transports.console import ConsoleState, PromptPatterns, classify
+    from harness.transports.serial_framing import ConsoleState, PromptPatterns, classify
 
     cut = b"[    0.000000] Linux version 6.1.0-56-arm64 (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld 2.40) #"
     assert classify(cut, PromptPatterns()) is None
@@ -252,7 +252,7 @@ def test_a_boot_line_cut_after_hash_is_not_a_shell_prompt() -> None:
     ],
 )
 def test_commands_that_change_the_shell_run_in_a_subshell(cmd: str, fresh: bool) -> None:
-    from harness.transports.console import Frame, changes_shell_state
+    from harness.transports.serial_framing import Frame, changes_shell_state
 
     assert changes_shell_state(cmd) is fresh
     assert ("( eval " in Frame("t").command(cmd)) is fresh

@@ -1,4 +1,4 @@
-"""Rules of the console frame parser and prompt reading (harness.transports.console) that the serial
+"""Rules of the console frame parser and prompt reading (harness.transports.serial_framing) that the serial
 transport relies on: what a command's output and exit code are, what is handed on and when, what a
 timeout's flush may return, and how a garbled stream is refused. Pure; no console."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.transports.console import (
+from harness.transports.serial_framing import (
     ConsoleState,
     Frame,
     FrameParser,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.console import ConsolePeer
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.console import ConsolePeer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.waiting import free_port
 
 pytestmark = [pytest.mark.peer("sshd"), pytest.mark.peer("console")]

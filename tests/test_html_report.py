@@ -95,6 +95,20 @@ def test_matrix_has_a_status_per_requirement_and_device(page: str) -> None:
     assert re.findall(r'class="s-([a-z-]+)"', rows["DEMO-3"]) == ["incomplete", "pass"]
 
 
+def test_matrix_groups_by_suite_and_shows_each_source(results: dict[str, Any], page: str) -> None:
+    matrix = _section(page, "matrix")
+    heading = matrix.index('<tr class="suite-row" data-suite="demo">')
+    assert heading < matrix.index('<td class="mono">DEMO-1</td>')
+    assert "演示套件" in matrix[heading : matrix.index('<td class="mono">DEMO-1</td>')]
+    assert "oec-hardware: kernel &lt;version &amp; source&gt;" in matrix  # escaped, on its row
+    # A document written before requirements named their suite still renders, under one unnamed group.
+    for device in results["devices"]:
+        for req in device["requirements"]:
+            req.pop("suite"), req.pop("source")
+    old = _section(render_report(results, "zh"), "matrix")
+    assert '<tr class="suite-row" data-suite="">' in old and "DEMO-1" in old and "oec-hardware" not in old
+
+
 def test_run_metadata_and_provenance(page: str) -> None:
     run = _section(page, "run")
     for text in (

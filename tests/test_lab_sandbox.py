@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.lab.persona import list_personas, load_persona
-from harness.lab.sandbox import Sandbox, SandboxUnavailable
+from harness.lab.sandbox.namespaces import Sandbox, SandboxUnavailable
 from harness.waiting import Deadline, poll_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -368,7 +368,7 @@ def test_a_failed_setup_step_is_a_clear_error_and_nothing_runs(tmp_path: Path) -
 def test_without_user_namespaces_the_error_names_unshare(tmp_path: Path) -> None:
     # A real refusal: inside a user namespace whose limit of nested user namespaces is 0.
     code = ("from harness.lab.persona import load_persona\n"
-            "from harness.lab.sandbox import Sandbox, SandboxUnavailable\n"
+            "from harness.lab.sandbox.namespaces import Sandbox, SandboxUnavailable\n"
             f"box = Sandbox(load_persona('kylin-v10'), {str(tmp_path / 'dev')!r})\n"
             "try:\n    box.run('echo ran-on-host')\nexcept SandboxUnavailable as e:\n    print('ERROR', e)\n")
     proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c",
@@ -409,7 +409,7 @@ def test_works_as_an_ordinary_user(world_traversable_dir: Path) -> None:
         os.chown(state, 65534, 65534)
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     code = ("import os\nimport harness\nfrom harness.lab.persona import load_persona\n"
-            "from harness.lab.sandbox import Sandbox\n"
+            "from harness.lab.sandbox.namespaces import Sandbox\n"
             "assert harness.__file__.startswith(os.environ['PYTHONPATH']), harness.__file__\n"
             f"with Sandbox(load_persona('ohos-rk3568'), {str(state)!r}) as box:\n"
             "    r = box.run('id -u; param get const.ohos.apiversion; echo x > /data/x')\n"

@@ -19,9 +19,9 @@ from paramiko.common import cMSG_CHANNEL_REQUEST
 
 from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, HostKeyMismatch, TransferError
 from harness.lab.faults import Faults
-from harness.lab.ssh_exec import ExecRunner
-from harness.lab.ssh_keys import load_or_create_host_key, new_ed25519_key
-from harness.lab.ssh_server import SimulatedSshServer
+from harness.lab.ssh.keys import load_or_create_host_key, new_ed25519_key
+from harness.lab.ssh.server import SimulatedSshServer
+from harness.lab.ssh.session import ExecRunner
 from harness.secrets import Secret, redact
 from harness.transports.ssh import STOP_GRACE, SshTransport
 from harness.waiting import Deadline, poll_until

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from harness.lab.persona import Persona, load_persona
-from harness.lab.sandbox import Sandbox
-from harness.lab.ssh_exec import ExecRunner
-from harness.lab.ssh_server import SimulatedSshServer
+from harness.lab.sandbox.namespaces import Sandbox
+from harness.lab.ssh.server import SimulatedSshServer
+from harness.lab.ssh.session import ExecRunner
 
 REPO = Path(__file__).resolve().parent.parent
 SUITES = ("identity", "kernel", "hardware", "security", "performance")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.waiting import free_port
 from tests.platform_peers import (
     PlatformServer,

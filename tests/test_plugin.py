@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from harness.errors import CommandTimeout, ConnectionLost
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.plugin.outcome import PhaseOutcome, TestTimedOut, classify, combine
 from harness.plugin.selection import Shard, select, suite_test_id
 from harness.results.model import Outcome

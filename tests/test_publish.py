@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.report.bundle import verify_bundle
 from harness.report.publish import publish
 from harness.report.signing import PUBLIC_NAME

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.report.junit import xml_safe
 from harness.results.model import Verdict
 from harness.run.gate import DeviceGate, gate_code

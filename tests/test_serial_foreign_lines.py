@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.console import ConsolePeer
-from harness.lab.console_noise import NoisyConsole
+from harness.lab.peers.console import ConsolePeer
+from harness.lab.peers.console_noise import NoisyConsole
 from harness.transports.serial import SerialTransport
 from harness.transports.serial_link import open_link
 from harness.waiting import Deadline

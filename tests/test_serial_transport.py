@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, NotReady, TransferError
-from harness.lab.console import ConsolePeer
+from harness.lab.peers.console import ConsolePeer
 from harness.specs import SerialSpec
 from harness.transports.base import Transport
 from harness.transports.serial import SerialTransport

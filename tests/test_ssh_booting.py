@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConnectFailed, TransportError
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 from harness.transports.ssh import SshTransport
 from tests.booting_ssh_peer import MODES, BootingSshPeer
 

@@ -1,5 +1,5 @@
 """SshTransport's contract against real SSH servers on loopback, no mocks: OpenSSH's sshd
-(harness.lab.sshd) and dropbear (harness.lab.dropbear, the server of many busybox boards). Every test
+(harness.lab.peers.sshd) and dropbear (harness.lab.peers.dropbear, the server of many busybox boards). Every test
 runs on both."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from harness.errors import (
     NotReady,
     TransferError,
 )
-from harness.lab.dropbear import MAX_UNAUTH_PER_IP, DropbearServer
-from harness.lab.dropbear_build import DropbearUnavailable, ensure_dropbear
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.dropbear import MAX_UNAUTH_PER_IP, DropbearServer
+from harness.lab.peers.dropbear_build import DropbearUnavailable, ensure_dropbear
+from harness.lab.peers.sshd import OpenSshServer
 from harness.secrets import Secret
 from harness.specs import JumpSpec
 from harness.transports.base import Transport

@@ -4,6 +4,7 @@ meets the fragments, and kABI SKIPped (with the reason) on x86_64, which has no 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab.sshd import OpenSshServer
+from harness.lab.peers.sshd import OpenSshServer
 
 pytestmark = pytest.mark.peer("sshd")
 ROOT = Path(__file__).resolve().parent.parent
+DECLARED = ("ethernet", "uart", "gpio")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,9 @@ def outcomes(tmp_path_factory):
             '[devices.debian-loop]\nkind = "board"\nprofile = "generic-linux"\n'
             f'ssh = {{ host = "127.0.0.1", port = {sshd.port}, user = "{sshd.user}", '
             f'key_file = "{sshd.client_key}", known_hosts = "{sshd.known_hosts}" }}\n'
-            'declared = { os_name = "Debian GNU/Linux", os_version = "12", arch = "x86_64" }\n'
+            'declared = { os_name = "Debian GNU/Linux", os_version = "12", arch = "x86_64", '
+            # What this VM has (a virtio NIC, a 16550A UART) and a bus it lacks, to judge both ways.
+            f'capabilities = {json.dumps(list(DECLARED))} }}\n'
         )
         junit = tmp / "junit.xml"
         subprocess.run(
@@ -39,6 +43,8 @@ def outcomes(tmp_path_factory):
                 "no:cacheprovider",
                 "suites/identity",
                 "suites/kernel",
+                "suites/peripherals",
+                "suites/network",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -90,3 +96,27 @@ def test_kabi_without_whitelist_is_skipped_not_passed(outcomes):
     assert kind == "skipped", (kind, message)
     assert "no kABI whitelist for architecture 'x86_64'" in message or "not applicable" in message, message
     assert outcomes["test_needed_symbols_whitelisted"][0] == "skipped"
+
+
+def test_debian_peripherals_judge_what_is_declared_and_skip_the_rest(outcomes):
+    assert outcomes["test_uart_present"][0] == "passed"  # ttyS0, a 16550A
+    assert outcomes["test_console_on_uart"][0] == "passed"  # console=ttyS0
+    # Declared but absent: the VM has no GPIO controller.
+    kind, message = outcomes["test_gpio_controller"]
+    assert kind == "failure" and "no GPIO controller: /sys/bus/gpio/devices has no gpiochipN" in message, message
+    for name in ("test_i2c_adapter", "test_spi_controller", "test_pwm_chip", "test_iio_device", "test_can_interface"):
+        kind, message = outcomes[name]
+        assert kind == "skipped" and "does not declare the capability" in message, (name, kind, message)
+
+
+def test_debian_network_on_a_virtio_nic(outcomes):
+    for name in ("test_loopback_up", "test_ipv6_enabled", "test_ipv6_link_local", "test_ipv6_routable",
+                 "test_resolver_configured", "test_hosts_lookup_uses_dns", "test_probe_name_resolves",
+                 "test_ethernet_interface", "test_ethernet_link_up", "test_ethernet_mac_stable"):
+        assert outcomes[name][0] == "passed", (name, outcomes[name])
+    # virtio-net negotiates nothing: speed -1, duplex unknown.
+    kind, message = outcomes["test_ethernet_speed_and_duplex"]
+    assert kind == "failure" and "reports speed -1 Mb/s, duplex 'unknown'" in message, message
+    for name in ("test_wifi_interface", "test_wifi_not_blocked", "test_bluetooth_controller",
+                 "test_bluetooth_not_blocked"):
+        assert outcomes[name][0] == "skipped", (name, outcomes[name])

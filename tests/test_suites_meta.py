@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.checks.coverage import coverage, requirement_markers
-from harness.suites import default_suites_root, discover_suites
+from harness.errors import ConfigError
+from harness.suites import default_suites_root, discover_suites, load_suite
 
 ROOT = default_suites_root()
 SUITES = discover_suites(ROOT)
@@ -119,10 +123,36 @@ def test_cli_json_lists_suites_requirements_and_tests():
     assert kernel["KERN-CFG-002"]["level"] == "MUST"
     assert kernel["KERN-CFG-002"]["tests"] == ["suites/kernel/test_kernel.py::test_required_options"]
     assert kernel["KERN-TAINT-002"]["title_zh"]
+    assert kernel["KERN-KABI-002"]["source"] == "oec-hardware: kabiwhitelist"
     for suite in data["suites"]:
         assert {"id", "version", "title_en", "title_zh", "requirements"} <= set(suite)
         for req in suite["requirements"]:
             assert req["tests"], f"{req['id']} has no covering test in the CLI output"
+            assert req["source"] == SUITES[suite["id"]].requirements[req["id"]].source
+
+
+def test_every_requirement_names_its_source():
+    bare = [r.id for s in SUITES.values() for r in s.requirements.values() if not r.source.strip()]
+    assert not bare, f"requirements without a source: {bare}"
+
+
+def test_cli_table_shows_each_source():
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "suites"], capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "COLUMNS": "400"},
+    ).stdout
+    assert "source" in out.splitlines()[1] and "oec-hardware: kabiwhitelist" in out
+
+
+def test_a_source_that_is_not_a_string_is_refused(tmp_path: Path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "suite.toml").write_text(
+        'id = "x"\nversion = "1"\ntitle_en = "x"\ntitle_zh = "x"\n[[requirements]]\nid = "X-1"\nlevel = "MUST"\n'
+        'title_en = "t"\ntitle_zh = "t"\nsource = ["a", "b"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"suite.toml: requirement 'X-1': source \['a', 'b'\] is not a string"):
+        load_suite(tmp_path / "x")
 
 
 def _data_only_marks(source: str) -> list[tuple[str, ast.Call]]:

@@ -30,7 +30,10 @@ from harness.transports.ssh import SshTransport
 pytestmark = [pytest.mark.qemu, pytest.mark.peer("qemu")]
 
 REPO = Path(__file__).resolve().parent.parent
-SUITES = ("kernel", "identity", "hardware", "security", "performance")
+SUITES = ("kernel", "identity", "hardware", "security", "performance", "peripherals", "network")
+# What the virt machine has (PL061 GPIO, PL011 UART, virtio-mmio NIC) and one bus it lacks (I2C), so the
+# new suites judge the real kernel both ways; the rest stay undeclared and SKIP.
+CAPABILITIES = ["gpio", "uart", "ethernet", "i2c"]
 DEVICE = "qemu-arm64"
 PASSWORD_ENV = "HARNESS_QEMU_SUITES_PW"
 # The OS release's own metadata says 35 months; Debian's `uname -v` says the kernel was built this year.
@@ -84,6 +87,7 @@ def _toml_value(value: Any) -> str:
 
 def inventory_text(board: QemuBoard) -> str:
     entry = board.inventory_entry(password_env=PASSWORD_ENV)
+    entry["declared"]["capabilities"] = CAPABILITIES
     return f"[devices.{DEVICE}]\n" + "".join(f"{key} = {_toml_value(v)}\n" for key, v in entry.items())
 
 
@@ -335,3 +339,31 @@ def test_run_records_hold_no_board_password(board_run: BoardRun) -> None:
     assert files
     for path in files:
         assert board_run.password not in path.read_text(errors="replace"), path
+
+
+def test_peripherals_on_the_virt_machine(board_run: BoardRun) -> None:
+    board_run.assert_outcome("PASS", "PER-GPIO-001", "PER-GPIO-002", "PER-UART-001", "PER-UART-002")
+    # Declared, and the virt machine has no I2C controller: a failure with the reason.
+    board_run.assert_outcome("FAIL", "PER-I2C-001", "PER-I2C-002", "PER-I2C-003")
+    assert board_run.messages["PER-I2C-001"].startswith("no I2C adapter: /sys/bus/i2c/devices has no i2c-N")
+    for req in ("PER-SPI-001", "PER-SPI-002", "PER-PWM-001", "PER-IIO-001", "PER-IIO-002", "PER-CAN-001"):
+        board_run.assert_outcome("SKIP", req)
+        assert "does not declare the capability" in board_run.messages[req], board_run.messages[req]
+
+
+def test_network_on_slirp_and_a_busybox_resolver(board_run: BoardRun) -> None:
+    board_run.assert_outcome("PASS", "NET-LO-001", "NET-IP6-001", "NET-IP6-002", "NET-ETH-001", "NET-ETH-002",
+                             "NET-ETH-004")
+    expected = {
+        # slirp advertises the deprecated site-local fec0::/64 only.
+        "NET-IP6-003": "no global or unique-local IPv6 address on any interface; only deprecated site-local",
+        "NET-ETH-003": "eth0 reports speed -1 Mb/s, duplex 'unknown'",
+        "NET-DNS-001": "/etc/resolv.conf is missing",
+        "NET-DNS-002": "nsswitch.conf hosts: 'files' asks no DNS resolver",
+        "NET-DNS-003": "getent hosts localhost found nothing (exit 127)",  # busybox has no getent
+    }
+    for req, reason in expected.items():
+        board_run.assert_outcome("FAIL", req)
+        assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
+    for req in ("NET-WIFI-001", "NET-WIFI-002", "NET-BT-001", "NET-BT-002"):
+        board_run.assert_outcome("SKIP", req)

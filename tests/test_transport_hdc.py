@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import CommandTimeout, ConnectFailed, ConnectionLost, NotReady, TransferError
+from harness.lab.device.simulated import SimulatedDevice
 from harness.lab.faults import Faults
 from harness.lab.hdc.build import HdcBinaries
 from harness.lab.hdc.server import HdcServer
-from harness.lab.simulated_device import SimulatedDevice
 from harness.specs import HdcSpec
 from harness.transports.base import Transport
 from harness.transports.hdc import HdcTransport

@@ -17,7 +17,7 @@ from harness.suites import Requirement
 SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "harness" / "schemas" / "results.schema.json").read_text()
 )
-M1 = Requirement("M-1", "MUST", "must one", "必须一")
+M1 = Requirement("M-1", "MUST", "must one", "必须一", source="a published rule", suite="s")
 HANDSET_ONLY = Requirement("M-HS", "MUST", "handsets only", "仅手机", kinds=("handset",))
 
 
@@ -37,20 +37,21 @@ def test_each_kind_of_requirement_is_flagged_and_titled_for_the_report() -> None
     )
     by_id = {r.id: r for r in results}
     assert by_id["M-1"] == RequirementResult(
-        "M-1", "MUST", Status.PASS, "must one", "必须一", ["a"], None, implicit=False, defined=True)
+        "M-1", "MUST", Status.PASS, "must one", "必须一", ["a"], None, implicit=False, defined=True,
+        suite="s", source="a published rule")
     assert by_id["TYPO-1"] == RequirementResult(
         "TYPO-1", "MUST", Status.FAIL, "(not defined in any suite.toml)", "（未在任何 suite.toml 中定义）", ["b"],
-        None, implicit=False, defined=False)
+        None, implicit=False, defined=False, suite="s")  # the suite of the test naming it
     assert by_id["net:untagged"] == RequirementResult(
         "net:untagged", "MUST", Status.PASS, "Tests of suite net that name no requirement",
-        "套件 net 中未标注需求的测试", ["c"], None, implicit=True, defined=True)
+        "套件 net 中未标注需求的测试", ["c"], None, implicit=True, defined=True, suite="net")
 
 
 def test_a_requirement_entry_is_what_the_results_schema_requires() -> None:
     waived = RequirementResult("M-1", "MUST", Status.WAIVED, "t", "标", ["a"], Status.FAIL)
     assert waived.to_dict() == {
         "id": "M-1", "level": "MUST", "status": "waived", "title_en": "t", "title_zh": "标", "tests": ["a"],
-        "waived_status": "fail", "implicit": False, "defined": True, "waiver": None,
+        "waived_status": "fail", "implicit": False, "defined": True, "waiver": None, "suite": "", "source": "",
     }
     plain = RequirementResult("x:untagged", "MUST", Status.NOT_COVERED, implicit=True, defined=True)
     assert plain.to_dict()["waived_status"] is None and plain.to_dict()["status"] == "not-covered"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..transports.base import CommandResult
+from . import sysfs
 
 # Device output is untrusted: what a check reads is bounded (a config.gz expands to ~300 KB,
 # kallsyms to ~15 MB on big kernels).
@@ -123,3 +124,9 @@ def failure_detail(result: CommandResult, limit: int = 300) -> str:
         return f"(exit {result.exit_code}): {out or 'no output'} (stdout and stderr merged by the link)"
     text = f"{err} (stdout: {out})" if err and out else err or out or "no output"
     return f"(exit {result.exit_code}): {text}"
+
+
+def read_tree(dut: Dut, patterns: list[str] | tuple[str, ...], timeout: float = 60) -> sysfs.Tree:
+    """The entries `patterns` glob to on the device, in one command (harness.checks.sysfs)."""
+    result = dut.run(sysfs.dump_script(patterns), timeout=timeout)
+    return sysfs.parse_dump(result.stdout_text)

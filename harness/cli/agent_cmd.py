@@ -25,7 +25,7 @@ from ..agent.runner import SuiteRunner
 from ..errors import ConfigError
 from ..inventory import _suggest, load_inventory
 from ..suites import default_suites_root, discover_suites
-from . import cli
+from .app import cli
 from .params import HOUR, WEEK, Seconds
 
 DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",

@@ -18,7 +18,7 @@ from ..certificate import check_certificate
 from ..envelope import EnvelopeError
 from ..errors import ConfigError
 from ..report.signing import public_from_text
-from . import cli
+from .app import cli
 
 KEY_ENV = "HARNESS_PLATFORM_KEY"
 

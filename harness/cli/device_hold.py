@@ -12,7 +12,7 @@ import click
 
 from ..agent.dburl import DB_ENV, resolve_url
 from ..locks import LockBusy, LockHolder, device_lock
-from . import fail
+from .app import fail
 
 _FORCE_KEY = "harness.force"
 EXIT_TRANSPORT = 255  # exec/push/pull's code for lab trouble

@@ -14,7 +14,7 @@ from ..device import DeviceStatus, check_device
 from ..inventory import load_inventory
 from ..preflight import check_links
 from ..specs import DeviceSpec
-from . import EXIT_LAB, cli
+from .app import EXIT_LAB, cli
 from .params import HOUR, Seconds
 
 

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..results.diff import DEFAULT_TOLERANCE, diff_runs
 from ..results.diff_text import render_text
 from ..results.load import gc_paused, load_run
-from . import cli
+from .app import cli
 
 
 def parse_pairs(values: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from ..device import Device
 from ..errors import CommandTimeout, TransportError
 from ..inventory import load_inventory
 from ..preflight import check_link
-from . import cli, fail
+from .app import cli, fail
 from .device_hold import FORCE, held_device
 from .params import Seconds
 

@@ -8,7 +8,7 @@ import click
 
 from ..report.bundle import verify_bundle
 from ..report.signing import PUBLIC_NAME, default_key_dir, init_key, load_key
-from . import cli
+from .app import cli
 
 EXIT_TAMPERED = 1
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from . import EXIT_LAB, cli
+from .app import EXIT_LAB, cli
 from .params import HOUR, Seconds
 
 

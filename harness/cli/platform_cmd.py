@@ -19,7 +19,7 @@ from ..platform.config import DATA_ENV, DB_ENV, MiB, PlatformConfig, make_config
 from ..platform.db.migrate import current_revision, upgrade
 from ..platform.notify.worker import queue_changes
 from ..platform.runtime import Platform
-from . import cli, fail
+from .app import cli, fail
 
 EXIT_TROUBLE = 3
 DEFAULT_PORT = 8780
@@ -158,10 +158,3 @@ def serve(
         h11_max_incomplete_event_size=REQUEST_HEAD_LIMIT,
     )
 
-
-from . import (  # noqa: E402,F401  (register `platform admin`, `audit`, `expire`, `local`, `admin notify`)
-    platform_admin,
-    platform_audit,
-    platform_local,
-    platform_notify,
-)

@@ -22,7 +22,7 @@ from ..platform.client import (
     token_from_env,
 )
 from ..run.rundir import resolve_run
-from . import cli
+from .app import cli
 
 
 def bundle_of(target: str, reports: Path) -> Path:

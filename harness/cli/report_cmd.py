@@ -9,7 +9,7 @@ import click
 from ..report.i18n import LANGS
 from ..report.publish import publish
 from ..run.rundir import resolve_run
-from . import cli
+from .app import cli
 
 
 @cli.command("report")

@@ -32,7 +32,7 @@ from ..run.runner import DeviceJob, RunOptions, execute, resume_jobs, retry_jobs
 from ..run.selection import Selection, collect_test_ids, resolve_suites
 from ..run.workers import INTERRUPT_GRACE
 from ..suites import default_suites_root
-from . import cli, fail
+from .app import cli, fail
 from .params import HOUR, WEEK, Seconds
 from .publish_cmd import check_publish_option, publish_after_run
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..checks.coverage import coverage
 from ..suites import default_suites_root, discover_suites
-from . import cli
+from .app import cli
 
 
 def suites_record(root: Path) -> dict[str, list[dict[str, Any]]]:
@@ -32,6 +32,7 @@ def suites_record(root: Path) -> dict[str, list[dict[str, Any]]]:
                         "level": r.level,
                         "title_en": r.title_en,
                         "title_zh": r.title_zh,
+                        "source": r.source,
                         "tests": covered.get(r.id, []),
                     }
                     for r in suite.requirements.values()
@@ -46,19 +47,20 @@ def suites_record(root: Path) -> dict[str, list[dict[str, Any]]]:
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Suites folder (default: the suites/ beside the package).")
 def suites_command(as_json: bool, root: Path | None) -> int:
-    """List suites, their requirements (id, level, titles) and the tests covering each."""
+    """List suites, their requirements (id, level, titles, source) and the tests covering each."""
     data = suites_record((root or default_suites_root()).resolve())
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     table = Table(header_style="bold")
-    for column in ("suite", "requirement", "level", "title", "tests"):
+    for column in ("suite", "requirement", "level", "title", "source", "tests"):
         table.add_column(column, overflow="fold")
     for suite in data["suites"]:
         for req in suite["requirements"]:
             tests = req["tests"]
             shown = escape("\n".join(t.rsplit("::", 1)[-1] for t in tests)) if tests else "[red]none[/]"
             title = escape(f"{req['title_en']}\n{req['title_zh']}")
-            table.add_row(f"{suite['id']} {suite['version']}", req["id"], req["level"], title, shown)
+            source = escape(req["source"]) if req["source"] else "[red]none[/]"
+            table.add_row(f"{suite['id']} {suite['version']}", req["id"], req["level"], title, source, shown)
     Console(soft_wrap=False).print(table)
     return 0

@@ -31,14 +31,14 @@ from typing import Any
 
 from harness.errors import ConfigError, HarnessError
 from harness.inventory import load_inventory
-from harness.lab.adb_server import AdbServer
-from harness.lab.device_main import control_socket_path
+from harness.lab.device.main import control_socket_path
 from harness.lab.faults import Faults
 from harness.lab.hdc.build import build_hdc, link_binaries
 from harness.lab.hdc.server import HdcServer
 from harness.lab.lab_config import LabConfig
 from harness.lab.lab_keys import prepare_ssh_keys
 from harness.lab.lab_records import DeviceRecord, LabRecords, ProcessRecord, kill, terminate
+from harness.lab.peers.adb_server import AdbServer
 from harness.locks import FileLock, LockHolder
 from harness.waiting import Deadline, poll_until
 
@@ -174,7 +174,7 @@ class Lab:
         log_path = self.config.state_dir / "logs" / f"{name}.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.lab.device_main", "--inventory", str(self.inventory_path),
+                [sys.executable, "-m", "harness.lab.device.main", "--inventory", str(self.inventory_path),
                  "--device", name, "--ready-fd", str(write_end)],
                 pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group, and it outlives the `lab up` that started it

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.errors import ConfigError
 from harness.inventory import Inventory
 from harness.lab.lab_config import LabConfig
-from harness.lab.ssh_keys import _new_ed25519_pem, load_or_create_host_key
+from harness.lab.ssh.keys import _new_ed25519_pem, load_or_create_host_key
 
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 

@@ -38,7 +38,9 @@ def _requirements_apply(request: pytest.FixtureRequest) -> None:
     if folder is None:
         return
     dut = request.getfixturevalue("dut")
-    reason = not_applicable_reason(_suite(folder), ids, dut.spec.profile, dut.spec.kind)
+    reason = not_applicable_reason(
+        _suite(folder), ids, dut.spec.profile, dut.spec.kind, dut.spec.declared.capabilities
+    )
     if reason:
         pytest.skip(reason)
 

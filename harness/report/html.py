@@ -99,7 +99,9 @@ def _device_view(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _matrix(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _matrix(devices: list[dict[str, Any]], suites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Requirement rows grouped by the suite that defines each, suites in run order, then any other
+    suite a row names; rows of a document written before requirements carried their suite group under ""."""
     rows: dict[str, dict[str, Any]] = {}
     for i, d in enumerate(devices):
         for r in d.get("requirements") or []:
@@ -109,10 +111,19 @@ def _matrix(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "statuses": [None] * len(devices),
                 "title_en": r.get("title_en", ""),
                 "title_zh": r.get("title_zh", ""),
+                "source": r.get("source", ""),
+                "suite": r.get("suite", ""),
             }
             row = rows.setdefault(r["id"], blank)
             row["statuses"][i] = r["status"]
-    return list(rows.values())
+    titles = {str(s.get("id", "")): s for s in suites}
+    groups: dict[str, dict[str, Any]] = {sid: {"suite": sid, "rows": []} for sid in titles}
+    for row in rows.values():
+        groups.setdefault(row["suite"], {"suite": row["suite"], "rows": []})["rows"].append(row)
+    for sid, group in groups.items():
+        ref = titles.get(sid) or {}
+        group["title_en"], group["title_zh"] = ref.get("title_en", ""), ref.get("title_zh", "")
+    return [g for g in groups.values() if g["rows"]]
 
 
 def _evidence_view(ev: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +246,7 @@ def report_context(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: st
         "suites": results.get("suites") or [],
         "suite_ids": suite_ids,
         "devices": [_device_view(d) for d in devices],
-        "matrix": _matrix(devices),
+        "matrix": _matrix(devices, results.get("suites") or []),
         "identity_fields": [bilingual(*IDENTITY_LABELS[k]) for k in IDENTITY_FIELDS],
         "failures": [_failure_view(n, f) for n, f in failures[:MAX_FAILURES]],
         "failures_total": len(failures),

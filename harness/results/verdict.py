@@ -55,6 +55,8 @@ class RequirementResult:
     waiver: str | None = None  # the platform waiver that covers it (harness run --waivers)
     implicit: bool = False  # the "<suite>:untagged" requirement of tests that name none
     defined: bool = True  # False: a test names an id no suite.toml defines
+    suite: str = ""  # the suite defining it (for an undefined or implicit one: the suite of its tests)
+    source: str = ""  # the published rule it traces to
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -116,7 +118,7 @@ def requirement_statuses(
                 title_zh = (
                     f"套件 {rec.suite} 中未标注需求的测试" if implicit else "（未在任何 suite.toml 中定义）"
                 )
-                defs[rid] = (Requirement(rid, MUST, title, title_zh), implicit, implicit)
+                defs[rid] = (Requirement(rid, MUST, title, title_zh, suite=rec.suite), implicit, implicit)
     results = []
     for rid, (req, implicit, defined) in defs.items():
         tests = by_req.get(rid, [])
@@ -140,6 +142,8 @@ def requirement_statuses(
                 waived_status=waived_status,
                 implicit=implicit,
                 defined=defined,
+                suite=req.suite,
+                source=req.source,
             )
         )
     return results

@@ -33,7 +33,7 @@ from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
 from .adb_files import temporary_remote_name
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, CommandResult, OutputCallback, monotonic
-from .console import ConsoleState, PromptPatterns, classify, last_line, shell_quote
+from .serial_framing import ConsoleState, PromptPatterns, classify, last_line, shell_quote
 from .serial_link import ByteLink, open_link
 from .serial_session import ConsoleSession, Expired, Outcome
 

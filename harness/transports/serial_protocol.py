@@ -30,7 +30,7 @@ import enum
 import zlib
 from dataclasses import dataclass
 
-from .console import shell_quote
+from .serial_framing import shell_quote
 
 STATUS_TAG = "__HR"
 BODY_TAG = "__HB"

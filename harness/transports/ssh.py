@@ -33,8 +33,7 @@ from ..specs import SshSpec
 from ..waiting import Deadline, poll_until
 from . import ssh_sftp
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback
-from .ssh_connect import HostKeyCheck, SshEndpoint, connect_endpoint, resolve
-from .ssh_exec import (
+from .ssh_channel import (
     LINK_ERRORS,
     drain,
     parse_stopper,
@@ -43,6 +42,7 @@ from .ssh_exec import (
     stopper_command,
     tag_command,
 )
+from .ssh_connect import HostKeyCheck, SshEndpoint, connect_endpoint, resolve
 
 # After a timeout: how long the command's processes get to end on SIGTERM (their traps run) before
 # SIGKILL, and how long SIGKILL may take to be seen through.
@@ -274,7 +274,7 @@ class SshTransport:
         return None if live is None else True
 
     def _stopper(self, tag: str, signal_name: str, known: tuple[int, ...]) -> StopperLook | None:
-        """One look (and signal) by harness.transports.ssh_exec.STOPPER on a fresh channel; None when the
+        """One look (and signal) by harness.transports.ssh_channel.STOPPER on a fresh channel; None when the
         device cannot say (the stopper exits 3 without /proc) or the look itself fails."""
         if not self.connected:
             return None

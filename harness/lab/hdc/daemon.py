@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.lab.sandbox import Sandbox
+from harness.lab.sandbox.namespaces import Sandbox
 from harness.waiting import poll_until
 
 DEVICE_BINARY = "/system/bin/hdcd"

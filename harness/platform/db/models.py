@@ -261,6 +261,3 @@ class TestFailure(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     requirements: Mapped[str] = mapped_column(Text, default="")  # space-separated ids
 
-
-# The certification and notification tables, on the same metadata.
-from . import cert_models, notify_models  # noqa: E402,F401

@@ -1,0 +1,2 @@
+"""The simulated SSH server (paramiko in server mode): the server, one connection's interface,
+a channel's command session, SFTP and keys."""

@@ -1,0 +1,47 @@
+"""Capture what the peripheral and network checks read, from this machine and from the QEMU board, into
+tests/data/devices/<source>/<area>.txt: the unit tests of harness.checks.buses/network judge these real
+outputs. Run again when the checks read more:
+`.venv/bin/python scripts/capture_device_reads.py [debian|qemu]`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.checks import buses, network, sysfs
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "devices"
+AREAS = {
+    "buses": sysfs.dump_script(
+        buses.GPIO + buses.I2C + buses.SPI + buses.UART + buses.PWM + buses.IIO + buses.CAN
+    ),
+    "net": sysfs.dump_script(network.NET + network.RADIOS + network.RESOLVER),
+    "links": network.LINKS_COMMAND,
+    "getent": "getent hosts localhost",
+}
+
+
+def capture(source: str, run) -> None:  # type: ignore[no-untyped-def]
+    folder = OUT / source
+    folder.mkdir(parents=True, exist_ok=True)
+    for area, script in AREAS.items():
+        (folder / f"{area}.txt").write_text(run(script))
+
+
+def main() -> None:
+    which = sys.argv[1:] or ["debian", "qemu"]
+    if "debian" in which:
+        capture("debian", lambda s: subprocess.run(["sh", "-c", s], capture_output=True, text=True).stdout)
+    if "qemu" in which:
+        from harness.lab.qemu import QemuBoard, build_image, default_state_dir
+        from harness.transports.ssh import SshTransport
+
+        state = default_state_dir()
+        board = QemuBoard(state, name="capture-board", image=build_image(state))
+        with board, SshTransport(board.ssh_spec()) as ssh:
+            capture("qemu", lambda s: ssh.run(s).stdout_text)
+
+
+if __name__ == "__main__":
+    main()
