@@ -16,6 +16,15 @@ CAPABILITIES: dict[str, str] = {
     "ethernet": "wired Ethernet",
     "wifi": "Wi-Fi",
     "bluetooth": "Bluetooth",
+    "usb-host": "USB host controllers",
+    "usb-gadget": "a USB device (gadget) controller",
+    "display": "a display through DRM/KMS",
+    "audio": "ALSA sound cards",
+    "camera": "V4L2 cameras",
+    "suspend": "system suspend with an RTC wake alarm",
+    "cpuidle": "CPU idle states",
+    "dvfs": "CPU frequency scaling (DVFS)",
+    "thermal": "thermal trip points and cooling devices (throttling)",
 }
 
 

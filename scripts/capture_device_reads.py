@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.checks import buses, network, sysfs
+from harness.checks import buses, media, network, power, sysfs
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "devices"
 AREAS = {
@@ -18,6 +18,8 @@ AREAS = {
     ),
     "net": sysfs.dump_script(network.NET + network.RADIOS + network.RESOLVER),
     "links": network.LINKS_COMMAND,
+    "power": sysfs.dump_script(power.SLEEP + power.IDLE + power.DVFS + power.THERMAL),
+    "media": sysfs.dump_script(media.USB + media.DISPLAY + media.SOUND + media.CAMERA),
     "getent": "getent hosts localhost",
 }
 

@@ -48,6 +48,17 @@ def link(lab: Lab, name: str, kind: str) -> Transport:
     return open_transport(lab.inventory.get(name), kind)
 
 
+def boots(lab: Lab, name: str) -> int:
+    return next(int(s["boots"]) for s in lab.status() if s["name"] == name)
+
+
+def reboot_and_wait(lab: Lab, name: str) -> None:
+    """Power-cycle and wait for that boot's end (a state "up" alone may still be the old boot's)."""
+    before = boots(lab, name)
+    lab.reboot(name)
+    poll_until(lambda: boots(lab, name) > before, 15, what=f"{name} booted again")
+
+
 # The upper bound of a wait that would otherwise never end (a hang, a failed boot): many times the
 # waits' own 0.8-2 s timeouts, so a loaded machine stays inside it and a timeout not honoured does not.
 HANG_BOUND = 30.0
@@ -141,8 +152,10 @@ def test_kmsg_interleave_shows_raw_and_is_silenced_by_the_driver(lab: Lab) -> No
     lab.set_faults("ohos-rk3568", Faults(kmsg_interleave=True))
     port = lab.config.devices["ohos-rk3568"].console_port or 0
     with socket.create_connection(("127.0.0.1", port)) as raw:
-        raw.sendall(b"dmesg -n 7; echo level-set\r")  # printk back on the console, as after a boot
-        read_until(raw, b"level-set", 10)
+        # printk back on the console, as after a boot. Wait for what only the shell prints (the echo of
+        # the typed line says "level-$((3+4))"): the level must be set before the next line is typed.
+        raw.sendall(b"dmesg -n 7; echo level-$((3+4))\r")
+        read_until(raw, b"level-7", 10)
         raw.sendall(b"seq 1 40 | sed 's/^/n=/'\r")
         seen = read_until(raw, b"n=40", 10)
     assert re.search(rb"\[ *\d+\.\d{6}\] ", seen), seen  # a kernel line amid the command's output
@@ -212,6 +225,10 @@ def test_truncated_transfer_is_a_transfer_error(lab: Lab, tmp_path: Path, name: 
 @pytest.mark.parametrize("kind", ["ssh", "serial"])
 def test_auth_failure(lab: Lab, kind: str) -> None:
     lab.set_faults("euler-ft2000", Faults(auth_fail=True))
+    if kind == "serial":
+        # A console stays logged in after its client goes, as a UART does (an earlier test may have left
+        # a shell on it): only a boot brings the login prompt back, where the password is asked for.
+        reboot_and_wait(lab, "euler-ft2000")
     dut = link(lab, "euler-ft2000", kind)
     try:
         with pytest.raises(AuthFailed) as err:

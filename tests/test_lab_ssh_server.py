@@ -225,8 +225,13 @@ def test_client_closing_the_channel_kills_the_process_group(board: SimulatedSshS
 def test_signal_request_reaches_the_process_group(board: SimulatedSshServer) -> None:
     with connect(board) as client:
         channel = client.get_transport().open_session()  # type: ignore[union-attr]
-        channel.exec_command("trap 'echo got TERM; exit 3' TERM; echo ready; sleep 300 & wait")
-        assert channel.recv(100) == b"ready\n"
+        # The child says "ready" itself, once it is a fresh sh (TERM's default action) in the group: a
+        # "ready" from the leader before the fork let TERM land before the child existed (then nothing
+        # killed it and it held the channel open for 300 s). The trap reports how the child ended.
+        channel.exec_command(
+            "trap 'wait $!; echo \"got TERM, child $?\"; exit 3' TERM; sh -c 'echo ready; exec sleep 300' & wait"
+        )
+        assert read_until(channel, b"ready\n") == b"ready\n"
         msg = paramiko.Message()
         msg.add_byte(cMSG_CHANNEL_REQUEST)
         msg.add_int(channel.remote_chanid)
@@ -234,8 +239,10 @@ def test_signal_request_reaches_the_process_group(board: SimulatedSshServer) -> 
         msg.add_boolean(False)
         msg.add_string("TERM")
         channel.get_transport()._send_user_message(msg)  # type: ignore[union-attr]
+        # A group member that missed the signal would hold the channel open: fail, never hang.
+        assert channel.status_event.wait(10), "no exit status 10 s after TERM"
         assert channel.recv_exit_status() == 3
-        assert b"got TERM" in channel.makefile("rb").read()
+        assert b"got TERM, child 143" in read_until(channel, b"child 143")  # 128 + SIGTERM: the group got it
 
 
 def read_until(channel: paramiko.Channel, marker: bytes, timeout: float = 10) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from harness.errors import (
     NotReady,
     TransferError,
 )
-from harness.lab.peers.dropbear import DropbearServer
+from harness.lab.peers.dropbear import MAX_UNAUTH_PER_IP, DropbearServer
 from harness.lab.peers.dropbear_build import DropbearUnavailable, ensure_dropbear
 from harness.lab.peers.sshd import OpenSshServer
 from harness.secrets import Secret
@@ -56,6 +57,16 @@ def sshd(request: pytest.FixtureRequest) -> Iterator[SshPeer]:
         pytest.skip(f"dropbear: {exc}")
     with DropbearServer(password=PASSWORD, build=build) as dropbear:
         yield dropbear
+
+
+@pytest.fixture(autouse=True)
+def sshd_serves_a_new_connection(request: pytest.FixtureRequest) -> None:
+    """The refused logins and host keys of earlier tests leave dropbear children that count against its
+    five unauthenticated connections per address for a moment: a test starts once they are gone."""
+    if "sshd" in request.fixturenames:
+        server = request.getfixturevalue("sshd")
+        if isinstance(server, DropbearServer):
+            server.wait_settled()
 
 
 @pytest.fixture(scope="module")
@@ -474,3 +485,23 @@ def test_concurrent_commands_share_the_connection(ssh: SshTransport) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert results == {n: f"{n}\n".encode() for n in range(8)}
+
+
+def test_dropbear_counts_its_unauthenticated_connections(sshd: SshPeer) -> None:
+    """What the wait before each test rests on: held pre-login connections are counted (dropbear serves
+    no sixth one from this address, "Error reading SSH protocol banner"), and closed ones stop counting."""
+    if not isinstance(sshd, DropbearServer):
+        return  # OpenSSH's MaxStartups (10) is not reached by these tests
+    held = [socket.create_connection((sshd.host, sshd.port), timeout=5) for _ in range(MAX_UNAUTH_PER_IP)]
+    try:
+        for sock in held:
+            assert sock.recv(8) == b"SSH-2.0-"
+        assert sshd.unauthenticated() == MAX_UNAUTH_PER_IP
+        with socket.create_connection((sshd.host, sshd.port), timeout=5) as refused:
+            assert refused.recv(8) == b""  # closed before any banner
+    finally:
+        for sock in held:
+            sock.close()
+    sshd.wait_settled()
+    with SshTransport(sshd.spec()) as transport:
+        assert transport.run("echo served", timeout=10).stdout == b"served\n"

@@ -16,7 +16,7 @@ from harness.lab.peers.sshd import OpenSshServer
 
 pytestmark = pytest.mark.peer("sshd")
 ROOT = Path(__file__).resolve().parent.parent
-DECLARED = ("ethernet", "uart", "gpio")
+DECLARED = ("ethernet", "uart", "gpio", "suspend")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,8 @@ def outcomes(tmp_path_factory):
                 "suites/kernel",
                 "suites/peripherals",
                 "suites/network",
+                "suites/power",
+                "suites/media",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -120,3 +122,14 @@ def test_debian_network_on_a_virtio_nic(outcomes):
     for name in ("test_wifi_interface", "test_wifi_not_blocked", "test_bluetooth_controller",
                  "test_bluetooth_not_blocked"):
         assert outcomes[name][0] == "skipped", (name, outcomes[name])
+
+
+def test_debian_vm_has_no_sleep_state_and_media_is_undeclared(outcomes):
+    kind, message = outcomes["test_sleep_state_offered"]
+    assert kind == "failure" and "/sys/power/state offers no system sleep (freeze or mem): []" in message, message
+    kind, message = outcomes["test_suspend_resume_cycle"]  # never tries to suspend without a sleep state
+    assert kind == "failure" and "offers no system sleep" in message, message
+    for name in ("test_cpuidle_driver", "test_dynamic_governor", "test_critical_trips", "test_usb_host",
+                 "test_drm_card", "test_sound_card", "test_camera"):
+        kind, message = outcomes[name]
+        assert kind == "skipped" and "does not declare the capability" in message, (name, kind, message)

@@ -30,10 +30,11 @@ from harness.transports.ssh import SshTransport
 pytestmark = [pytest.mark.qemu, pytest.mark.peer("qemu")]
 
 REPO = Path(__file__).resolve().parent.parent
-SUITES = ("kernel", "identity", "hardware", "security", "performance", "peripherals", "network")
+SUITES = ("kernel", "identity", "hardware", "security", "performance", "peripherals", "network", "power", "media")
 # What the virt machine has (PL061 GPIO, PL011 UART, virtio-mmio NIC) and one bus it lacks (I2C), so the
 # new suites judge the real kernel both ways; the rest stay undeclared and SKIP.
-CAPABILITIES = ["gpio", "uart", "ethernet", "i2c"]
+# Power: s2idle woken by the PL031 alarm is real; cpuidle, cpufreq and thermal zones the virt machine lacks.
+CAPABILITIES = ["gpio", "uart", "ethernet", "i2c", "suspend", "cpuidle", "dvfs", "thermal", "usb-host"]
 DEVICE = "qemu-arm64"
 PASSWORD_ENV = "HARNESS_QEMU_SUITES_PW"
 # The OS release's own metadata says 35 months; Debian's `uname -v` says the kernel was built this year.
@@ -366,4 +367,24 @@ def test_network_on_slirp_and_a_busybox_resolver(board_run: BoardRun) -> None:
         board_run.assert_outcome("FAIL", req)
         assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
     for req in ("NET-WIFI-001", "NET-WIFI-002", "NET-BT-001", "NET-BT-002"):
+        board_run.assert_outcome("SKIP", req)
+
+
+def test_power_suspends_to_idle_and_resumes_on_the_rtc_alarm(board_run: BoardRun) -> None:
+    # A real s2idle cycle on the Debian kernel: the PL031 alarm wakes it and suspend_stats counts it.
+    board_run.assert_outcome("PASS", "PWR-SUS-001", "PWR-SUS-002", "PWR-SUS-003", "PWR-SUS-004")
+    assert "@@S 0 0 1 0 0" in board_run.stdout["PWR-SUS-003"], board_run.stdout["PWR-SUS-003"][-300:]
+    expected = {
+        "PWR-IDLE-001": "no cpuidle driver is registered (current_driver 'none')",
+        "PWR-IDLE-002": "no cpuidle driver is registered",
+        "PWR-DVFS-001": "no cpufreq policy under /sys/devices/system/cpu/cpufreq",
+        "PWR-DVFS-004": "no cpufreq policy under /sys/devices/system/cpu/cpufreq",
+        "PWR-THERM-001": "no thermal zone under /sys/class/thermal",
+        "PWR-THERM-003": "no thermal zone under /sys/class/thermal",
+        "MED-USB-001": "no USB host controller: /sys/bus/usb/devices has no root hub usbN",
+    }
+    for req, reason in expected.items():
+        board_run.assert_outcome("FAIL", req)
+        assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
+    for req in ("MED-USB-003", "MED-DRM-001", "MED-SND-001", "MED-CAM-001"):
         board_run.assert_outcome("SKIP", req)

@@ -5,6 +5,7 @@ password inside a mount namespace. The binary is trixie's (harness.lab.peers.dro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import os
@@ -29,6 +30,11 @@ _NAMESPACE_SCRIPT = (
     'if [ -n "$2" ]; then mount --bind "$2" /etc/shadow || exit 98; fi; '
     'shift 2; exec "$@"'
 )
+
+
+# dropbear's compile-time limit (MAX_UNAUTH_PER_IP in its default_options.h): unauthenticated
+# connections from one address at once.
+MAX_UNAUTH_PER_IP = 5
 
 
 class DropbearServer:
@@ -151,6 +157,28 @@ class DropbearServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def unauthenticated(self) -> int:
+        """Connections the server counts as not yet logged in, and those it has still to accept (the
+        probe of start(), closed at once, is one until dropbear accepts it). Its listening process holds
+        one pipe per such child (the child closes it on login, or by exiting): read from /proc."""
+        proc = self._proc
+        if proc is None:
+            return 0
+        fd_dir = Path(f"/proc/{proc.pid}/fd")
+        count = 0
+        for fd in os.listdir(fd_dir):
+            with contextlib.suppress(OSError):  # an fd closed while we look
+                count += os.readlink(fd_dir / fd).startswith("pipe:")
+        return count + _accept_backlog(self.port)
+
+    def wait_settled(self, timeout: float = 10.0) -> None:
+        """Wait until no connection is left unauthenticated. dropbear closes a new one before its banner
+        ("Error reading SSH protocol banner") while MAX_UNAUTH_PER_IP others from the same address are
+        not logged in, and the child of a refused login or host key lingers a moment after its client
+        has gone (its failure delay, then its exit), longer on a loaded machine."""
+        poll_until(lambda: self.unauthenticated() == 0, timeout,
+                   what="dropbear's unauthenticated connections to end")
+
     def spec(self, **overrides: Any) -> SshSpec:
         base = SshSpec(host=self.host, port=self.port, user=self.user, key_file=self.client_key,
                        known_hosts=self.known_hosts)
@@ -164,3 +192,14 @@ class DropbearServer:
 
     def __repr__(self) -> str:
         return f"DropbearServer({self.user}@{self.host}:{self.port}, running={self.running})"
+
+
+def _accept_backlog(port: int) -> int:
+    """Connections waiting in the accept queue of the loopback listener on `port`: for a listening
+    socket, /proc/net/tcp's rx_queue is that queue's length."""
+    local = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # 0A: LISTEN
+            return int(fields[4].split(":")[1], 16)
+    return 0

@@ -11,9 +11,9 @@ bridged both ways. power_off() kills the shell (a reboot); boot_failed() leaves 
 
 Faults (read at each use, so they can change at run time): console_garbage (noise bursts at power-on,
 before the login prompt and when a client attaches), kmsg_interleave (kernel lines dropped into the
-stream while a command runs, unless the shell lowered the console log level with `dmesg -n`),
-drop_mid_output / drop_after_commands (the TCP client is cut), latency_ms and hang_commands (per typed
-line), auth_fail (Login incorrect), slow and failed boot (through the device's timing)."""
+stream on a fixed schedule while a command runs, unless the shell lowered the console log level with
+`dmesg -n`), drop_mid_output / drop_after_commands (the TCP client is cut), latency_ms and hang_commands
+(per typed line), auth_fail (Login incorrect), slow and failed boot (through the device's timing)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ RUNTIME_KMSGS = (
     "thermal thermal_zone0: critical temperature reached, shutting down soon",
     "watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [kworker/1:{n}]",
 )
+# While a command runs, every KMSG_EVERY-th chunk of its output is preceded by a kernel line (and one comes
+# as the line is typed): on a schedule, not by chance, so a test of the fault sees it every time.
+KMSG_EVERY = 3
 HANG_COMMAND = b"sleep 2147483647"
 PANIC = ("Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(179,2)",
          "---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(179,2) ]---")
@@ -96,6 +99,7 @@ class SerialConsole:
         self._typed = bytearray()  # the line being typed (login, or the shell's input in line mode)
         self._after_cr = False
         self._command_running = False
+        self._chunks_since_kmsg = 0
         self._playback: threading.Thread | None = None
         self.line = ConsoleLine(tty_link, tcp_port, on_input=self._on_input, on_attach=self._client_attached)
 
@@ -267,8 +271,10 @@ class SerialConsole:
 
     def _shell_output(self, data: bytes) -> None:
         faults = self.faults()
-        if faults.kmsg_interleave and self._command_running and random.random() < 0.3:
-            self._kernel_message()
+        if faults.kmsg_interleave and self._command_running:
+            self._chunks_since_kmsg += 1
+            if self._chunks_since_kmsg >= KMSG_EVERY:
+                self._kernel_message()
         if faults.drop_mid_output and self.line.client_lines() > 0 and self._command_running:
             self.line.emit(data[: max(1, len(data) // 2)])
             self.line.drop_client()
@@ -276,6 +282,7 @@ class SerialConsole:
         self.line.emit(data)
 
     def _kernel_message(self) -> None:
+        self._chunks_since_kmsg = 0
         if self.console_level() > KMSG_LEVEL:
             text = random.choice(RUNTIME_KMSGS).format(n=random.randint(2, 999), t=time.time())
             self.line.emit(f"[{self._uptime()}] {text}\r\n".encode())
