@@ -18,8 +18,12 @@ deps: $(STAMP)
 run: $(STAMP)
 	@BIN=$(BIN) sh scripts/run-lab.sh
 
+# The suite mostly waits on peers (I/O): one worker per core, at least 2 and at most 4
+# (TEST_WORKERS=0 runs it in this one process).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2; [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests bench suites scripts

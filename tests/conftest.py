@@ -35,6 +35,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = f"skipped in CI, where every test must run (HARNESS_REQUIRE_PEERS=1): {reason}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `make test` runs on pytest-xdist with --dist loadgroup: a test file is one group, so its module
+    # fixtures (labs, servers) start once, on one worker. A test marked xdist_group(NAME) runs with
+    # the other tests of NAME instead, one after another on one worker: the mark for tests that share
+    # something that cannot be made per worker.
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The hdc peers' first build takes minutes: start it now, in the background, when a selected test
     # needs it, so it overlaps the tests that run before (a cached build returns at once).
