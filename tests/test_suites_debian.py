@@ -1,4 +1,4 @@
-"""The identity and kernel suites against a real peer: a loopback OpenSSH sshd on this Debian machine.
+"""The identity, kernel and crypto suites against a real peer: a loopback OpenSSH sshd on this Debian machine.
 Pins what the real system gives: Debian 12 identity, a config.gz built for the running kernel that
 meets the fragments, and kABI SKIPped (with the reason) on x86_64, which has no whitelist."""
 
@@ -27,6 +27,8 @@ def outcomes(tmp_path_factory):
             f'ssh = {{ host = "127.0.0.1", port = {sshd.port}, user = "{sshd.user}", '
             f'key_file = "{sshd.client_key}", known_hosts = "{sshd.known_hosts}" }}\n'
             'declared = { os_name = "Debian GNU/Linux", os_version = "12", arch = "x86_64" }\n'
+            # Debian is no domestic OS: the tag opts it into the national cryptography checks.
+            'tags = ["sm-crypto"]\n'
         )
         junit = tmp / "junit.xml"
         subprocess.run(
@@ -39,6 +41,7 @@ def outcomes(tmp_path_factory):
                 "no:cacheprovider",
                 "suites/identity",
                 "suites/kernel",
+                "suites/crypto",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -47,7 +50,7 @@ def outcomes(tmp_path_factory):
             ],
             cwd=ROOT,
             capture_output=True,
-            timeout=120,
+            timeout=240,
             check=False,
         )
     results: dict[str, tuple[str, str]] = {}
@@ -90,3 +93,27 @@ def test_kabi_without_whitelist_is_skipped_not_passed(outcomes):
     assert kind == "skipped", (kind, message)
     assert "no kABI whitelist for architecture 'x86_64'" in message or "not applicable" in message, message
     assert outcomes["test_needed_symbols_whitelisted"][0] == "skipped"
+
+
+def test_debian_national_cryptography(outcomes):
+    # The userland is OpenSSL 3.0 with SM2/SM3/SM4: every list and known answer passes on the real library.
+    for name in (
+        "test_openssl_version",
+        "test_openssl_lists_sm3",
+        "test_openssl_sm3_known_answer",
+        "test_openssl_lists_sm4_modes",
+        "test_openssl_sm4_known_answer",
+        "test_openssl_sm2_sign_verify",
+    ):
+        assert outcomes[name][0] == "passed", (name, outcomes[name])
+    # This machine's kernel registers no SM algorithm: a FAIL saying what /proc/crypto and the config show.
+    for name, alg in (("test_kernel_sm3", "sm3"), ("test_kernel_sm4", "sm4"), ("test_kernel_sm2", "sm2")):
+        kind, message = outcomes[name]
+        assert kind == "failure" and f"/proc/crypto does not list {alg}" in message, (name, kind, message)
+    assert outcomes["test_kernel_selftests"][0] == "skipped"  # none registered to have run one
+    assert outcomes["test_kernel_uses_cpu_sm_instructions"][0] == "skipped"  # x86_64: no sm3/sm4 flags
+    kind, message = outcomes["test_kernel_user_api"]
+    # This machine's kernel (its own /proc/config.gz) is built without AF_ALG.
+    assert kind == "failure" and "CONFIG_CRYPTO_USER_API_HASH" in message, (kind, message)
+    kind, message = outcomes["test_ohos_crypto_library"]
+    assert kind == "skipped" and "not applicable" in message, message
