@@ -1,4 +1,4 @@
-"""The identity and kernel suites against a real peer: a loopback OpenSSH sshd on this Debian machine.
+"""The identity, kernel and crypto suites against a real peer: a loopback OpenSSH sshd on this Debian machine.
 Pins what the real system gives: Debian 12 identity, a config.gz built for the running kernel that
 meets the fragments, and kABI SKIPped (with the reason) on x86_64, which has no whitelist."""
 
@@ -31,6 +31,8 @@ def outcomes(tmp_path_factory):
             'declared = { os_name = "Debian GNU/Linux", os_version = "12", arch = "x86_64", '
             # What this VM has (a virtio NIC, a 16550A UART) and a bus it lacks, to judge both ways.
             f'capabilities = {json.dumps(list(DECLARED))} }}\n'
+            # Debian is no domestic OS: the tag opts it into the national cryptography checks.
+            'tags = ["sm-crypto"]\n'
         )
         junit = tmp / "junit.xml"
         subprocess.run(
@@ -47,6 +49,7 @@ def outcomes(tmp_path_factory):
                 "suites/network",
                 "suites/power",
                 "suites/media",
+                "suites/crypto",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -55,7 +58,7 @@ def outcomes(tmp_path_factory):
             ],
             cwd=ROOT,
             capture_output=True,
-            timeout=120,
+            timeout=240,
             check=False,
         )
     results: dict[str, tuple[str, str]] = {}
@@ -133,3 +136,27 @@ def test_debian_vm_has_no_sleep_state_and_media_is_undeclared(outcomes):
                  "test_drm_card", "test_sound_card", "test_camera"):
         kind, message = outcomes[name]
         assert kind == "skipped" and "does not declare the capability" in message, (name, kind, message)
+
+
+def test_debian_national_cryptography(outcomes):
+    # The userland is OpenSSL 3.0 with SM2/SM3/SM4: every list and known answer passes on the real library.
+    for name in (
+        "test_openssl_version",
+        "test_openssl_lists_sm3",
+        "test_openssl_sm3_known_answer",
+        "test_openssl_lists_sm4_modes",
+        "test_openssl_sm4_known_answer",
+        "test_openssl_sm2_sign_verify",
+    ):
+        assert outcomes[name][0] == "passed", (name, outcomes[name])
+    # This machine's kernel registers no SM algorithm: a FAIL saying what /proc/crypto and the config show.
+    for name, alg in (("test_kernel_sm3", "sm3"), ("test_kernel_sm4", "sm4"), ("test_kernel_sm2", "sm2")):
+        kind, message = outcomes[name]
+        assert kind == "failure" and f"/proc/crypto does not list {alg}" in message, (name, kind, message)
+    assert outcomes["test_kernel_selftests"][0] == "skipped"  # none registered to have run one
+    assert outcomes["test_kernel_uses_cpu_sm_instructions"][0] == "skipped"  # x86_64: no sm3/sm4 flags
+    kind, message = outcomes["test_kernel_user_api"]
+    # This machine's kernel (its own /proc/config.gz) is built without AF_ALG.
+    assert kind == "failure" and "CONFIG_CRYPTO_USER_API_HASH" in message, (kind, message)
+    kind, message = outcomes["test_ohos_crypto_library"]
+    assert kind == "skipped" and "not applicable" in message, message

@@ -1,0 +1,124 @@
+"""National cryptography checks on real captured outputs: this machine's Debian (its kernel's
+/proc/crypto, OpenSSL 3.0's lists and answers), the QEMU tier's Debian arm64 kernel (/proc/crypto,
+cpuinfo, the package's own config). Records a real kernel with SM built in would show are written
+inline where no captured kernel has them, and say so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.checks import kconfig, smcrypto
+
+DATA = Path(__file__).parent / "data" / "captured"
+
+
+def text(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+# Layout of /proc/crypto records (as the Debian captures show), for algorithms neither captured kernel has.
+SM_RECORDS = """name         : sm3
+driver       : sm3-ce
+module       : sm3_ce
+priority     : 200
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : shash
+
+name         : sm3
+driver       : sm3-generic
+module       : sm3_generic
+priority     : 100
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : shash
+
+name         : sm4
+driver       : sm4-generic
+module       : sm4_generic
+priority     : 100
+refcnt       : 1
+selftest     : failed
+internal     : no
+type         : cipher
+"""
+
+
+def test_real_kernels_list_their_algorithms_and_no_sm():
+    for name in ("debian-proc-crypto.txt", "qemu-arm64-proc-crypto.txt"):
+        algs = smcrypto.parse_proc_crypto(text(name))
+        assert any(a.name == "sha256" and a.selftest == "passed" for a in algs), name
+        assert smcrypto.national_algs(algs) == []
+        assert smcrypto.failed_selftests(algs) == []
+
+
+def test_qemu_kernel_without_sm_fails_with_what_its_config_says():
+    algs = smcrypto.parse_proc_crypto(text("qemu-arm64-proc-crypto.txt"))
+    config = kconfig.parse_kconfig(text("debian-arm64-6.1-config-crypto.txt"))
+    offered, why = smcrypto.kernel_offers(algs, "sm3", config, [])
+    assert not offered
+    assert "/proc/crypto does not list sm3" in why and "CONFIG_CRYPTO_SM3_GENERIC=n" in why
+    assert smcrypto.kernel_offers(algs, "sm2", None, [])[1].endswith("the kernel config is unreadable")
+
+
+def test_a_module_counts_only_when_built_and_installed():
+    algs = smcrypto.parse_proc_crypto(text("qemu-arm64-proc-crypto.txt"))
+    modular = {"CONFIG_CRYPTO_SM4_GENERIC": "m"}
+    path = "/lib/modules/6.1.0-57-arm64/kernel/crypto/sm4_generic.ko.xz"
+    assert smcrypto.kernel_offers(algs, "sm4", modular, [path]) == (
+        True, f"CONFIG_CRYPTO_SM4_GENERIC=m and the module is installed ({path})")
+    offered, why = smcrypto.kernel_offers(algs, "sm4", modular, [])
+    assert not offered and "but no sm4 module is installed" in why
+    # sm3 files do not make sm4 offered
+    assert not smcrypto.kernel_offers(algs, "sm4", modular, ["/lib/modules/x/sm3_generic.ko"])[0]
+
+
+def test_listed_sm_algorithms_selftests_and_acceleration():
+    algs = smcrypto.parse_proc_crypto(SM_RECORDS)
+    assert smcrypto.kernel_offers(algs, "sm3", None, [])[0]
+    assert smcrypto.failed_selftests(algs) == ["sm4 (sm4-generic): selftest failed"]
+    features = smcrypto.cpu_features("Features\t: fp asimd sm3 sm4 sha3\n")
+    assert smcrypto.offered_accelerations(features) == ["sm3", "sm4"]
+    assert smcrypto.missing_accelerated(algs, features) == [
+        "the CPU offers sm4 but no sm4-ce driver is registered"]
+
+
+def test_qemu_cpu_offers_no_sm_instructions():
+    features = smcrypto.cpu_features(text("qemu-arm64-cpuinfo.txt"))
+    assert {"fp", "asimd", "aes"} <= features
+    assert smcrypto.offered_accelerations(features) == []
+
+
+def test_debian_openssl_carries_sm2_sm3_sm4():
+    assert smcrypto.openssl_version(text("debian-openssl-version.txt")) == (3, 0, 19)
+    assert smcrypto.missing_names(text("debian-openssl-digests.txt"), ["SM3"]) == []
+    assert smcrypto.missing_names(text("debian-openssl-ciphers.txt"), ["SM4-ECB", "SM4-CBC", "SM4-CTR"]) == []
+    assert smcrypto.missing_names(text("debian-openssl-pkey.txt"), ["SM2"]) == []
+    assert smcrypto.missing_names(text("debian-openssl-digests.txt"), ["SM4-CBC", "NOSUCH-9"]) == [
+        "SM4-CBC", "NOSUCH-9"]
+
+
+def test_debian_openssl_known_answers():
+    assert smcrypto.digest_of(text("debian-openssl-sm3-abc.txt")) == smcrypto.SM3_ABC
+    assert smcrypto.hex_of_od(text("debian-openssl-sm4-od.txt")) == smcrypto.SM4_CIPHERTEXT
+    assert smcrypto.verified(text("debian-openssl-verify-ok.txt"))
+    assert not smcrypto.verified(text("debian-openssl-verify-bad.txt"))  # "Verification failure"
+    assert smcrypto.digest_of("sm3: unknown option") is None
+
+
+def test_octal_escapes_write_the_bytes():
+    assert smcrypto.octal_escapes("0123ff") == "\\001\\043\\377"
+
+
+def test_scope_is_the_domestic_profiles_or_a_tag():
+    assert smcrypto.scope_reason("openeuler", ()) is None
+    assert smcrypto.scope_reason("generic-linux", ("sm-crypto",)) is None
+    reason = smcrypto.scope_reason("android", ())
+    assert reason and "android" in reason and "'sm-crypto'" in reason
+
+
+def test_openharmony_library_symbols():
+    found = smcrypto.exported_sm_symbols("EVP_sm3\nEVP_sm4_cbc\nEVP_sm4_ecb\nEVP_sha256\n")
+    assert found == {"EVP_sm3", "EVP_sm4_cbc", "EVP_sm4_ecb"}
