@@ -14,7 +14,8 @@ from .. import __version__
 from ..atomic_file import atomic_output
 from ..errors import ConfigError
 from ..suites import Requirement, Suite, default_suites_root, discover_suites
-from .journal import DeviceJournal, PlannedTest, read_journals
+from .journal import DeviceJournal, read_journals
+from .journal_records import PlannedTest
 from .model import SCHEMA_VERSION, Outcome, TestRecord
 from .verdict import Status, assess
 from .waiving import RunWaivers, device_evaluations, load_run_waivers

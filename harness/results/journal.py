@@ -3,28 +3,12 @@ last line, and a line that does not parse (or is not a known record) is counted 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import JOURNAL_DEVICE, JOURNAL_END, JOURNAL_PLAN, JOURNAL_RESULT, TestRecord
-
-
-@dataclass(frozen=True)
-class PlannedTest:
-    test_id: str
-    suite: str
-    requirements: tuple[str, ...] = ()
-
-
-@dataclass
-class Plan:
-    attempt: int
-    repeat: int
-    tests: list[PlannedTest]
-    missing: list[str] = field(default_factory=list)
-    shard: str | None = None
+from .journal_records import DeviceLine, EndLine, JournalLine, PlanLine, PlannedTest, ResultLine, decode_text
+from .model import TestRecord
 
 
 @dataclass
@@ -32,10 +16,10 @@ class DeviceJournal:
     device: str
     kind: str = ""
     profile: str = ""
-    plans: list[Plan] = field(default_factory=list)
+    plans: list[PlanLine] = field(default_factory=list)
     identities: list[dict[str, Any]] = field(default_factory=list)
     results: list[TestRecord] = field(default_factory=list)
-    ends: list[dict[str, Any]] = field(default_factory=list)
+    ends: list[EndLine] = field(default_factory=list)
     bad_lines: int = 0
 
     @property
@@ -56,42 +40,23 @@ class DeviceJournal:
     def interrupted(self) -> bool:
         """The latest attempt was interrupted, or never wrote its end line (killed)."""
         if not self.plans:
-            return bool(self.ends and self.ends[-1].get("interrupted"))
+            return bool(self.ends and self.ends[-1].interrupted)
         last = self.plans[-1].attempt
-        ends = [e for e in self.ends if e.get("attempt") == last]
-        return not ends or bool(ends[-1].get("interrupted"))
+        ends = [e for e in self.ends if e.attempt == last]
+        return not ends or ends[-1].interrupted
 
-
-def _planned(raw: dict[str, Any]) -> PlannedTest:
-    test_id = str(raw["test_id"])
-    suite = str(raw.get("suite") or test_id.split("/", 1)[0])  # ids are "<suite>/<module>::<test>"
-    return PlannedTest(test_id, suite, tuple(raw.get("requirements", ())))
-
-
-def _apply(journal: DeviceJournal, line: dict[str, Any]) -> None:
-    kind = line.get("type")
-    if kind == JOURNAL_PLAN:
-        journal.plans.append(
-            Plan(
-                attempt=int(line.get("attempt", 1)),
-                repeat=int(line.get("repeat", 1)),
-                tests=[_planned(t) for t in line.get("tests", [])],
-                missing=[str(t) for t in line.get("missing", [])],
-                shard=line.get("shard"),
-            )
-        )
-        journal.kind = line.get("kind") or journal.kind
-        journal.profile = line.get("profile") or journal.profile
-    elif kind == JOURNAL_DEVICE:
-        journal.identities.append(dict(line.get("identity") or {}))
-        journal.kind = line.get("kind") or journal.kind
-        journal.profile = line.get("profile") or journal.profile
-    elif kind == JOURNAL_RESULT:
-        journal.results.append(TestRecord.from_dict(line))
-    elif kind == JOURNAL_END:
-        journal.ends.append(line)
-    else:
-        raise ValueError(f"unknown journal line type {kind!r}")
+    def add(self, line: JournalLine) -> None:
+        if isinstance(line, PlanLine):
+            self.plans.append(line)
+        elif isinstance(line, DeviceLine):
+            self.identities.append(line.identity)
+        elif isinstance(line, ResultLine):
+            self.results.append(line.record)
+        else:
+            self.ends.append(line)
+        if isinstance(line, PlanLine | DeviceLine):
+            self.kind = line.kind or self.kind
+            self.profile = line.profile or self.profile
 
 
 def parse_journal(text: str, device: str) -> DeviceJournal:
@@ -100,12 +65,11 @@ def parse_journal(text: str, device: str) -> DeviceJournal:
         if not raw.strip():
             continue
         try:
-            line = json.loads(raw)
-            if not isinstance(line, dict):
-                raise ValueError("not an object")
-            _apply(journal, line)
-        except (ValueError, KeyError, TypeError):
+            line = decode_text(raw)
+        except ValueError:  # a torn line, or one this version does not know
             journal.bad_lines += 1
+            continue
+        journal.add(line)
     return journal
 
 

@@ -101,12 +101,3 @@ class TestRecord:
         rec.evidence = [Evidence.from_dict(e) for e in data.get("evidence", [])]
         rec.metrics = [Metric.from_dict(m) for m in data.get("metrics", [])]
         return rec
-
-
-# Journal line types. Each line is a JSON object with "type" and the record's fields.
-JOURNAL_PLAN = (
-    "plan"  # {"type": "plan", "device", "attempt", "repeat", "tests": [{"test_id","suite","requirements"}]}
-)
-JOURNAL_DEVICE = "device"  # {"type": "device", "device", "identity": {...}} once connected
-JOURNAL_RESULT = "result"  # {"type": "result", **TestRecord.to_dict()}
-JOURNAL_END = "end"  # {"type": "end", "device", "attempt", "interrupted": bool}

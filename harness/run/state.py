@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.journal import PlannedTest, read_journal
+from ..results.journal import read_journal
+from ..results.journal_records import PlannedTest
 from ..results.model import Outcome, TestRecord
 
 RETRY_OUTCOMES = (Outcome.FAIL, Outcome.ERROR, Outcome.NOT_RUN)
@@ -85,5 +86,5 @@ def device_state(device: str, journal: Path) -> DeviceState:
     state.results = list(read.results)
     state.identities = list(read.identities)
     for end in read.ends:
-        state.ended[int(end.get("attempt", 1) or 1)] = bool(end.get("interrupted", False))
+        state.ended[end.attempt] = end.interrupted
     return state
