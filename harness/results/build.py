@@ -14,17 +14,12 @@ from .. import __version__
 from ..atomic_file import atomic_output
 from ..errors import ConfigError
 from ..suites import Requirement, Suite, default_suites_root, discover_suites
-from .journal import DeviceJournal, read_journals
-from .journal_records import PlannedTest
+from .journal import DeviceJournal, TestHistory, read_journals
 from .model import SCHEMA_VERSION, Outcome, TestRecord
 from .verdict import Status, assess
 from .waiving import RunWaivers, device_evaluations, load_run_waivers
 
 RESULTS_JSON = "results.json"
-# Several records of one test in its final attempt (--harness-repeat): the most severe decides.
-_SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.NOT_RUN, Outcome.PASS, Outcome.SKIP)
-NO_RESULT = "no result: the worker stopped before this test finished"
-NOT_FOUND = "not found among the collected tests"
 UNREACHABLE = "device unreachable"
 
 
@@ -69,45 +64,10 @@ def _load_suites(root: Path | None, expected: Iterable[str] = ()) -> dict[str, S
     return suites
 
 
-def _worst(records: list[TestRecord]) -> TestRecord:
-    outcome = min((r.outcome for r in records), key=_SEVERITY.index)
-    return [r for r in records if r.outcome == outcome][-1]
-
-
-def _missing_record(
-    journal: DeviceJournal, test: PlannedTest, attempt: int, repeat: int, why: str
-) -> TestRecord:
-    return TestRecord(
-        test_id=test.test_id,
-        suite=test.suite,
-        outcome=Outcome.NOT_RUN,
-        device=journal.device,
-        requirements=list(test.requirements),
-        message=why,
-        attempt=attempt,
-        repeat=repeat,
-    )
-
-
-def _test_entry(journal: DeviceJournal, test: PlannedTest, why_missing: str = NO_RESULT) -> dict[str, Any]:
-    """One planned test: the final attempt decides; a planned run with no result is NOT_RUN."""
-    # The journal is in time order: a later record of the same attempt and repeat (a test that
-    # --resume ran again after Ctrl-C cut it short) replaces the earlier one.
-    latest: dict[tuple[int, int], TestRecord] = {}
-    for r in journal.results:
-        if r.test_id == test.test_id:
-            latest[(r.attempt, r.repeat)] = r
-    records = sorted(latest.values(), key=lambda r: (r.attempt, r.repeat))
-    plans = [p for p in journal.plans if any(t.test_id == test.test_id for t in p.tests)]
-    last_plan = max(plans, key=lambda p: p.attempt, default=None)
-    final = max([r.attempt for r in records] + ([last_plan.attempt] if last_plan else [1]))
-    repeats = last_plan.repeat if last_plan and last_plan.attempt == final else 1
-    have = {r.repeat for r in records if r.attempt == final}
-    records += [
-        _missing_record(journal, test, final, i, why_missing) for i in range(repeats) if i not in have
-    ]
-    final_records = [r for r in records if r.attempt == final]
-    decider = _worst(final_records)
+def _test_entry(history: TestHistory) -> dict[str, Any]:
+    """One test's entry: the final attempt decides (its deciding repeat), with the whole history."""
+    test, records, final_records = history.test, history.records, history.final
+    decider = history.decider
     outcomes = {r.outcome for r in records}
     entry = decider.to_dict()
     entry.update(
@@ -121,19 +81,6 @@ def _test_entry(journal: DeviceJournal, test: PlannedTest, why_missing: str = NO
     return entry
 
 
-def _planned_tests(journal: DeviceJournal) -> list[tuple[PlannedTest, str]]:
-    planned = {tid: (t, NO_RESULT) for tid, t in journal.planned.items()}
-    for rec in journal.results:  # results whose plan line was lost still count
-        planned.setdefault(
-            rec.test_id, (PlannedTest(rec.test_id, rec.suite, tuple(rec.requirements)), NO_RESULT)
-        )
-    for plan in journal.plans:
-        for tid in plan.missing:
-            suite = tid.split("/", 1)[0] if "/" in tid else ""
-            planned.setdefault(tid, (PlannedTest(tid, suite), NOT_FOUND))
-    return list(planned.values())
-
-
 def _requirements_in_scope(suite_ids: Iterable[str], suites: dict[str, Suite]) -> list[Requirement]:
     return [
         req for sid in dict.fromkeys(suite_ids) if sid in suites for req in suites[sid].requirements.values()
@@ -142,7 +89,7 @@ def _requirements_in_scope(suite_ids: Iterable[str], suites: dict[str, Suite]) -
 
 def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[str],
                  run_waivers: RunWaivers | None = None) -> dict[str, Any]:
-    tests = [_test_entry(journal, test, why) for test, why in _planned_tests(journal)]
+    tests = [_test_entry(h) for h in journal.histories()]
     final = [TestRecord.from_dict(t) for t in tests]
     requirements = _requirements_in_scope((t.suite for t in final), suites)
     evaluations, applied = device_evaluations(journal, run_waivers) if run_waivers else ([], {})

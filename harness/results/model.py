@@ -75,6 +75,8 @@ class Metric:
 class TestRecord:
     """One attempt of one test on one device."""
 
+    __test__ = False  # not a pytest test class
+
     test_id: str  # pytest node id relative to the suites root, e.g. "kernel/test_config.py::test_x"
     suite: str
     outcome: Outcome
