@@ -6,7 +6,6 @@ ConfigError (the CLI exits 2). Unknown keys are refused, with a "did you mean" w
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import logging
 import re
 import tomllib
@@ -17,20 +16,18 @@ from typing import Any
 
 from .capabilities import CAPABILITIES
 from .capabilities import unknown as unknown_capabilities
+from .config_check import Where
 from .errors import ConfigError
+from .links import LINKS
 from .profiles import profile_names
-from .secrets import Secret, redact, weakness
-from .specs import AdbSpec, Declared, DeviceSpec, HdcSpec, JumpSpec, SerialSpec, SshSpec
+from .secrets import redact, weakness
+from .specs import Declared, DeviceSpec
 
 log = logging.getLogger("harness.inventory")
 
 KINDS = ("handset", "board", "module")
-TRANSPORTS = ("ssh", "adb", "hdc", "serial")
+TRANSPORTS = LINKS.names()  # a device's link tables (harness.links)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
-_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
-HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
-HOSTPORT_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+)(?::(?P<port>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -118,18 +115,6 @@ def _int_range(lo: int, hi: int) -> Checker:
     return check
 
 
-def _positive_float(value: Any, where: _Where) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise where.fail(value, "expected a positive number of seconds")
-    return float(value)
-
-
-def _bool(value: Any, where: _Where) -> bool:
-    if not isinstance(value, bool):
-        raise where.fail(value, "expected true or false")
-    return value
-
-
 def _one_of(*choices: str) -> Checker:
     def check(value: Any, where: _Where) -> str:
         if value not in choices:
@@ -139,89 +124,10 @@ def _one_of(*choices: str) -> Checker:
     return check
 
 
-def _regex(value: Any, where: _Where) -> str:
-    text = _str(value, where)
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise where.fail(value, f"not a valid regular expression ({exc})") from None
-    return text
-
-
-def _env_name(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise where.fail(value, "expected an environment variable name")
-    return value
-
-
 def _tags(value: Any, where: _Where) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in value):
         raise where.fail(value, "expected a list of tag names (letters, digits, '.', '_', '-')")
     return tuple(value)
-
-
-def _fingerprint(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not FINGERPRINT_RE.match(value):
-        raise where.fail(value, "expected a host key fingerprint like 'SHA256:' + 43 base64 characters")
-    return value
-
-
-def _path_under(base: Path) -> Checker:
-    def check(value: Any, where: _Where) -> Path:
-        path = Path(_str(value, where)).expanduser()
-        return path if path.is_absolute() else (base / path)
-
-    return check
-
-
-def is_host(text: str) -> bool:
-    """An IP address or a name a resolver could look up: never a path, a URL, a user@ or a leading '-'
-    (those only fail once something tries to connect)."""
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return bool(HOSTNAME_RE.match(text))
-
-
-def _host(value: Any, where: _Where) -> str:
-    text = _str(value, where)
-    if not is_host(text):
-        raise where.fail(value, "expected a host name or IP address")
-    return text
-
-
-def _hostport(default_port: int | None) -> Checker:
-    def check(value: Any, where: _Where) -> tuple[str | None, str, int]:
-        m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
-        port = int(m["port"]) if m and m["port"] else default_port
-        shape = "[user@]host[:port]" if default_port is not None else "host:port"
-        if not m or port is None or not 1 <= port <= 65535 or not is_host(m["host"].strip("[]")):
-            raise where.fail(value, f"expected {shape}")
-        return m["user"], m["host"].strip("[]"), port
-
-    return check
-
-
-SERIAL_URLS = ("socket://", "rfc2217://")
-
-
-def _serial_port(value: Any, where: _Where) -> str:
-    """A device path, or socket:// or rfc2217:// with host:port (rfc2217 may add ?options)."""
-    text = _str(value, where)
-    if "://" not in text:
-        return text
-    scheme = next((s for s in SERIAL_URLS if text.startswith(s)), None)
-    if scheme is None:
-        raise where.fail(value, "expected a device path, socket://host:port or rfc2217://host:port")
-    address = text[len(scheme):]
-    if scheme == "rfc2217://":
-        address = address.partition("?")[0]
-    m = HOSTPORT_RE.match(address)
-    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535 \
-            or not is_host(m["host"].strip("[]")):
-        raise where.fail(value, f"expected {scheme}host:port")
-    return text
 
 
 def _table(
@@ -241,113 +147,7 @@ def _table(
     return out
 
 
-def _password(fields: dict[str, Any], where: _Where) -> Secret:
-    if "password" in fields and "password_env" in fields:
-        raise where.child("password").fail(None, "give either password or password_env, not both")
-    return Secret(inline=fields.pop("password", None), env=fields.pop("password_env", None))
-
-
 # --- the tables -----------------------------------------------------------------------------------
-
-
-def _ssh(raw: Any, where: _Where, base: Path) -> SshSpec:
-    path = _path_under(base)
-    f = _table(
-        raw,
-        where,
-        {
-            "host": _host,
-            "port": _int_range(1, 65535),
-            "user": _str,
-            "key_file": path,
-            "password": _str,
-            "password_env": _env_name,
-            "known_hosts": path,
-            "host_key": _fingerprint,
-            "accept_unknown_host_key": _bool,
-            "jump": _hostport(22),
-            "ssh_config": path,
-            "connect_timeout": _positive_float,
-        },
-        required=("host",),
-    )
-    password = _password(f, where)
-    if "jump" in f:
-        user, host, port = f.pop("jump")
-        f["jump"] = JumpSpec(host=host, port=port, user=user)
-    return SshSpec(password=password, **f)
-
-
-def _adb(raw: Any, where: _Where) -> AdbSpec:
-    f = _table(raw, where, {"serial": _str, "server": _hostport(5037), "connect": _hostport(None)},
-               required=("serial",))
-    if "server" in f:
-        user, host, port = f.pop("server")
-        if user:
-            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
-        f["server_host"], f["server_port"] = host, port
-    if "connect" in f:
-        user, _host_, _port = f["connect"]
-        if user:
-            raise where.child("connect").fail(raw["connect"], "expected host:port (no user)")
-        f["connect"] = raw["connect"]
-    return AdbSpec(**f)
-
-
-# hdc's connect key travels in a 32-byte field, NUL included.
-HDC_KEY_MAX = 31
-HDC_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
-
-
-def _hdc_target(value: Any, where: _Where) -> str:
-    text = _str(value, where)
-    if not HDC_KEY_RE.match(text) or len(text.encode()) > HDC_KEY_MAX:
-        raise where.fail(value, f"expected a serial or IP:PORT of at most {HDC_KEY_MAX} characters, "
-                                "no spaces")
-    return text
-
-
-def _hdc_address(value: Any, where: _Where) -> str:
-    m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
-    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535:
-        raise where.fail(value, "expected IP:PORT (the device's hdcd over TCP)")
-    return _hdc_target(value, where)
-
-
-def _hdc(raw: Any, where: _Where, base: Path) -> HdcSpec:
-    f = _table(raw, where, {"target": _hdc_target, "server": _hostport(8710), "connect": _hdc_address,
-                            "client": _path_under(base)}, required=("target",))
-    if "server" in f:
-        user, host, port = f.pop("server")
-        if user:
-            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
-        f["server_host"], f["server_port"] = host, port
-    if "connect" in f and f["connect"] != f["target"]:
-        raise where.child("target").fail(f["target"], f"expected {f['connect']!r} (the hdc server names a "
-                                                      "TCP device by the address it was connected to)")
-    return HdcSpec(**f)
-
-
-def _serial(raw: Any, where: _Where, base: Path) -> SerialSpec:
-    f = _table(
-        raw,
-        where,
-        {
-            "port": _serial_port,
-            "baud": _int_range(50, 12_000_000),
-            "user": _str,
-            "password": _str,
-            "password_env": _env_name,
-            "prompt": _regex,
-            "login_prompt": _regex,
-            "password_prompt": _regex,
-        },
-        required=("port",),
-    )
-    password = _password(f, where)
-    if "://" not in f["port"] and not Path(f["port"]).expanduser().is_absolute():
-        f["port"] = str(base / f["port"])  # a device path, like key files, is relative to the inventory
-    return SerialSpec(password=password, **f)
 
 
 def _declared(raw: Any, where: _Where) -> Declared:
@@ -397,22 +197,18 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
         required=("kind", "profile"),
     )
     links: dict[str, Any] = {}
-    if "ssh" in raw:
-        links["ssh"] = _ssh(raw["ssh"], where.child("ssh"), path.parent)
-    if "adb" in raw:
-        links["adb"] = _adb(raw["adb"], where.child("adb"))
-    if "hdc" in raw:
-        links["hdc"] = _hdc(raw["hdc"], where.child("hdc"), path.parent)
-    if "serial" in raw:
-        links["serial"] = _serial(raw["serial"], where.child("serial"), path.parent)
+    for link in LINKS:
+        if link.name in raw:
+            link_where = Where(path, f"device {name!r}", link.name)
+            links[link.name] = link.parse(raw[link.name], link_where, path.parent)
     if not links:
-        raise where.child("ssh").fail(None, "a device needs at least one transport table: "
-                                            "ssh, adb, hdc or serial")
+        raise where.child(TRANSPORTS[0]).fail(None, "a device needs at least one transport table: "
+                                                    f"{', '.join(TRANSPORTS[:-1])} or {TRANSPORTS[-1]}")
     primary = simple.get("primary")
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")
     declared = _declared(raw["declared"], where.child("declared")) if "declared" in raw else Declared()
-    spec = DeviceSpec(name=name, source=path, declared=declared, **simple, **links)
+    spec = DeviceSpec(name=name, source=path, declared=declared, links=links, **simple)
     _warn_weak_passwords(spec, links, where)
     return spec
 
