@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .capabilities import CAPABILITIES
-from .capabilities import unknown as unknown_capabilities
+from .capabilities import check_names as check_capabilities
 from .config_check import (
     Checker,
     Where,
@@ -276,19 +275,10 @@ def _declared(raw: Any, where: Where) -> Declared:
             "arch": string,
             "cpu_count": int_range(1, 4096),
             "memory_mb": int_range(1, 1 << 30),
-            "capabilities": _capabilities,
+            "capabilities": check_capabilities,
         },
     )
     return Declared(**f)
-
-
-def _capabilities(value: Any, where: Where) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        raise where.fail(value, "expected a list of capability names")
-    bad = unknown_capabilities(value)
-    if bad:
-        raise where.fail(bad[0], f"not a known capability (known: {', '.join(sorted(CAPABILITIES))})")
-    return tuple(value)
 
 
 def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
