@@ -7,6 +7,10 @@ from pathlib import Path
 
 from .secrets import Secret
 
+# The one list of each: the inventory, suite.toml's applies_to, profiles, personas and the lab read these.
+DEVICE_KINDS = ("handset", "board", "module")
+LINK_KINDS = ("ssh", "adb", "hdc", "serial")  # a device's link tables, in the order `transports` lists them
+
 
 @dataclass(frozen=True)
 class AdbSpec:
@@ -86,7 +90,7 @@ class Declared:
 @dataclass(frozen=True)
 class DeviceSpec:
     name: str
-    kind: str  # handset | board | module
+    kind: str  # one of DEVICE_KINDS
     profile: str
     vendor: str | None = None
     model: str | None = None
@@ -103,7 +107,7 @@ class DeviceSpec:
 
     @property
     def transports(self) -> list[str]:
-        return [k for k in ("ssh", "adb", "hdc", "serial") if getattr(self, k) is not None]
+        return [k for k in LINK_KINDS if getattr(self, k) is not None]
 
     @property
     def primary_transport(self) -> str:
