@@ -15,7 +15,12 @@ from .links.hdc import HdcSpec
 from .links.serial import SerialSpec
 from .links.ssh import JumpSpec, SshSpec
 
-__all__ = ["AdbSpec", "Declared", "DeviceSpec", "HdcSpec", "JumpSpec", "SerialSpec", "SshSpec"]
+__all__ = ["DEVICE_KINDS", "LINK_KINDS", "AdbSpec", "Declared", "DeviceSpec", "HdcSpec", "JumpSpec",
+           "SerialSpec", "SshSpec"]
+
+# The one list of each: the inventory, suite.toml's applies_to, profiles, personas and the lab read these.
+DEVICE_KINDS = ("handset", "board", "module")
+LINK_KINDS = LINKS.names()  # a device's link tables (harness.links), in the order `transports` lists them
 
 L = TypeVar("L")
 
@@ -36,7 +41,7 @@ class Declared:
 @dataclass(frozen=True)
 class DeviceSpec:
     name: str
-    kind: str  # handset | board | module
+    kind: str  # one of DEVICE_KINDS
     profile: str
     vendor: str | None = None
     model: str | None = None

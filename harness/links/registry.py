@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from ..config_check import Where
 
 if TYPE_CHECKING:
-    from ..profiles import Profile
     from ..transports.base import Transport
 
 S = TypeVar("S")
@@ -47,9 +46,10 @@ class LinkKind(Generic[S]):
     transport: str
     preflight: Callable[[S], Iterator[LinkProblem]] = field(default=lambda spec: no_problems())
 
-    def open(self, spec: S, profile: Profile) -> Transport:
-        """The transport over this link (not yet connected), with the profile as seen over it."""
-        opener: Callable[[S, Profile], Transport] = load_opener(self.transport)
+    def open(self, spec: S, profile: Any) -> Transport:
+        """The transport over this link (not yet connected), with the harness.profiles.Profile as seen
+        over it (Any here: profiles check their [links.KIND] tables against this registry)."""
+        opener: Callable[[S, Any], Transport] = load_opener(self.transport)
         return opener(spec, profile)
 
 
