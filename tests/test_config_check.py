@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from harness.config_check import Where, int_range, list_of, string, table, table_of
 from harness.errors import ConfigError
 from harness.inventory import parse_inventory
+from harness.lab.persona import PERSONAS_DIR, list_personas, load_persona, parse_persona
 from harness.links import LINKS
 from harness.profiles import FAMILIES, load_profile, parse_profile, profile_names
 from harness.specs import DEVICE_KINDS, LINK_KINDS
@@ -201,3 +203,57 @@ def test_every_shipped_profile_loads_and_names_only_known_link_kinds() -> None:
     for name in names:
         profile = load_profile(name)
         assert profile.name == name and profile.family in FAMILIES and set(profile.links) <= set(LINK_KINDS)
+
+
+# --- personas -------------------------------------------------------------------------------------
+
+EULER = (PERSONAS_DIR / "euler-ft2000" / "persona.toml").read_text(encoding="utf-8")
+
+PERSONA_BAD = [
+    ('hostname = "euler-ft2000"', 'hostnme = "euler-ft2000"',
+     "key 'hostnme' = 'euler-ft2000': unknown key (did you mean 'hostname'?)"),
+    ('device_kind = "board"', 'device_kind = "bord"',
+     "key 'device_kind' = 'bord': expected one of handset, board, module (did you mean 'board'?)"),
+    ('os_profile = "openeuler"', 'os_profile = "openeulr"', "key 'os_profile' = 'openeulr': expected one of "),
+    ('release = "5.10', 'relase = "5.10', "key 'uname.relase' = '5.10.0-247.0.0.150.oe2203sp3.aarch64': unknown key "
+                                          "(did you mean 'release'?)"),
+    ("boot_seconds = 40.0", 'boot_seconds = "40"', "key 'boot_seconds' = '40': expected a number of seconds >= 0"),
+    ('selinux = "Enforcing"', 'selinux = "enforcing"',
+     "key 'security.selinux' = 'enforcing': expected one of Enforcing, Permissive, Disabled "
+     "(did you mean 'Enforcing'?)"),
+    ('soc = "FT-2000+"', "", "key 'soc' = None: required key is missing"),
+    ('bin_dir = "/opt/sim/bin"', 'bin_dir = "/usr/local/bin"',
+     "key 'bin_dir' = '/usr/local/bin': expected an absolute path the sandbox composes"),
+    ('id = "euler-ft2000"', 'id = "euler"', "key 'id' = 'euler': does not match its folder 'euler-ft2000'"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), PERSONA_BAD, ids=[b[1][:20] or "no-soc" for b in PERSONA_BAD])
+def test_a_bad_persona_is_one_line_naming_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in EULER
+    folder = tmp_path / "euler-ft2000"
+    folder.mkdir()
+    (folder / "persona.toml").write_text(EULER.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        parse_persona(folder)
+    assert message(exc).startswith(f"{folder / 'persona.toml'}: {expected}"), message(exc)
+
+
+def test_a_persona_takes_kinds_and_profiles_from_the_harness_lists(tmp_path: Path) -> None:
+    # The lab once had its own lists, without `module` and `deepin`: a persona may be either now.
+    folder = tmp_path / "euler-ft2000"
+    folder.mkdir()
+    (folder / "persona.toml").write_text(
+        EULER.replace('device_kind = "board"', 'device_kind = "module"')
+        .replace('os_profile = "openeuler"', 'os_profile = "deepin"'), encoding="utf-8")
+    persona = parse_persona(folder)
+    assert (persona.device_kind, persona.os_profile) == ("module", "deepin")
+    assert persona == replace(load_persona("euler-ft2000"), device_kind="module", os_profile="deepin")
+
+
+def test_every_shipped_persona_loads_with_a_shipped_profile_and_kind() -> None:
+    names = list_personas()
+    assert len(names) == len(list(PERSONAS_DIR.glob("[!_]*/persona.toml"))) >= 6
+    for name in names:
+        persona = load_persona(name)
+        assert persona.os_profile in profile_names() and persona.device_kind in DEVICE_KINDS
