@@ -5,6 +5,10 @@ and an undeclared one is never a pass."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from .config_check import Where
+
 CAPABILITIES: dict[str, str] = {
     "gpio": "GPIO controllers",
     "i2c": "I2C adapters",
@@ -31,3 +35,14 @@ CAPABILITIES: dict[str, str] = {
 def unknown(names: tuple[str, ...] | list[str]) -> list[str]:
     """The names that are no known capability, in their order."""
     return [n for n in names if n not in CAPABILITIES]
+
+
+def check_names(value: Any, where: Where) -> tuple[str, ...]:
+    """A config checker: a list of known capability names (`declared.capabilities` in devices.toml,
+    `applies_to.capabilities` in suite.toml)."""
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise where.fail(value, "expected a list of capability names")
+    bad = unknown(value)
+    if bad:
+        raise where.fail(bad[0], f"not a known capability (known: {', '.join(sorted(CAPABILITIES))})")
+    return tuple(value)

@@ -5,45 +5,38 @@ ConfigError (the CLI exits 2). Unknown keys are refused, with a "did you mean" w
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import logging
 import re
 import tomllib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .capabilities import CAPABILITIES
-from .capabilities import unknown as unknown_capabilities
+from .capabilities import check_names as check_capabilities
+from .config_check import Where, device_where, int_range, one_of, string, suggest, table
 from .errors import ConfigError
+from .lab.lab_config import LabConfig, parse_lab
+from .links import LINKS
 from .profiles import profile_names
-from .secrets import Secret, redact, weakness
-from .specs import AdbSpec, Declared, DeviceSpec, HdcSpec, JumpSpec, SerialSpec, SshSpec
+from .secrets import weakness
+from .specs import DEVICE_KINDS, LINK_KINDS, Declared, DeviceSpec
 
 log = logging.getLogger("harness.inventory")
 
-KINDS = ("handset", "board", "module")
-TRANSPORTS = ("ssh", "adb", "hdc", "serial")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
-_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
-HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
-HOSTPORT_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+)(?::(?P<port>\d+))?$")
 
 
 @dataclass(frozen=True)
 class Inventory:
     path: Path
     devices: dict[str, DeviceSpec]
-    # The simulated lab's [lab] section (harness.lab.lab_config.LabConfig), when the inventory has one.
-    lab: Any = None
+    # The simulated lab's [lab] section, when the inventory has one.
+    lab: LabConfig | None = None
 
     def get(self, name: str) -> DeviceSpec:
         if name in self.devices:
             return self.devices[name]
-        raise ConfigError(f"{self.path}: no device named {name!r}{_suggest(name, self.devices)}")
+        raise ConfigError(f"{self.path}: no device named {name!r}{suggest(name, self.devices)}")
 
     def select(self, names: list[str] = (), tags: list[str] = (), all_: bool = False) -> list[DeviceSpec]:  # type: ignore[assignment]
         if all_ or (not names and not tags):
@@ -53,371 +46,82 @@ class Inventory:
             tagged = [d for d in self.devices.values() if tag in d.tags]
             if not tagged:
                 known = sorted({t for d in self.devices.values() for t in d.tags})
-                raise ConfigError(f"{self.path}: no device has tag {tag!r}{_suggest(tag, known)}")
+                raise ConfigError(f"{self.path}: no device has tag {tag!r}{suggest(tag, known)}")
             chosen.update((d.name, d) for d in tagged)
         return list(chosen.values())
 
 
-def _suggest(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _Where:
-    """The place a value came from, for error messages: file, device and dotted key."""
-
-    def __init__(self, path: Path, device: str | None, key: str = "") -> None:
-        self.path, self.device, self.key = path, device, key
-
-    def child(self, key: str) -> _Where:
-        return _Where(self.path, self.device, f"{self.key}.{key}" if self.key else key)
-
-    def fail(self, value: Any, problem: str, *, show: bool = True) -> ConfigError:
-        where = f"device {self.device!r}, " if self.device else ""
-        if show and not _may_be_secret(self.key):
-            shown = redact(repr(value))
-        else:
-            shown = f"<{type(value).__name__}, not shown>" if value is not None else "<not shown>"
-        return ConfigError(f"{self.path}: {where}key {self.key!r} = {shown}: {problem}")
-
-
 def link_error(spec: DeviceSpec, key: str, value: Any, problem: str) -> ConfigError:
     """A problem with one key of a loaded device, in the same one-line form as a parse error."""
-    return _Where(spec.source or Path("devices.toml"), spec.name, key).fail(value, problem)
+    return device_where(spec.source or Path("devices.toml"), spec.name).at(key).fail(value, problem)
 
 
-_SECRET_WORDS = ("pass", "pwd", "secret", "token")
+# --- value checkers of this file: each takes (value, where) and returns the converted value ----------
 
 
-def _may_be_secret(key: str) -> bool:
-    """A key that is, or may be a misspelling of, one that holds a password: its value is never shown
-    (`pasword = "..."` must not print the password it was meant to hide)."""
-    last = key.rsplit(".", 1)[-1].lower()
-    return any(w in last for w in _SECRET_WORDS) or bool(
-        difflib.get_close_matches(last, ["password"], cutoff=0.6)
-    )
-
-
-# --- value checkers: each takes (value, where) and returns the converted value -----------------------
-
-Checker = Callable[[Any, _Where], Any]
-
-
-def _str(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise where.fail(value, "expected a non-empty string")
-    return value
-
-
-def _int_range(lo: int, hi: int) -> Checker:
-    def check(value: Any, where: _Where) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise where.fail(value, f"expected an integer from {lo} to {hi}")
-        return value
-
-    return check
-
-
-def _positive_float(value: Any, where: _Where) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise where.fail(value, "expected a positive number of seconds")
-    return float(value)
-
-
-def _bool(value: Any, where: _Where) -> bool:
-    if not isinstance(value, bool):
-        raise where.fail(value, "expected true or false")
-    return value
-
-
-def _one_of(*choices: str) -> Checker:
-    def check(value: Any, where: _Where) -> str:
-        if value not in choices:
-            raise where.fail(value, f"expected one of {', '.join(choices)}{_suggest(str(value), choices)}")
-        return str(value)
-
-    return check
-
-
-def _regex(value: Any, where: _Where) -> str:
-    text = _str(value, where)
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise where.fail(value, f"not a valid regular expression ({exc})") from None
-    return text
-
-
-def _env_name(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise where.fail(value, "expected an environment variable name")
-    return value
-
-
-def _tags(value: Any, where: _Where) -> tuple[str, ...]:
+def _tags(value: Any, where: Where) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) and NAME_RE.match(t) for t in value):
         raise where.fail(value, "expected a list of tag names (letters, digits, '.', '_', '-')")
     return tuple(value)
 
 
-def _fingerprint(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not FINGERPRINT_RE.match(value):
-        raise where.fail(value, "expected a host key fingerprint like 'SHA256:' + 43 base64 characters")
-    return value
+# --- the tables (each link kind's is in its module in harness.links) -------------------------------
 
 
-def _path_under(base: Path) -> Checker:
-    def check(value: Any, where: _Where) -> Path:
-        path = Path(_str(value, where)).expanduser()
-        return path if path.is_absolute() else (base / path)
-
-    return check
-
-
-def is_host(text: str) -> bool:
-    """An IP address or a name a resolver could look up: never a path, a URL, a user@ or a leading '-'
-    (those only fail once something tries to connect)."""
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return bool(HOSTNAME_RE.match(text))
-
-
-def _host(value: Any, where: _Where) -> str:
-    text = _str(value, where)
-    if not is_host(text):
-        raise where.fail(value, "expected a host name or IP address")
-    return text
-
-
-def _hostport(default_port: int | None) -> Checker:
-    def check(value: Any, where: _Where) -> tuple[str | None, str, int]:
-        m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
-        port = int(m["port"]) if m and m["port"] else default_port
-        shape = "[user@]host[:port]" if default_port is not None else "host:port"
-        if not m or port is None or not 1 <= port <= 65535 or not is_host(m["host"].strip("[]")):
-            raise where.fail(value, f"expected {shape}")
-        return m["user"], m["host"].strip("[]"), port
-
-    return check
-
-
-SERIAL_URLS = ("socket://", "rfc2217://")
-
-
-def _serial_port(value: Any, where: _Where) -> str:
-    """A device path, or socket:// or rfc2217:// with host:port (rfc2217 may add ?options)."""
-    text = _str(value, where)
-    if "://" not in text:
-        return text
-    scheme = next((s for s in SERIAL_URLS if text.startswith(s)), None)
-    if scheme is None:
-        raise where.fail(value, "expected a device path, socket://host:port or rfc2217://host:port")
-    address = text[len(scheme):]
-    if scheme == "rfc2217://":
-        address = address.partition("?")[0]
-    m = HOSTPORT_RE.match(address)
-    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535 \
-            or not is_host(m["host"].strip("[]")):
-        raise where.fail(value, f"expected {scheme}host:port")
-    return text
-
-
-def _table(
-    raw: Any, where: _Where, schema: Mapping[str, Checker], required: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        # Not shown: a link written as a string ("root:secret@host") may carry a password.
-        raise where.fail(raw, "expected a table", show=False)
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in schema:
-            raise where.child(key).fail(value, f"unknown key{_suggest(key, schema)}")
-        out[key] = schema[key](value, where.child(key))
-    for key in required:
-        if key not in out:
-            raise where.child(key).fail(None, "required key is missing")
-    return out
-
-
-def _password(fields: dict[str, Any], where: _Where) -> Secret:
-    if "password" in fields and "password_env" in fields:
-        raise where.child("password").fail(None, "give either password or password_env, not both")
-    return Secret(inline=fields.pop("password", None), env=fields.pop("password_env", None))
-
-
-# --- the tables -----------------------------------------------------------------------------------
-
-
-def _ssh(raw: Any, where: _Where, base: Path) -> SshSpec:
-    path = _path_under(base)
-    f = _table(
+def _declared(raw: Any, where: Where) -> Declared:
+    f = table(
         raw,
         where,
         {
-            "host": _host,
-            "port": _int_range(1, 65535),
-            "user": _str,
-            "key_file": path,
-            "password": _str,
-            "password_env": _env_name,
-            "known_hosts": path,
-            "host_key": _fingerprint,
-            "accept_unknown_host_key": _bool,
-            "jump": _hostport(22),
-            "ssh_config": path,
-            "connect_timeout": _positive_float,
-        },
-        required=("host",),
-    )
-    password = _password(f, where)
-    if "jump" in f:
-        user, host, port = f.pop("jump")
-        f["jump"] = JumpSpec(host=host, port=port, user=user)
-    return SshSpec(password=password, **f)
-
-
-def _adb(raw: Any, where: _Where) -> AdbSpec:
-    f = _table(raw, where, {"serial": _str, "server": _hostport(5037), "connect": _hostport(None)},
-               required=("serial",))
-    if "server" in f:
-        user, host, port = f.pop("server")
-        if user:
-            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
-        f["server_host"], f["server_port"] = host, port
-    if "connect" in f:
-        user, _host_, _port = f["connect"]
-        if user:
-            raise where.child("connect").fail(raw["connect"], "expected host:port (no user)")
-        f["connect"] = raw["connect"]
-    return AdbSpec(**f)
-
-
-# hdc's connect key travels in a 32-byte field, NUL included.
-HDC_KEY_MAX = 31
-HDC_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
-
-
-def _hdc_target(value: Any, where: _Where) -> str:
-    text = _str(value, where)
-    if not HDC_KEY_RE.match(text) or len(text.encode()) > HDC_KEY_MAX:
-        raise where.fail(value, f"expected a serial or IP:PORT of at most {HDC_KEY_MAX} characters, "
-                                "no spaces")
-    return text
-
-
-def _hdc_address(value: Any, where: _Where) -> str:
-    m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
-    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535:
-        raise where.fail(value, "expected IP:PORT (the device's hdcd over TCP)")
-    return _hdc_target(value, where)
-
-
-def _hdc(raw: Any, where: _Where, base: Path) -> HdcSpec:
-    f = _table(raw, where, {"target": _hdc_target, "server": _hostport(8710), "connect": _hdc_address,
-                            "client": _path_under(base)}, required=("target",))
-    if "server" in f:
-        user, host, port = f.pop("server")
-        if user:
-            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
-        f["server_host"], f["server_port"] = host, port
-    if "connect" in f and f["connect"] != f["target"]:
-        raise where.child("target").fail(f["target"], f"expected {f['connect']!r} (the hdc server names a "
-                                                      "TCP device by the address it was connected to)")
-    return HdcSpec(**f)
-
-
-def _serial(raw: Any, where: _Where, base: Path) -> SerialSpec:
-    f = _table(
-        raw,
-        where,
-        {
-            "port": _serial_port,
-            "baud": _int_range(50, 12_000_000),
-            "user": _str,
-            "password": _str,
-            "password_env": _env_name,
-            "prompt": _regex,
-            "login_prompt": _regex,
-            "password_prompt": _regex,
-        },
-        required=("port",),
-    )
-    password = _password(f, where)
-    if "://" not in f["port"] and not Path(f["port"]).expanduser().is_absolute():
-        f["port"] = str(base / f["port"])  # a device path, like key files, is relative to the inventory
-    return SerialSpec(password=password, **f)
-
-
-def _declared(raw: Any, where: _Where) -> Declared:
-    f = _table(
-        raw,
-        where,
-        {
-            "os_name": _str,
-            "os_version": _str,
-            "arch": _str,
-            "cpu_count": _int_range(1, 4096),
-            "memory_mb": _int_range(1, 1 << 30),
-            "capabilities": _capabilities,
+            "os_name": string,
+            "os_version": string,
+            "arch": string,
+            "cpu_count": int_range(1, 4096),
+            "memory_mb": int_range(1, 1 << 30),
+            "capabilities": check_capabilities,
         },
     )
     return Declared(**f)
 
 
-def _capabilities(value: Any, where: _Where) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        raise where.fail(value, "expected a list of capability names")
-    bad = unknown_capabilities(value)
-    if bad:
-        raise where.fail(bad[0], f"not a known capability (known: {', '.join(sorted(CAPABILITIES))})")
-    return tuple(value)
-
-
 def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
-    where = _Where(path, name)
+    where = device_where(path, name)
     if not NAME_RE.match(name):
         raise where.fail(name, "device names use letters, digits, '.', '_' and '-'")
     profiles = profile_names()
-    simple = _table(
-        {k: v for k, v in raw.items() if k not in TRANSPORTS and k != "declared"}
+    simple = table(
+        {k: v for k, v in raw.items() if k not in LINK_KINDS and k != "declared"}
         if isinstance(raw, dict)
         else raw,
         where,
         {
-            "kind": _one_of(*KINDS),
-            "profile": _one_of(*profiles),
-            "vendor": _str,
-            "model": _str,
-            "soc": _str,
+            "kind": one_of(*DEVICE_KINDS),
+            "profile": one_of(*profiles),
+            "vendor": string,
+            "model": string,
+            "soc": string,
             "tags": _tags,
-            "primary": _one_of(*TRANSPORTS),
+            "primary": one_of(*LINK_KINDS),
         },
         required=("kind", "profile"),
     )
     links: dict[str, Any] = {}
-    if "ssh" in raw:
-        links["ssh"] = _ssh(raw["ssh"], where.child("ssh"), path.parent)
-    if "adb" in raw:
-        links["adb"] = _adb(raw["adb"], where.child("adb"))
-    if "hdc" in raw:
-        links["hdc"] = _hdc(raw["hdc"], where.child("hdc"), path.parent)
-    if "serial" in raw:
-        links["serial"] = _serial(raw["serial"], where.child("serial"), path.parent)
+    for link in LINKS:
+        if link.name in raw:
+            links[link.name] = link.parse(raw[link.name], where.child(link.name), path.parent)
     if not links:
-        raise where.child("ssh").fail(None, "a device needs at least one transport table: "
-                                            "ssh, adb, hdc or serial")
+        raise where.child(LINK_KINDS[0]).fail(None, "a device needs at least one transport table: "
+                                                    f"{', '.join(LINK_KINDS[:-1])} or {LINK_KINDS[-1]}")
     primary = simple.get("primary")
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")
     declared = _declared(raw["declared"], where.child("declared")) if "declared" in raw else Declared()
-    spec = DeviceSpec(name=name, source=path, declared=declared, **simple, **links)
+    spec = DeviceSpec(name=name, source=path, declared=declared, links=links, **simple)
     _warn_weak_passwords(spec, links, where)
     return spec
 
 
-def _warn_weak_passwords(spec: DeviceSpec, links: dict[str, Any], where: _Where) -> None:
+def _warn_weak_passwords(spec: DeviceSpec, links: dict[str, Any], where: Where) -> None:
     """An inline password that is short or an ordinary word still works, but could turn up in text that
     has nothing to do with it, where it cannot be told apart: say so once, at load."""
     names = {"name": spec.name, "kind": spec.kind, "profile": spec.profile, "vendor": spec.vendor or "",
@@ -437,18 +141,16 @@ def parse_inventory(text: str, path: Path) -> Inventory:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    root = _Where(path, None)
+    root = Where(path)
     for key in data:
         if key not in ("devices", "lab"):
             raise root.child(key).fail(
-                data[key], f"unknown top-level table{_suggest(key, ['devices', 'lab'])}"
+                data[key], f"unknown top-level table{suggest(key, ['devices', 'lab'])}"
             )
     devices_raw = data.get("devices", {})
     if not isinstance(devices_raw, dict):
         raise root.child("devices").fail(devices_raw, "expected [devices.NAME] tables")
     devices = {name: _device(name, raw, path) for name, raw in devices_raw.items()}
-    from .lab.lab_config import parse_lab  # here: lab_config builds on this module's checkers
-
     return Inventory(path=path, devices=devices, lab=parse_lab(data.get("lab"), path, devices))
 
 

@@ -1,4 +1,8 @@
-"""Suites on disk: suites/<id>/suite.toml (identity, requirements) plus pytest modules."""
+"""Suites on disk: suites/<id>/suite.toml (identity, requirements) plus pytest modules.
+
+suite.toml is checked like every config file (harness.config_check): an unknown key is refused (a
+misspelt `applies-to` would make a requirement apply to every device), and so is a profile or device
+kind in `applies_to` that the harness does not know (it could never match)."""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .capabilities import CAPABILITIES
-from .capabilities import unknown as unknown_capabilities
+from .capabilities import check_names as check_capabilities
+from .config_check import Checker, Where, list_of, one_of, scalar_text, string, table, table_of, text
 from .errors import ConfigError
+from .profiles import profile_names
+from .specs import DEVICE_KINDS
 
 LEVELS = ("MUST", "SHOULD")
 
@@ -78,50 +85,57 @@ def load_suite(path: Path) -> Suite:
         raise ConfigError(f"{toml_path}: suite.toml not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{toml_path}: not valid TOML: {exc}") from None
-    try:
-        reqs: dict[str, Requirement] = {}
-        for raw in data.get("requirements", []):
-            if raw["level"] not in LEVELS:
-                raise ConfigError(
-                    f"{toml_path}: requirement {raw['id']!r}: level {raw['level']!r} is not MUST or SHOULD"
-                )
-            if raw["id"] in reqs:
-                raise ConfigError(f"{toml_path}: requirement {raw['id']!r} is defined twice")
-            applies = raw.get("applies_to", {})
-            needs = tuple(applies.get("capabilities", ()))
-            bad = unknown_capabilities(needs)
-            if bad:
-                raise ConfigError(
-                    f"{toml_path}: requirement {raw['id']!r}: applies_to.capabilities {bad[0]!r} is not a "
-                    f"known capability (known: {', '.join(sorted(CAPABILITIES))})"
-                )
-            source = raw.get("source", "")
-            if not isinstance(source, str):
-                raise ConfigError(
-                    f"{toml_path}: requirement {raw['id']!r}: source {source!r} is not a string"
-                )
-            reqs[raw["id"]] = Requirement(
-                id=raw["id"],
-                level=raw["level"],
-                title_en=raw["title_en"],
-                title_zh=raw["title_zh"],
-                rationale=raw.get("rationale", ""),
-                profiles=tuple(applies.get("profiles", ())),
-                kinds=tuple(applies.get("kinds", ())),
-                capabilities=needs,
-                source=source,
-                suite=str(data["id"]),
-            )
-        return Suite(
-            id=data["id"],
-            version=str(data["version"]),
-            title_en=data["title_en"],
-            title_zh=data["title_zh"],
-            path=path,
-            requirements=reqs,
-        )
-    except KeyError as exc:
-        raise ConfigError(f"{toml_path}: missing key {exc.args[0]!r}") from None
+    top = table(data, Where(toml_path), SUITE_KEYS, required=("id", "version", "title_en", "title_zh"))
+    reqs: dict[str, Requirement] = {}
+    for number, raw in enumerate(top.get("requirements", ()), 1):
+        req = _requirement(raw, toml_path, number, top["id"])
+        if req.id in reqs:
+            raise Where(toml_path, f"requirement {req.id!r}", "id").fail(req.id, "defined twice")
+        reqs[req.id] = req
+    return Suite(id=top["id"], version=top["version"], title_en=top["title_en"], title_zh=top["title_zh"],
+                 path=path, requirements=reqs)
+
+
+def _requirements(value: Any, where: Where) -> list[Any]:
+    if not isinstance(value, list):
+        raise where.fail(value, "expected [[requirements]] tables")
+    return value
+
+
+SUITE_KEYS: dict[str, Checker] = {
+    "id": string,
+    "version": scalar_text,
+    "title_en": text,
+    "title_zh": text,
+    "requirements": _requirements,
+}
+
+
+def _requirement_keys() -> dict[str, Checker]:
+    applies_to = {
+        "profiles": list_of(one_of(*profile_names()), "profile names"),
+        "kinds": list_of(one_of(*DEVICE_KINDS), "device kinds"),
+        "capabilities": check_capabilities,
+    }
+    return {
+        "id": string,
+        "level": one_of(*LEVELS),
+        "title_en": text,
+        "title_zh": text,
+        "rationale": text,
+        "source": text,
+        "applies_to": table_of(applies_to),
+    }
+
+
+def _requirement(raw: Any, toml_path: Path, number: int, suite: str) -> Requirement:
+    # Named by its id when it has one, else by its place in the file.
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    where = Where(toml_path, f"requirement {rid!r}" if isinstance(rid, str) else f"requirement #{number}")
+    f = table(raw, where, _requirement_keys(), required=("id", "level", "title_en", "title_zh"))
+    applies = f.pop("applies_to", {})
+    return Requirement(**f, profiles=applies.get("profiles", ()), kinds=applies.get("kinds", ()),
+                       capabilities=applies.get("capabilities", ()), suite=suite)
 
 
 def discover_suites(root: Path | None = None) -> dict[str, Suite]:

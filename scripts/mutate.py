@@ -48,6 +48,13 @@ MODULES: dict[str, list[str]] = {
     "harness/report/bundle.py": ["tests/test_bundle_verify.py"],
     "harness/platform/auth/policy.py": ["tests/test_platform_policy.py"],
     "harness/transports/serial_framing.py": ["tests/test_console_framing.py", "tests/test_console_rules.py"],
+    "harness/transports/serial_protocol.py": ["tests/test_serial_protocol.py"],
+    "harness/checks/buses.py": ["tests/test_checks_peripherals_network.py"],
+    "harness/checks/network.py": ["tests/test_checks_peripherals_network.py"],
+    "harness/checks/power.py": ["tests/test_checks_power_media.py"],
+    "harness/checks/media.py": ["tests/test_checks_power_media.py"],
+    "harness/checks/smcrypto.py": ["tests/test_checks_smcrypto.py"],
+    "harness/capabilities.py": ["tests/test_capabilities.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}

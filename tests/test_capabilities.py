@@ -46,7 +46,7 @@ def test_suite_refuses_an_unknown_capability(tmp_path: Path) -> None:
         'id = "x"\nversion = "1"\ntitle_en = "x"\ntitle_zh = "x"\n[[requirements]]\nid = "X-1"\nlevel = "MUST"\n'
         'title_en = "x"\ntitle_zh = "x"\napplies_to = { capabilities = ["usb3"] }\n'
     )
-    with pytest.raises(ConfigError, match=r"requirement 'X-1': applies_to.capabilities 'usb3' is not a known"):
+    with pytest.raises(ConfigError, match=r"suite.toml: requirement 'X-1', key 'applies_to.capabilities' = 'usb3': not a known "):
         load_suite(tmp_path)
 
 

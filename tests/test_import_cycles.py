@@ -14,10 +14,7 @@ PACKAGE_ROOT = Path(harness.__file__).parent
 
 # Cycles someone is removing right now, each with who removes it; the test fails once they are gone
 # too, so this list cannot outlive them.
-KNOWN: set[frozenset[str]] = {
-    # The lab's [lab] checker borrows the inventory's; the one config checker (issue 11 item 3) ends it.
-    frozenset({"harness.inventory", "harness.lab.lab_config"}),
-}
+KNOWN: set[frozenset[str]] = set()
 
 
 def module_names(root: Path) -> dict[str, Path]:

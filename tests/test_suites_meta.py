@@ -151,7 +151,7 @@ def test_a_source_that_is_not_a_string_is_refused(tmp_path: Path):
         'title_en = "t"\ntitle_zh = "t"\nsource = ["a", "b"]\n',
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match=r"suite.toml: requirement 'X-1': source \['a', 'b'\] is not a string"):
+    with pytest.raises(ConfigError, match=r"suite.toml: requirement 'X-1', key 'source' = \['a', 'b'\]: expected a string$"):
         load_suite(tmp_path / "x")
 
 

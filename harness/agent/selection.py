@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..config_check import suggest
 from ..errors import ConfigError
-from ..inventory import _suggest
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def pick_for_tag(devices: Sequence[DeviceState], tag: str) -> DeviceState:
     matching = [d for d in devices if tag in d.tags]
     if not matching:
         known = sorted({t for d in devices for t in d.tags})
-        raise ConfigError(f"--tag {tag!r}: no registered device has it{_suggest(tag, known)}")
+        raise ConfigError(f"--tag {tag!r}: no registered device has it{suggest(tag, known)}")
     free = [d for d in matching if d.free]
     if free:
         return min(free, key=lambda d: d.name)
@@ -64,7 +64,7 @@ def resolve(
     for name in names:
         if name not in by_name:
             raise ConfigError(
-                f"--device {name!r}: no such registered device{_suggest(name, by_name)} "
+                f"--device {name!r}: no such registered device{suggest(name, by_name)} "
                 "(an agent registers its inventory's devices when it starts)"
             )
         chosen.append(by_name[name])

@@ -10,33 +10,12 @@ import sys
 import click
 
 from ..errors import ConfigError, HarnessError, describe_os_error
-from .app import EXIT_LAB, EXIT_USAGE, accept_inventory_after, cli, default_inventory, fail
+from .app import EXIT_LAB, EXIT_USAGE, cli, default_inventory, fail
 
 __all__ = ["EXIT_LAB", "EXIT_USAGE", "cli", "default_inventory", "fail", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from . import (  # noqa: F401  (registers the commands)
-        agent_cmd,
-        cert_cmd,
-        devices,
-        diff_cmd,
-        exec_cmd,
-        keys_cmd,
-        lab_cmd,
-        platform_admin,
-        platform_audit,
-        platform_cmd,
-        platform_local,
-        platform_notify,
-        publish_cmd,
-        report_cmd,
-        run_cmd,
-        suites_cmd,  # noqa: F401  (registers `harness suites`)
-    )
-
-    accept_inventory_after(cli)
-
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:  # `harness` alone: the help, exit 2

@@ -22,8 +22,9 @@ from ..agent.loop import Agent, AgentConfig
 from ..agent.names import DEFAULT_HEALTH_SUITE
 from ..agent.owner import me, parse_duration
 from ..agent.runner import SuiteRunner
+from ..config_check import suggest
 from ..errors import ConfigError
-from ..inventory import _suggest, load_inventory
+from ..inventory import load_inventory
 from ..suites import default_suites_root, discover_suites
 from .app import cli
 from .params import HOUR, WEEK, Seconds
@@ -105,7 +106,7 @@ def submit(suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str
     known = discover_suites(suites_root or default_suites_root())
     for suite in suite_ids:
         if known and suite not in known:
-            raise ConfigError(f"unknown suite {suite!r}{_suggest(suite, known)}")
+            raise ConfigError(f"unknown suite {suite!r}{suggest(suite, known)}")
     db = _db(db_url)
     submitter = me()
 

@@ -1,6 +1,7 @@
 """The inventory's `[lab]` section: which devices of the inventory are simulated, by which persona,
-with which faults, and where the lab keeps its state. Validated with the inventory's own one-line
-errors (file, device, key, value, did-you-mean; the CLI exits 2).
+with which faults, and where the lab keeps its state. Checked with harness.config_check, in the
+one-line errors every config file gives (file, device, key, value, did-you-mean; the CLI exits 2).
+The inventory parses it, so this module never imports the inventory.
 
     [lab]
     state_dir = ".lab"          # beside the inventory unless absolute
@@ -25,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.config_check import Where, device_where, one_of, seconds, string, suggest
 from harness.errors import ConfigError
-from harness.inventory import _suggest, _Where
 from harness.lab.faults import Faults
 from harness.lab.persona import list_personas
 from harness.specs import DeviceSpec
@@ -40,6 +41,9 @@ LOOPBACK = ("127.0.0.1", "localhost")
 FORBIDDEN_PORTS = (*range(5555, 5586), 5037)
 SOCKET_URL = re.compile(r"^socket://(?P<host>[^:/]+):(?P<port>\d+)/?$")
 LAB_KEYS = ("state_dir", "adb_server", "hdc_server", "devices")
+# The link kinds (harness.links) a simulated device serves: each has its endpoint check below, its
+# LabDevice field, and its server in lab/device/links.py, started by lab/device/simulated.py.
+SIMULATED_LINKS = ("ssh", "adb", "hdc", "serial")
 DEVICE_KEYS = ("persona", "boot_time", "console_port", "faults")
 
 
@@ -92,7 +96,7 @@ class LabConfig:
     def get(self, name: str) -> LabDevice:
         if name not in self.devices:
             raise ConfigError(f"{self.inventory}: no simulated device named {name!r}"
-                              f"{_suggest(name, self.devices)} (see [lab.devices])")
+                              f"{suggest(name, self.devices)} (see [lab.devices])")
         return self.devices[name]
 
 
@@ -100,13 +104,13 @@ def parse_lab(raw: Any, path: Path, devices: dict[str, DeviceSpec]) -> LabConfig
     """The validated [lab] table, or None when the inventory has none."""
     if raw is None:
         return None
-    where = _Where(path, None, "lab")
+    where = Where(path, None, "lab")
     if not isinstance(raw, dict):
         raise where.fail(raw, "expected a [lab] table")
     for key, value in raw.items():
         if key not in LAB_KEYS:
-            raise where.child(key).fail(value, f"unknown key{_suggest(key, LAB_KEYS)}")
-    state_dir = Path(_string(raw.get("state_dir", DEFAULT_STATE_DIR), where.child("state_dir"))).expanduser()
+            raise where.child(key).fail(value, f"unknown key{suggest(key, LAB_KEYS)}")
+    state_dir = Path(string(raw.get("state_dir", DEFAULT_STATE_DIR), where.child("state_dir"))).expanduser()
     if not state_dir.is_absolute():
         state_dir = path.parent / state_dir
     adb_port = _port(raw.get("adb_server", DEFAULT_ADB_SERVER_PORT), where.child("adb_server"))
@@ -119,32 +123,23 @@ def parse_lab(raw: Any, path: Path, devices: dict[str, DeviceSpec]) -> LabConfig
     config = LabConfig(inventory=path, state_dir=state_dir, adb_server_port=adb_port, devices={},
                        hdc_server_port=hdc_port)
     for name, table in lab_devices.items():
-        dev_where = _Where(path, name, f"lab.devices.{name}")
+        dev_where = device_where(path, name).at(f"lab.devices.{name}")
         if name not in devices:
-            raise dev_where.fail(name, f"no [devices.{name}] entry to simulate{_suggest(name, devices)}")
+            raise dev_where.fail(name, f"no [devices.{name}] entry to simulate{suggest(name, devices)}")
         config.devices[name] = _lab_device(name, table, dev_where, devices[name], config)
     return config
 
 
-def _lab_device(name: str, raw: Any, where: _Where, spec: DeviceSpec, config: LabConfig) -> LabDevice:
+def _lab_device(name: str, raw: Any, where: Where, spec: DeviceSpec, config: LabConfig) -> LabDevice:
     if not isinstance(raw, dict):
         raise where.fail(raw, "expected a table")
     for key, value in raw.items():
         if key not in DEVICE_KEYS:
-            raise where.child(key).fail(value, f"unknown key{_suggest(key, DEVICE_KEYS)}")
+            raise where.child(key).fail(value, f"unknown key{suggest(key, DEVICE_KEYS)}")
     if "persona" not in raw:
         raise where.child("persona").fail(None, "required key is missing")
-    personas = list_personas()
-    persona = raw["persona"]
-    if persona not in personas:
-        hint = _suggest(str(persona), personas)
-        raise where.child("persona").fail(persona, f"expected one of {', '.join(personas)}{hint}")
-    boot_time = None
-    if "boot_time" in raw:
-        boot_time = raw["boot_time"]
-        if isinstance(boot_time, bool) or not isinstance(boot_time, int | float) or boot_time < 0:
-            raise where.child("boot_time").fail(boot_time, "expected a number of seconds >= 0")
-        boot_time = float(boot_time)
+    persona = one_of(*list_personas())(raw["persona"], where.child("persona"))
+    boot_time = seconds(raw["boot_time"], where.child("boot_time")) if "boot_time" in raw else None
     faults = Faults()
     if "faults" in raw:
         if not isinstance(raw["faults"], dict):
@@ -154,6 +149,10 @@ def _lab_device(name: str, raw: Any, where: _Where, spec: DeviceSpec, config: La
         except (TypeError, ValueError) as exc:
             raise where.child("faults").fail(raw["faults"], str(exc)) from None
     console_port = _port(raw["console_port"], where.child("console_port")) if "console_port" in raw else None
+    for kind in spec.transports:
+        if kind not in SIMULATED_LINKS:
+            raise where.at(kind).fail(
+                None, f"the lab does not simulate {kind} links (it simulates {', '.join(SIMULATED_LINKS)})")
     return LabDevice(
         name=name, persona=persona, boot_time=boot_time, faults=faults,
         ssh_port=_ssh_port(spec, where), adb_port=_adb_port(spec, where, config),
@@ -162,21 +161,21 @@ def _lab_device(name: str, raw: Any, where: _Where, spec: DeviceSpec, config: La
     )
 
 
-def _ssh_port(spec: DeviceSpec, where: _Where) -> int | None:
+def _ssh_port(spec: DeviceSpec, where: Where) -> int | None:
     if spec.ssh is None:
         return None
-    dev = _Where(where.path, where.device, "ssh.host")
+    dev = where.at("ssh.host")
     if spec.ssh.host not in LOOPBACK:
         raise dev.fail(spec.ssh.host, "a simulated device listens on 127.0.0.1")
     if spec.ssh.jump is not None:
         raise dev.child("jump").fail(spec.ssh.jump.host, "a simulated device is reached directly")
-    return _port(spec.ssh.port, _Where(where.path, where.device, "ssh.port"))
+    return _port(spec.ssh.port, where.at("ssh.port"))
 
 
-def _adb_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
+def _adb_port(spec: DeviceSpec, where: Where, config: LabConfig) -> int | None:
     if spec.adb is None:
         return None
-    dev = _Where(where.path, where.device, "adb")
+    dev = where.at("adb")
     if (spec.adb.server_host, spec.adb.server_port) not in ((h, config.adb_server_port) for h in LOOPBACK):
         raise dev.child("server").fail(f"{spec.adb.server_host}:{spec.adb.server_port}",
                                        f"expected the lab's adb server 127.0.0.1:{config.adb_server_port}")
@@ -190,10 +189,10 @@ def _adb_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
     return _port(int(m[1]), dev.child("connect"))
 
 
-def _hdc_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
+def _hdc_port(spec: DeviceSpec, where: Where, config: LabConfig) -> int | None:
     if spec.hdc is None:
         return None
-    dev = _Where(where.path, where.device, "hdc")
+    dev = where.at("hdc")
     if (spec.hdc.server_host, spec.hdc.server_port) not in ((h, config.hdc_server_port) for h in LOOPBACK):
         raise dev.child("server").fail(f"{spec.hdc.server_host}:{spec.hdc.server_port}",
                                        f"expected the lab's hdc server 127.0.0.1:{config.hdc_server_port}")
@@ -207,12 +206,12 @@ def _hdc_port(spec: DeviceSpec, where: _Where, config: LabConfig) -> int | None:
     return port
 
 
-def _console_port(spec: DeviceSpec, where: _Where, config: LabConfig, console_port: int | None) -> int | None:
+def _console_port(spec: DeviceSpec, where: Where, config: LabConfig, console_port: int | None) -> int | None:
     if spec.serial is None:
         if console_port is not None:
             raise where.child("console_port").fail(console_port, "the device has no [serial] table")
         return None
-    dev = _Where(where.path, where.device, "serial.port")
+    dev = where.at("serial.port")
     m = SOCKET_URL.match(spec.serial.port)
     if m is not None:
         if m["host"] not in LOOPBACK:
@@ -227,13 +226,7 @@ def _console_port(spec: DeviceSpec, where: _Where, config: LabConfig, console_po
     return console_port
 
 
-def _string(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise where.fail(value, "expected a non-empty string")
-    return value
-
-
-def _port(value: Any, where: _Where) -> int:
+def _port(value: Any, where: Where) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 65535:
         raise where.fail(value, "expected a TCP port from 1024 to 65535")
     if value in FORBIDDEN_PORTS:
