@@ -3,6 +3,7 @@ did-you-mean; unknown keys refused; the lists of device kinds, profiles and link
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,7 +13,7 @@ import pytest
 
 from harness.config_check import Where, int_range, list_of, string, table, table_of
 from harness.errors import ConfigError
-from harness.inventory import parse_inventory
+from harness.inventory import load_inventory, parse_inventory
 from harness.lab.persona import PERSONAS_DIR, list_personas, load_persona, parse_persona
 from harness.profiles import FAMILIES, load_profile, parse_profile, profile_names
 from harness.specs import DEVICE_KINDS, LINK_KINDS, DeviceSpec
@@ -256,3 +257,16 @@ def test_every_shipped_persona_loads_with_a_shipped_profile_and_kind() -> None:
     for name in names:
         persona = load_persona(name)
         assert persona.os_profile in profile_names() and persona.device_kind in DEVICE_KINDS
+
+
+# --- the examples people copy ---------------------------------------------------------------------
+
+
+def test_the_shipped_inventory_and_every_readme_inventory_example_load(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    assert load_inventory(root / "devices.toml").lab is not None
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[devices." in b]
+    assert len(blocks) >= 2
+    for block in blocks:
+        assert parse_inventory(block, tmp_path / "devices.toml").devices, block
