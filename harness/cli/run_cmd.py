@@ -17,6 +17,7 @@ import click
 from ..atomic_file import write_atomic
 from ..errors import ConfigError
 from ..inventory import load_inventory
+from ..links import LINKS
 from ..locks import LockHolder, hold_devices
 from ..plugin.selection import Shard
 from ..preflight import check_links
@@ -120,7 +121,7 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
               help="Finish RUN (id, path or 'latest'): only planned tests without a result.")
 @click.option("--suites-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of suites (default: the suites beside the harness).")
-@click.option("--via", type=click.Choice(["ssh", "adb", "hdc", "serial"]), default=None, help="Link to use.")
+@click.option("--via", type=click.Choice(LINKS.names()), default=None, help="Link to use.")
 @wait_lock_option
 @click.option("--publish", "publish_url", default=None, metavar="URL", callback=check_publish_option,
               help="Then publish the bundle to the platform at URL (token: $HARNESS_PLATFORM_TOKEN).")
@@ -207,7 +208,7 @@ def _resume(ref: str, reports: Path, opts: RunOptions, wait_lock: float) -> int:
 @cli.command("retry")
 @click.argument("run_ref", metavar="RUN")
 @click.option("--force", is_flag=True, help="Retry even on a device whose build fingerprint changed.")
-@click.option("--via", type=click.Choice(["ssh", "adb", "hdc", "serial"]), default=None, help="Link to use.")
+@click.option("--via", type=click.Choice(LINKS.names()), default=None, help="Link to use.")
 @wait_lock_option
 @common_options
 def retry(run_ref: str, force: bool, via: str | None, wait_lock: float, reports: Path, junit: Path | None,
