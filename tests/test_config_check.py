@@ -271,3 +271,39 @@ def test_the_shipped_inventory_and_every_readme_inventory_example_load(tmp_path:
     assert len(blocks) >= 2
     for block in blocks:
         assert parse_inventory(block, tmp_path / "devices.toml").devices, block
+
+
+# --- the inventory's [lab] ------------------------------------------------------------------------
+
+LAB = """[devices.kylin-v10]
+kind = "board"
+profile = "kylin"
+ssh = { host = "127.0.0.1", port = 27301 }
+
+[lab]
+state_dir = "state"
+
+[lab.devices.kylin-v10]
+persona = "kylin-v10"
+boot_time = 0.5
+"""
+
+LAB_BAD = [
+    ('state_dir = "state"', "state_dir = 3", "key 'lab.state_dir' = 3: expected a non-empty string"),
+    ('state_dir = "state"', 'stat_dir = "state"',
+     "key 'lab.stat_dir' = 'state': unknown key (did you mean 'state_dir'?)"),
+    ("boot_time = 0.5", 'boot_time = "fast"',
+     "device 'kylin-v10', key 'lab.devices.kylin-v10.boot_time' = 'fast': expected a number of seconds >= 0"),
+    ('persona = "kylin-v10"', "persona = 10",
+     "device 'kylin-v10', key 'lab.devices.kylin-v10.persona' = 10: expected one of "),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), LAB_BAD, ids=[b[1][:20] for b in LAB_BAD])
+def test_a_bad_lab_section_is_one_line_naming_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in LAB
+    path = tmp_path / "devices.toml"
+    assert parse_inventory(LAB, path).lab is not None
+    with pytest.raises(ConfigError) as exc:
+        parse_inventory(LAB.replace(old, new, 1), path)
+    assert message(exc).startswith(f"{path}: {expected}"), message(exc)
