@@ -14,7 +14,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..results.journal_records import RESULT
-from .rundir import RunDir, RunInfo, SuiteRef, create_run_dir, host_name, operator_name
+from ..results.run_info import RunInfo, SuiteRef
+from .rundir import RunDir, create_run_dir, host_name, operator_name
 
 
 def _result_key(line: dict[str, Any]) -> tuple[str, int, int] | None:
