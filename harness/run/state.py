@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.journal import DeviceJournal, read_journal
+from ..results.journal import NOT_FOUND, DeviceJournal, read_journal
 from ..results.journal_records import PlannedTest
 from ..results.model import Outcome, TestRecord
 
@@ -53,10 +53,11 @@ class DeviceState:
         return [t for t in ids if len(done.get(t, ())) < repeats]
 
     def latest(self) -> dict[str, TestRecord]:
-        """Each planned test's deciding record, as results.json shows it: its latest attempt's, the
-        deciding one of that attempt's repeats; NOT_RUN for a run that never finished."""
-        planned = [(t, "") for t in self.planned.values()]
-        return {h.test.test_id: h.decider for h in self.journal.histories(planned)}
+        """Each test's deciding record, as results.json shows it: its latest attempt's, the deciding
+        one of that attempt's repeats; NOT_RUN for a run that never finished. A test asked for but not
+        collected is left out: running it again would not find it either."""
+        tests = [(t, why) for t, why in self.journal.tests() if why != NOT_FOUND]
+        return {h.test.test_id: h.decider for h in self.journal.histories(tests)}
 
     def to_retry(self) -> list[str]:
         return [t for t, rec in self.latest().items() if rec.outcome in RETRY_OUTCOMES]
