@@ -300,17 +300,19 @@ def test_a_suite_the_run_used_but_cannot_be_found_is_an_error_not_a_quiet_verdic
 
 
 @pytest.mark.parametrize(
-    ("message", "unreachable"),
+    ("fields", "unreachable"),
     [
-        ("device unreachable: ConnectFailed: refused", True),
-        ("setup: device unreachable: ConnectFailed: refused; teardown: ValueError: x", True),
-        ("ConnectionLost: link dropped", False),
+        ({"unreachable": True, "message": "setup: device unreachable: refused; teardown: ValueError: x"}, True),
+        # What says so is the record's field, not its words.
+        ({"unreachable": True, "message": "the board's own words"}, True),
+        ({"message": "device unreachable: but only in the text"}, False),
+        ({"message": "ConnectionLost: link dropped"}, False),
     ],
 )
 def test_a_device_gone_is_unreachable_whatever_phase_said_so(
-    tmp_path: Path, suites_root: Path, message: str, unreachable: bool
+    tmp_path: Path, suites_root: Path, fields: dict[str, Any], unreachable: bool
 ) -> None:
-    broken = {**result(B, "ERROR", ["DEMO-2"]), "message": message}
+    broken = {**result(B, "ERROR", ["DEMO-2"]), **fields}
     write_journal(tmp_path, [plan(1, [(A, ["DEMO-1"]), (B, ["DEMO-2"])]), DEVICE, result(A, "PASS", ["DEMO-1"]), broken])
     (device,) = build_results(tmp_path, suites_root=suites_root)["devices"]
     assert device["reachable"] is (not unreachable)

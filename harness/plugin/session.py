@@ -21,7 +21,7 @@ from ..secrets import redact
 from .device_evidence import DATA_ONLY, NO_EVIDENCE, EvidenceTracker, data_only_reason, uses_device
 from .evidence import CommandLog
 from .journal_writer import JournalWriter, progress_fd_from_env
-from .link import DeviceLink
+from .link import DeviceLink, DeviceUnreachable
 from .options import HarnessOptions
 from .outcome import PhaseOutcome, TestTimedOut, classify, combine
 from .selection import read_only_file, select, suite_test_id
@@ -271,6 +271,8 @@ class HarnessSession:
         phase = classify(call.when, report.outcome, exc, xfail_reason=getattr(report, "wasxfail", None))
         if self.current is not None:
             self.current.phases.append(phase)
+            if isinstance(exc, DeviceUnreachable):
+                self.current.record.unreachable = True
         if exc is not None and self.link is not None:
             self.link.note_error(exc)
             if isinstance(exc, TestTimedOut):
