@@ -5,7 +5,6 @@ ConfigError (the CLI exits 2). Unknown keys are refused, with a "did you mean" w
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import tomllib
@@ -14,43 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from .capabilities import check_names as check_capabilities
-from .config_check import (
-    Checker,
-    Where,
-    boolean,
-    device_where,
-    env_name,
-    int_range,
-    one_of,
-    positive_seconds,
-    regex,
-    string,
-    suggest,
-    table,
-)
+from .config_check import Where, device_where, int_range, one_of, string, suggest, table
 from .errors import ConfigError
 from .lab.lab_config import LabConfig, parse_lab
+from .links import LINKS
 from .profiles import profile_names
-from .secrets import Secret, weakness
-from .specs import (
-    DEVICE_KINDS,
-    LINK_KINDS,
-    AdbSpec,
-    Declared,
-    DeviceSpec,
-    HdcSpec,
-    JumpSpec,
-    SerialSpec,
-    SshSpec,
-)
+from .secrets import weakness
+from .specs import DEVICE_KINDS, LINK_KINDS, Declared, DeviceSpec
 
 log = logging.getLogger("harness.inventory")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
-_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
-HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
-HOSTPORT_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[0-9a-fA-F:]+\]|[^:@\s]+)(?::(?P<port>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -92,177 +65,7 @@ def _tags(value: Any, where: Where) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _fingerprint(value: Any, where: Where) -> str:
-    if not isinstance(value, str) or not FINGERPRINT_RE.match(value):
-        raise where.fail(value, "expected a host key fingerprint like 'SHA256:' + 43 base64 characters")
-    return value
-
-
-def _path_under(base: Path) -> Checker:
-    def check(value: Any, where: Where) -> Path:
-        path = Path(string(value, where)).expanduser()
-        return path if path.is_absolute() else (base / path)
-
-    return check
-
-
-def is_host(text: str) -> bool:
-    """An IP address or a name a resolver could look up: never a path, a URL, a user@ or a leading '-'
-    (those only fail once something tries to connect)."""
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return bool(HOSTNAME_RE.match(text))
-
-
-def _host(value: Any, where: Where) -> str:
-    text = string(value, where)
-    if not is_host(text):
-        raise where.fail(value, "expected a host name or IP address")
-    return text
-
-
-def _hostport(default_port: int | None) -> Checker:
-    def check(value: Any, where: Where) -> tuple[str | None, str, int]:
-        m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
-        port = int(m["port"]) if m and m["port"] else default_port
-        shape = "[user@]host[:port]" if default_port is not None else "host:port"
-        if not m or port is None or not 1 <= port <= 65535 or not is_host(m["host"].strip("[]")):
-            raise where.fail(value, f"expected {shape}")
-        return m["user"], m["host"].strip("[]"), port
-
-    return check
-
-
-SERIAL_URLS = ("socket://", "rfc2217://")
-
-
-def _serial_port(value: Any, where: Where) -> str:
-    """A device path, or socket:// or rfc2217:// with host:port (rfc2217 may add ?options)."""
-    text = string(value, where)
-    if "://" not in text:
-        return text
-    scheme = next((s for s in SERIAL_URLS if text.startswith(s)), None)
-    if scheme is None:
-        raise where.fail(value, "expected a device path, socket://host:port or rfc2217://host:port")
-    address = text[len(scheme):]
-    if scheme == "rfc2217://":
-        address = address.partition("?")[0]
-    m = HOSTPORT_RE.match(address)
-    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535 \
-            or not is_host(m["host"].strip("[]")):
-        raise where.fail(value, f"expected {scheme}host:port")
-    return text
-
-
-def _password(fields: dict[str, Any], where: Where) -> Secret:
-    if "password" in fields and "password_env" in fields:
-        raise where.child("password").fail(None, "give either password or password_env, not both")
-    return Secret(inline=fields.pop("password", None), env=fields.pop("password_env", None))
-
-
-# --- the tables -----------------------------------------------------------------------------------
-
-
-def _ssh(raw: Any, where: Where, base: Path) -> SshSpec:
-    path = _path_under(base)
-    f = table(
-        raw,
-        where,
-        {
-            "host": _host,
-            "port": int_range(1, 65535),
-            "user": string,
-            "key_file": path,
-            "password": string,
-            "password_env": env_name,
-            "known_hosts": path,
-            "host_key": _fingerprint,
-            "accept_unknown_host_key": boolean,
-            "jump": _hostport(22),
-            "ssh_config": path,
-            "connect_timeout": positive_seconds,
-        },
-        required=("host",),
-    )
-    password = _password(f, where)
-    if "jump" in f:
-        user, host, port = f.pop("jump")
-        f["jump"] = JumpSpec(host=host, port=port, user=user)
-    return SshSpec(password=password, **f)
-
-
-def _adb(raw: Any, where: Where) -> AdbSpec:
-    f = table(raw, where, {"serial": string, "server": _hostport(5037), "connect": _hostport(None)},
-               required=("serial",))
-    if "server" in f:
-        user, host, port = f.pop("server")
-        if user:
-            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
-        f["server_host"], f["server_port"] = host, port
-    if "connect" in f:
-        user, _host_, _port = f["connect"]
-        if user:
-            raise where.child("connect").fail(raw["connect"], "expected host:port (no user)")
-        f["connect"] = raw["connect"]
-    return AdbSpec(**f)
-
-
-# hdc's connect key travels in a 32-byte field, NUL included.
-HDC_KEY_MAX = 31
-HDC_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
-
-
-def _hdc_target(value: Any, where: Where) -> str:
-    text = string(value, where)
-    if not HDC_KEY_RE.match(text) or len(text.encode()) > HDC_KEY_MAX:
-        raise where.fail(value, f"expected a serial or IP:PORT of at most {HDC_KEY_MAX} characters, "
-                                "no spaces")
-    return text
-
-
-def _hdc_address(value: Any, where: Where) -> str:
-    m = HOSTPORT_RE.match(value) if isinstance(value, str) else None
-    if not m or m["user"] or not m["port"] or not 1 <= int(m["port"]) <= 65535:
-        raise where.fail(value, "expected IP:PORT (the device's hdcd over TCP)")
-    return _hdc_target(value, where)
-
-
-def _hdc(raw: Any, where: Where, base: Path) -> HdcSpec:
-    f = table(raw, where, {"target": _hdc_target, "server": _hostport(8710), "connect": _hdc_address,
-                            "client": _path_under(base)}, required=("target",))
-    if "server" in f:
-        user, host, port = f.pop("server")
-        if user:
-            raise where.child("server").fail(raw["server"], "expected host:port (no user)")
-        f["server_host"], f["server_port"] = host, port
-    if "connect" in f and f["connect"] != f["target"]:
-        raise where.child("target").fail(f["target"], f"expected {f['connect']!r} (the hdc server names a "
-                                                      "TCP device by the address it was connected to)")
-    return HdcSpec(**f)
-
-
-def _serial(raw: Any, where: Where, base: Path) -> SerialSpec:
-    f = table(
-        raw,
-        where,
-        {
-            "port": _serial_port,
-            "baud": int_range(50, 12_000_000),
-            "user": string,
-            "password": string,
-            "password_env": env_name,
-            "prompt": regex,
-            "login_prompt": regex,
-            "password_prompt": regex,
-        },
-        required=("port",),
-    )
-    password = _password(f, where)
-    if "://" not in f["port"] and not Path(f["port"]).expanduser().is_absolute():
-        f["port"] = str(base / f["port"])  # a device path, like key files, is relative to the inventory
-    return SerialSpec(password=password, **f)
+# --- the tables (each link kind's is in its module in harness.links) -------------------------------
 
 
 def _declared(raw: Any, where: Where) -> Declared:
@@ -303,22 +106,17 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
         required=("kind", "profile"),
     )
     links: dict[str, Any] = {}
-    if "ssh" in raw:
-        links["ssh"] = _ssh(raw["ssh"], where.child("ssh"), path.parent)
-    if "adb" in raw:
-        links["adb"] = _adb(raw["adb"], where.child("adb"))
-    if "hdc" in raw:
-        links["hdc"] = _hdc(raw["hdc"], where.child("hdc"), path.parent)
-    if "serial" in raw:
-        links["serial"] = _serial(raw["serial"], where.child("serial"), path.parent)
+    for link in LINKS:
+        if link.name in raw:
+            links[link.name] = link.parse(raw[link.name], where.child(link.name), path.parent)
     if not links:
-        raise where.child("ssh").fail(None, "a device needs at least one transport table: "
-                                            "ssh, adb, hdc or serial")
+        raise where.child(LINK_KINDS[0]).fail(None, "a device needs at least one transport table: "
+                                                    f"{', '.join(LINK_KINDS[:-1])} or {LINK_KINDS[-1]}")
     primary = simple.get("primary")
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")
     declared = _declared(raw["declared"], where.child("declared")) if "declared" in raw else Declared()
-    spec = DeviceSpec(name=name, source=path, declared=declared, **simple, **links)
+    spec = DeviceSpec(name=name, source=path, declared=declared, links=links, **simple)
     _warn_weak_passwords(spec, links, where)
     return spec
 

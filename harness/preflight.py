@@ -7,13 +7,11 @@ Each problem is a ConfigError in the inventory's one-line form (file, device, ke
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from .errors import ConfigError
 from .inventory import link_error
-from .secrets import Secret
+from .links import LINKS
 from .specs import DeviceSpec
 
 
@@ -25,33 +23,10 @@ def check_link(spec: DeviceSpec, via: str | None = None) -> None:
             f"{spec.source or 'inventory'}: device {spec.name!r} has no {kind} link "
             f"(it has: {', '.join(spec.transports)}); --via {kind} cannot be used with it"
         )
-    if kind == "ssh" and spec.ssh is not None:
-        _file(spec, "ssh.key_file", spec.ssh.key_file, "ssh key file")
-        _file(spec, "ssh.ssh_config", spec.ssh.ssh_config, "ssh config file")
-        _password(spec, "ssh", spec.ssh.password)
-    elif kind == "serial" and spec.serial is not None:
-        _password(spec, "serial", spec.serial.password)
+    for problem in LINKS.get(kind).preflight(spec.links[kind]):
+        raise link_error(spec, f"{kind}.{problem.key}", problem.value, problem.problem)
 
 
 def check_links(specs: Iterable[DeviceSpec], via: str | None = None) -> None:
     for spec in specs:
         check_link(spec, via)
-
-
-def _file(spec: DeviceSpec, key: str, path: Path | None, what: str) -> None:
-    if path is None:
-        return
-    path = path.expanduser()
-    if not path.exists():
-        raise link_error(spec, key, str(path), f"{what} does not exist")
-    if not path.is_file():
-        raise link_error(spec, key, str(path), f"{what} is not a file")
-    if not os.access(path, os.R_OK):
-        raise link_error(spec, key, str(path), f"{what} cannot be read")
-
-
-def _password(spec: DeviceSpec, link: str, secret: Secret) -> None:
-    # Only the variable's name is ever shown; its value is never read here.
-    if secret.env is not None and secret.env not in os.environ:
-        raise link_error(spec, f"{link}.password_env", secret.env,
-                         f"environment variable {secret.env} is not set")

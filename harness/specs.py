@@ -1,77 +1,28 @@
-"""Validated inventory records: one device and the links that reach it. Built by harness.inventory."""
+"""Validated inventory records: one device and the links that reach it. Built by harness.inventory.
+
+Each link kind's spec lives in its module in harness.links; the first kinds' are named here too."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-from .secrets import Secret
+from .links import LINKS
+from .links.adb import AdbSpec
+from .links.hdc import HdcSpec
+from .links.serial import SerialSpec
+from .links.ssh import JumpSpec, SshSpec
+
+__all__ = ["DEVICE_KINDS", "LINK_KINDS", "AdbSpec", "Declared", "DeviceSpec", "HdcSpec", "JumpSpec",
+           "SerialSpec", "SshSpec"]
 
 # The one list of each: the inventory, suite.toml's applies_to, profiles, personas and the lab read these.
 DEVICE_KINDS = ("handset", "board", "module")
-LINK_KINDS = ("ssh", "adb", "hdc", "serial")  # a device's link tables, in the order `transports` lists them
+LINK_KINDS = LINKS.names()  # a device's link tables (harness.links), in the order `transports` lists them
 
-
-@dataclass(frozen=True)
-class AdbSpec:
-    serial: str
-    server_host: str = "127.0.0.1"
-    server_port: int = 5037
-    # Connect the adb server to this address first (`adb connect host:port`), for network devices.
-    connect: str | None = None
-
-
-@dataclass(frozen=True)
-class HdcSpec:
-    """An OpenHarmony device behind an hdc server (OpenHarmony Device Connector)."""
-
-    target: str  # the connect key: a USB serial or IP:PORT, as `hdc list targets` shows it
-    server_host: str = "127.0.0.1"
-    server_port: int = 8710
-    # `hdc tconn IP:PORT` first, for TCP devices.
-    connect: str | None = None
-    # The real hdc client (from the OpenHarmony SDK's toolchains) for file transfers; default: on PATH.
-    client: Path | None = None
-
-
-@dataclass(frozen=True)
-class JumpSpec:
-    host: str
-    port: int = 22
-    user: str | None = None
-
-
-@dataclass(frozen=True)
-class SshSpec:
-    host: str
-    port: int = 22
-    user: str | None = None
-    key_file: Path | None = None
-    password: Secret = field(default_factory=Secret)
-    known_hosts: Path | None = None
-    # Pinned host key fingerprint, "SHA256:<base64>" as ssh-keygen -lf prints it.
-    host_key: str | None = None
-    # Explicit opt-in: accept (and remember in memory) an unknown host key.
-    accept_unknown_host_key: bool = False
-    jump: JumpSpec | None = None
-    # Read ~/.ssh/config (or this file) for HostName, User, Port, IdentityFile, ProxyJump.
-    ssh_config: Path | None = None
-    connect_timeout: float = 10.0
-    # Off by default so a lab run never depends on whoever's agent or ~/.ssh keys happen to be around.
-    allow_agent: bool = False
-    look_for_keys: bool = False
-
-
-@dataclass(frozen=True)
-class SerialSpec:
-    port: str  # a device path or a pyserial URL (socket://, rfc2217://)
-    baud: int = 115200
-    user: str | None = None
-    password: Secret = field(default_factory=Secret)
-    # Regex of the shell prompt the console shows after login (before we set our own).
-    prompt: str = r"[#$] $"  # trailing space required: "#1 SMP" cut after "#" is no prompt
-    login_prompt: str = r"login: ?$"
-    password_prompt: str = r"[Pp]assword: ?$"
+L = TypeVar("L")
 
 
 @dataclass(frozen=True)
@@ -97,17 +48,47 @@ class DeviceSpec:
     soc: str | None = None
     tags: tuple[str, ...] = ()
     declared: Declared = field(default_factory=Declared)
-    adb: AdbSpec | None = None
-    ssh: SshSpec | None = None
-    serial: SerialSpec | None = None
-    hdc: HdcSpec | None = None
+    # Link kind -> its spec (harness.links), in the registry's order. Not hashed: a dict.
+    links: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # Which link `run` uses when several are configured.
     primary: str | None = None
     source: Path | None = None
 
+    def __post_init__(self) -> None:
+        # The registry's order, whatever order the links were given in: it decides the default link.
+        ordered = {k: self.links[k] for k in LINKS.names() if k in self.links}
+        unknown = set(self.links) - set(ordered)
+        if unknown:
+            raise ValueError(f"not link kinds: {', '.join(sorted(unknown))}")
+        object.__setattr__(self, "links", ordered)
+
+    def link(self, kind: str, spec_class: type[L]) -> L | None:
+        """The spec of link `kind`, typed (None when the device has no such link)."""
+        spec = self.links.get(kind)
+        if spec is not None and not isinstance(spec, spec_class):
+            raise TypeError(f"link {kind!r} of {self.name!r} is a {type(spec).__name__}")
+        return spec
+
+    # The first kinds' specs by name, for code about that one kind (the lab, its transport's tests).
+    @property
+    def ssh(self) -> SshSpec | None:
+        return self.link("ssh", SshSpec)
+
+    @property
+    def adb(self) -> AdbSpec | None:
+        return self.link("adb", AdbSpec)
+
+    @property
+    def hdc(self) -> HdcSpec | None:
+        return self.link("hdc", HdcSpec)
+
+    @property
+    def serial(self) -> SerialSpec | None:
+        return self.link("serial", SerialSpec)
+
     @property
     def transports(self) -> list[str]:
-        return [k for k in LINK_KINDS if getattr(self, k) is not None]
+        return list(self.links)
 
     @property
     def primary_transport(self) -> str:

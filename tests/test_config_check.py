@@ -3,17 +3,21 @@ did-you-mean; unknown keys refused; the lists of device kinds, profiles and link
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness.config_check import Where, int_range, list_of, string, table, table_of
 from harness.errors import ConfigError
-from harness.inventory import parse_inventory
+from harness.inventory import load_inventory, parse_inventory
+from harness.lab.persona import PERSONAS_DIR, list_personas, load_persona, parse_persona
+from harness.links import LINKS
 from harness.profiles import FAMILIES, load_profile, parse_profile, profile_names
-from harness.specs import DEVICE_KINDS, LINK_KINDS, DeviceSpec
+from harness.specs import DEVICE_KINDS, LINK_KINDS
 from harness.suites import default_suites_root, discover_suites, load_suite
 
 PATH = Path("conf/devices.toml")
@@ -58,8 +62,8 @@ def test_a_value_under_a_key_that_may_hold_a_password_is_never_shown() -> None:
 
 def test_the_inventory_takes_device_and_link_kinds_from_the_shared_lists(tmp_path: Path) -> None:
     assert DEVICE_KINDS == ("handset", "board", "module") and set(LINK_KINDS) == {"ssh", "adb", "hdc", "serial"}
-    # A device spec lists its links in the shared order, and has a field for each kind.
-    assert set(LINK_KINDS) <= set(DeviceSpec.__dataclass_fields__)
+    # A device spec lists its links in the shared order: the link registry's.
+    assert LINKS.names() == LINK_KINDS
     for kind in DEVICE_KINDS:
         inv = parse_inventory(f'[devices.d]\nkind = "{kind}"\nprofile = "generic-linux"\n'
                               'ssh = {host = "h"}\nserial = {port = "/dev/ttyS0"}\n', tmp_path / "devices.toml")
@@ -200,3 +204,106 @@ def test_every_shipped_profile_loads_and_names_only_known_link_kinds() -> None:
     for name in names:
         profile = load_profile(name)
         assert profile.name == name and profile.family in FAMILIES and set(profile.links) <= set(LINK_KINDS)
+
+
+# --- personas -------------------------------------------------------------------------------------
+
+EULER = (PERSONAS_DIR / "euler-ft2000" / "persona.toml").read_text(encoding="utf-8")
+
+PERSONA_BAD = [
+    ('hostname = "euler-ft2000"', 'hostnme = "euler-ft2000"',
+     "key 'hostnme' = 'euler-ft2000': unknown key (did you mean 'hostname'?)"),
+    ('device_kind = "board"', 'device_kind = "bord"',
+     "key 'device_kind' = 'bord': expected one of handset, board, module (did you mean 'board'?)"),
+    ('os_profile = "openeuler"', 'os_profile = "openeulr"', "key 'os_profile' = 'openeulr': expected one of "),
+    ('release = "5.10', 'relase = "5.10', "key 'uname.relase' = '5.10.0-247.0.0.150.oe2203sp3.aarch64': unknown key "
+                                          "(did you mean 'release'?)"),
+    ("boot_seconds = 40.0", 'boot_seconds = "40"', "key 'boot_seconds' = '40': expected a number of seconds >= 0"),
+    ('selinux = "Enforcing"', 'selinux = "enforcing"',
+     "key 'security.selinux' = 'enforcing': expected one of Enforcing, Permissive, Disabled "
+     "(did you mean 'Enforcing'?)"),
+    ('soc = "FT-2000+"', "", "key 'soc' = None: required key is missing"),
+    ('bin_dir = "/opt/sim/bin"', 'bin_dir = "/usr/local/bin"',
+     "key 'bin_dir' = '/usr/local/bin': expected an absolute path the sandbox composes"),
+    ('id = "euler-ft2000"', 'id = "euler"', "key 'id' = 'euler': does not match its folder 'euler-ft2000'"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), PERSONA_BAD, ids=[b[1][:20] or "no-soc" for b in PERSONA_BAD])
+def test_a_bad_persona_is_one_line_naming_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in EULER
+    folder = tmp_path / "euler-ft2000"
+    folder.mkdir()
+    (folder / "persona.toml").write_text(EULER.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        parse_persona(folder)
+    assert message(exc).startswith(f"{folder / 'persona.toml'}: {expected}"), message(exc)
+
+
+def test_a_persona_takes_kinds_and_profiles_from_the_harness_lists(tmp_path: Path) -> None:
+    # The lab once had its own lists, without `module` and `deepin`: a persona may be either now.
+    folder = tmp_path / "euler-ft2000"
+    folder.mkdir()
+    (folder / "persona.toml").write_text(
+        EULER.replace('device_kind = "board"', 'device_kind = "module"')
+        .replace('os_profile = "openeuler"', 'os_profile = "deepin"'), encoding="utf-8")
+    persona = parse_persona(folder)
+    assert (persona.device_kind, persona.os_profile) == ("module", "deepin")
+    assert persona == replace(load_persona("euler-ft2000"), device_kind="module", os_profile="deepin")
+
+
+def test_every_shipped_persona_loads_with_a_shipped_profile_and_kind() -> None:
+    names = list_personas()
+    assert len(names) == len(list(PERSONAS_DIR.glob("[!_]*/persona.toml"))) >= 6
+    for name in names:
+        persona = load_persona(name)
+        assert persona.os_profile in profile_names() and persona.device_kind in DEVICE_KINDS
+
+
+# --- the examples people copy ---------------------------------------------------------------------
+
+
+def test_the_shipped_inventory_and_every_readme_inventory_example_load(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    assert load_inventory(root / "devices.toml").lab is not None
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[devices." in b]
+    assert len(blocks) >= 2
+    for block in blocks:
+        assert parse_inventory(block, tmp_path / "devices.toml").devices, block
+
+
+# --- the inventory's [lab] ------------------------------------------------------------------------
+
+LAB = """[devices.kylin-v10]
+kind = "board"
+profile = "kylin"
+ssh = { host = "127.0.0.1", port = 27301 }
+
+[lab]
+state_dir = "state"
+
+[lab.devices.kylin-v10]
+persona = "kylin-v10"
+boot_time = 0.5
+"""
+
+LAB_BAD = [
+    ('state_dir = "state"', "state_dir = 3", "key 'lab.state_dir' = 3: expected a non-empty string"),
+    ('state_dir = "state"', 'stat_dir = "state"',
+     "key 'lab.stat_dir' = 'state': unknown key (did you mean 'state_dir'?)"),
+    ("boot_time = 0.5", 'boot_time = "fast"',
+     "device 'kylin-v10', key 'lab.devices.kylin-v10.boot_time' = 'fast': expected a number of seconds >= 0"),
+    ('persona = "kylin-v10"', "persona = 10",
+     "device 'kylin-v10', key 'lab.devices.kylin-v10.persona' = 10: expected one of "),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), LAB_BAD, ids=[b[1][:20] for b in LAB_BAD])
+def test_a_bad_lab_section_is_one_line_naming_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in LAB
+    path = tmp_path / "devices.toml"
+    assert parse_inventory(LAB, path).lab is not None
+    with pytest.raises(ConfigError) as exc:
+        parse_inventory(LAB.replace(old, new, 1), path)
+    assert message(exc).startswith(f"{path}: {expected}"), message(exc)

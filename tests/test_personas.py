@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.lab.persona import OS_PROFILES, SHIMS_DIR, list_personas, load_persona
+from harness.lab.persona import SHIMS_DIR, list_personas, load_persona
+from harness.profiles import profile_names
 
 ALL = ["euler-ft2000", "handset-hmos", "handset-ohos", "kylin-v10", "nonconforming-board", "ohos-rk3568"]
 LINUX = ["euler-ft2000", "kylin-v10", "nonconforming-board"]
@@ -43,7 +44,7 @@ def test_list_personas_names_every_persona_folder_and_no_helpers() -> None:
 def test_persona_loads_with_a_known_profile_and_a_boot_completed_property(name: str) -> None:
     p = load_persona(name)
     assert p.id == name
-    assert p.os_profile in OS_PROFILES
+    assert p.os_profile in profile_names()
     assert p.arch == "arm64" and p.uname.machine == "aarch64"
     key, value = p.boot_completed
     assert p.properties[key] == value

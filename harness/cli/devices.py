@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..device import DeviceStatus, check_device
 from ..inventory import load_inventory
+from ..links import LINKS
 from ..preflight import check_links
 from ..specs import DeviceSpec
 from .app import EXIT_LAB, cli
@@ -20,18 +21,7 @@ from .params import HOUR, Seconds
 
 def describe_links(spec: DeviceSpec) -> dict[str, str]:
     """Where each link goes, secrets left out."""
-    links: dict[str, str] = {}
-    if spec.ssh:
-        user = f"{spec.ssh.user}@" if spec.ssh.user else ""
-        jump = f" via {spec.ssh.jump.host}" if spec.ssh.jump else ""
-        links["ssh"] = f"{user}{spec.ssh.host}:{spec.ssh.port}{jump}"
-    if spec.adb:
-        links["adb"] = f"{spec.adb.serial} @ {spec.adb.server_host}:{spec.adb.server_port}"
-    if spec.hdc:
-        links["hdc"] = f"{spec.hdc.target} @ {spec.hdc.server_host}:{spec.hdc.server_port}"
-    if spec.serial:
-        links["serial"] = f"{spec.serial.port} {spec.serial.baud}"
-    return links
+    return {kind: LINKS.get(kind).describe(link) for kind, link in spec.links.items()}
 
 
 def status_record(status: DeviceStatus) -> dict[str, object]:

@@ -13,6 +13,7 @@ import click
 from ..device import Device
 from ..errors import CommandTimeout, TransportError
 from ..inventory import load_inventory
+from ..links import LINKS
 from ..preflight import check_link
 from .app import cli, fail
 from .device_hold import FORCE, held_device
@@ -20,7 +21,7 @@ from .params import Seconds
 
 EXIT_TIMEOUT = 124
 EXIT_TRANSPORT = 255
-VIA = click.Choice(["ssh", "adb", "hdc", "serial"])
+VIA = click.Choice(LINKS.names())
 TIMEOUT = click.option("--timeout", type=Seconds(0.1), default=600.0, show_default=True)
 
 

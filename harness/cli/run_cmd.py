@@ -17,16 +17,18 @@ import click
 from ..atomic_file import write_atomic
 from ..errors import ConfigError
 from ..inventory import load_inventory
+from ..links import LINKS
 from ..locks import LockHolder, hold_devices
 from ..plugin.selection import Shard
 from ..preflight import check_links
+from ..results.run_info import RunInfo
 from ..run.finish import finish_run
 from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from ..run.merge import merge_runs
 from ..run.output import guard_output
 from ..run.progress import ProgressView, make_progress
 from ..run.retry import check_builds
-from ..run.rundir import RunDir, RunInfo, check_new_run_id, create_run_dir, new_info, resolve_run
+from ..run.rundir import RunDir, check_new_run_id, create_run_dir, new_info, resolve_run
 from ..run.runid import new_run_id
 from ..run.runner import DeviceJob, RunOptions, execute, resume_jobs, retry_jobs, states, suites_of
 from ..run.selection import Selection, collect_test_ids, resolve_suites
@@ -120,7 +122,7 @@ def _options(junit: Path | None, strict: bool, plain: bool, grace: float,
               help="Finish RUN (id, path or 'latest'): only planned tests without a result.")
 @click.option("--suites-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of suites (default: the suites beside the harness).")
-@click.option("--via", type=click.Choice(["ssh", "adb", "hdc", "serial"]), default=None, help="Link to use.")
+@click.option("--via", type=click.Choice(LINKS.names()), default=None, help="Link to use.")
 @wait_lock_option
 @click.option("--publish", "publish_url", default=None, metavar="URL", callback=check_publish_option,
               help="Then publish the bundle to the platform at URL (token: $HARNESS_PLATFORM_TOKEN).")
@@ -207,7 +209,7 @@ def _resume(ref: str, reports: Path, opts: RunOptions, wait_lock: float) -> int:
 @cli.command("retry")
 @click.argument("run_ref", metavar="RUN")
 @click.option("--force", is_flag=True, help="Retry even on a device whose build fingerprint changed.")
-@click.option("--via", type=click.Choice(["ssh", "adb", "hdc", "serial"]), default=None, help="Link to use.")
+@click.option("--via", type=click.Choice(LINKS.names()), default=None, help="Link to use.")
 @wait_lock_option
 @common_options
 def retry(run_ref: str, force: bool, via: str | None, wait_lock: float, reports: Path, junit: Path | None,

@@ -41,6 +41,9 @@ LOOPBACK = ("127.0.0.1", "localhost")
 FORBIDDEN_PORTS = (*range(5555, 5586), 5037)
 SOCKET_URL = re.compile(r"^socket://(?P<host>[^:/]+):(?P<port>\d+)/?$")
 LAB_KEYS = ("state_dir", "adb_server", "hdc_server", "devices")
+# The link kinds (harness.links) a simulated device serves: each has its endpoint check below, its
+# LabDevice field, and its server in lab/device/links.py, started by lab/device/simulated.py.
+SIMULATED_LINKS = ("ssh", "adb", "hdc", "serial")
 DEVICE_KEYS = ("persona", "boot_time", "console_port", "faults")
 
 
@@ -146,6 +149,10 @@ def _lab_device(name: str, raw: Any, where: Where, spec: DeviceSpec, config: Lab
         except (TypeError, ValueError) as exc:
             raise where.child("faults").fail(raw["faults"], str(exc)) from None
     console_port = _port(raw["console_port"], where.child("console_port")) if "console_port" in raw else None
+    for kind in spec.transports:
+        if kind not in SIMULATED_LINKS:
+            raise where.at(kind).fail(
+                None, f"the lab does not simulate {kind} links (it simulates {', '.join(SIMULATED_LINKS)})")
     return LabDevice(
         name=name, persona=persona, boot_time=boot_time, faults=faults,
         ssh_port=_ssh_port(spec, where), adb_port=_adb_port(spec, where, config),

@@ -2,7 +2,10 @@
 
 A persona is a folder under harness/lab/personas/<id>/ with a `persona.toml`, a `files/` tree that
 appears at the same absolute paths inside the device's sandbox, and an optional `bin/` of POSIX sh
-command shims. Shared shims live in personas/_shims/<set>/ and a persona names the sets it uses."""
+command shims. Shared shims live in personas/_shims/<set>/ and a persona names the sets it uses.
+
+persona.toml is checked like every config file (harness.config_check); its profile and device kind are
+the harness's own lists (harness.profiles, harness.specs)."""
 
 from __future__ import annotations
 
@@ -11,15 +14,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.config_check import (
+    Checker,
+    Where,
+    list_of,
+    map_of,
+    one_of,
+    scalar_text,
+    seconds,
+    string,
+    table,
+    table_of,
+    text,
+)
 from harness.errors import ConfigError
+from harness.profiles import profile_names
+from harness.specs import DEVICE_KINDS
 
 PERSONAS_DIR = Path(__file__).parent / "personas"
 SHIMS_DIR = PERSONAS_DIR / "_shims"
 
-OS_PROFILES = ("openharmony", "harmonyos", "android", "openeuler", "kylin", "uos", "anolis", "generic-linux")
 SHELLS = ("sh", "ash", "bash")
 SELINUX_MODES = ("Enforcing", "Permissive", "Disabled")
-DEVICE_KINDS = ("board", "handset")
 # Where a persona may not put files or shims: these come from the host (read-only) or the kernel.
 _HOST_PROVIDED = ("/usr", "/dev", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
@@ -113,46 +129,107 @@ def list_personas() -> list[str]:
 
 def load_persona(name: str) -> Persona:
     folder = PERSONAS_DIR / name
-    path = folder / "persona.toml"
-    if "/" in name or name.startswith(("_", ".")) or not path.is_file():
+    if "/" in name or name.startswith(("_", ".")) or not (folder / "persona.toml").is_file():
         raise ConfigError(f"unknown persona {name!r}; known: {', '.join(list_personas())}")
+    return parse_persona(folder)
+
+
+def parse_persona(folder: Path) -> Persona:
+    """The persona in `folder` (its `persona.toml`, named by the folder): one line naming the file and
+    key for an unknown key, a wrong type or a missing one."""
+    path = folder / "persona.toml"
     try:
-        data = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"persona {name}: {path}: {exc}") from exc
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    where = Where(path)
+    data = table(raw, where, _persona_keys(), required=PERSONA_REQUIRED)
+    if data["id"] != folder.name:
+        raise where.child("id").fail(data["id"], f"does not match its folder {folder.name!r}")
+    return _persona_from(data, folder, where)
+
+
+def _composable(value: Any, where: Where) -> str:
+    """A folder the sandbox lays out itself: absolute, not from the host (/usr) or the kernel (/proc)."""
+    path = string(value, where)
+    if not path.startswith("/") or path.startswith(("/proc", *_HOST_PROVIDED)) or ".." in path.split("/"):
+        raise where.fail(value, "expected an absolute path the sandbox composes (not /usr, /proc)")
+    return path
+
+
+def _file_mode(value: Any, where: Where) -> int:
     try:
-        persona = _persona_from(data, folder)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"persona {name}: {path}: bad or missing field: {exc}") from exc
-    if persona.id != name:
-        raise ConfigError(f"persona {name}: id {persona.id!r} does not match its folder")
-    return persona
+        return int(string(value, where), 8)
+    except ValueError:
+        raise where.fail(value, "expected an octal mode such as \"0600\"") from None
 
 
-def _persona_from(data: dict[str, Any], folder: Path) -> Persona:
-    _one_of("os_profile", data["os_profile"], OS_PROFILES)
-    _one_of("device_kind", data["device_kind"], DEVICE_KINDS)
-    shell = data.get("shell", "sh")
-    _one_of("shell", shell, SHELLS)
-    security = data["security"]
-    _one_of("security.selinux", security["selinux"], SELINUX_MODES)
-    bin_dir = data["bin_dir"]
-    readonly = tuple(data.get("readonly_dirs", ()))
-    for where in (bin_dir, *readonly):
-        _composable("bin_dir/readonly_dirs", where)
-    file_modes = {p: int(m, 8) for p, m in data.get("file_modes", {}).items()}
-    for where in file_modes:
-        _composable("file_modes", where)
+def _composable_keys(value: Any, where: Where) -> dict[str, int]:
+    modes = map_of(_file_mode, "octal modes")(value, where)
+    for path in modes:
+        _composable(path, where.child(path))
+    return modes
 
+
+_lines = list_of(text, "lines")
+
+DEFECT_KEYS: dict[str, Checker] = {"id": string, "area": string, "detail": text, "evidence": text,
+                                   "requirements": list_of(string, "requirement ids")}
+PERSONA_REQUIRED = ("id", "os_profile", "device_kind", "vendor", "model", "soc", "arch", "hostname",
+                    "boot_seconds", "bin_dir", "uname", "security", "boot_completed", "console")
+
+
+def _persona_keys() -> dict[str, Checker]:
+    return {
+        "id": string,
+        "os_profile": one_of(*profile_names()),
+        "device_kind": one_of(*DEVICE_KINDS),
+        "vendor": string,
+        "model": string,
+        "soc": string,
+        "arch": string,
+        "hostname": string,
+        "boot_seconds": seconds,
+        "shell": one_of(*SHELLS),
+        "bin_dir": _composable,
+        "home": string,
+        "readonly_dirs": list_of(_composable, "folders"),
+        "shim_sets": list_of(one_of(*_shim_set_names()), "shim sets"),
+        "property_files": list_of(string, "paths under files/"),
+        "properties": map_of(scalar_text, "values"),
+        "boot_completed": table_of({"key": string, "value": scalar_text}, required=("key", "value")),
+        "uname": table_of({"sysname": string, "release": string, "version": string, "machine": string,
+                           "operating_system": string, "processor": string, "hardware_platform": string},
+                          required=("release", "version", "machine")),
+        "security": table_of({"selinux": one_of(*SELINUX_MODES), "lsm": list_of(string, "LSM names"),
+                              "patch_level": string}, required=("selinux", "patch_level")),
+        "console": table_of({"banner": text, "kernel_messages": _lines, "login_prompt": text, "prompt": text},
+                            required=("banner", "kernel_messages", "prompt")),
+        "logs": map_of(_lines, "lists of lines"),
+        "file_modes": _composable_keys,
+        "env": map_of(scalar_text, "values"),
+        "defects": list_of(table_of(DEFECT_KEYS, required=("id", "area", "detail", "evidence")), "tables"),
+    }
+
+
+def _shim_set_names() -> list[str]:
+    return sorted(p.name for p in SHIMS_DIR.iterdir() if p.is_dir() and p.name != "lib")
+
+
+def _persona_from(data: dict[str, Any], folder: Path, where: Where) -> Persona:
     properties: dict[str, str] = {}
-    for prop_file in data.get("property_files", ()):
-        properties.update(_read_property_file(folder / "files" / prop_file.lstrip("/")))
-    properties.update({k: str(v) for k, v in data.get("properties", {}).items()})
+    for number, prop_file in enumerate(data.get("property_files", ())):
+        file = folder / "files" / prop_file.lstrip("/")
+        if not file.is_file():
+            raise where.child(f"property_files[{number}]").fail(prop_file, "not a file under files/")
+        properties.update(_read_property_file(file))
+    properties.update(data.get("properties", {}))
     boot = data["boot_completed"]
     properties.setdefault(boot["key"], boot["value"])
 
     u = data["uname"]
     c = data["console"]
+    security = data["security"]
     return Persona(
         id=data["id"],
         os_profile=data["os_profile"],
@@ -162,9 +239,9 @@ def _persona_from(data: dict[str, Any], folder: Path) -> Persona:
         soc=data["soc"],
         arch=data["arch"],
         hostname=data["hostname"],
-        boot_seconds=float(data["boot_seconds"]),
-        shell=shell,
-        bin_dir=bin_dir,
+        boot_seconds=data["boot_seconds"],
+        shell=data.get("shell", "sh"),
+        bin_dir=data["bin_dir"],
         home=data.get("home", "/root"),
         uname=UnameInfo(
             sysname=u.get("sysname", "Linux"),
@@ -176,23 +253,22 @@ def _persona_from(data: dict[str, Any], folder: Path) -> Persona:
             hardware_platform=u.get("hardware_platform", "unknown"),
         ),
         selinux=security["selinux"],
-        lsm=tuple(security.get("lsm", ())),
+        lsm=security.get("lsm", ()),
         security_patch=security["patch_level"],
         boot_completed=(boot["key"], boot["value"]),
         properties=properties,
         console=ConsoleInfo(
             banner=c["banner"],
-            kernel_messages=tuple(c["kernel_messages"]),
+            kernel_messages=c["kernel_messages"],
             login_prompt=c.get("login_prompt"),
             prompt=c["prompt"],
         ),
-        logs={k: tuple(v) for k, v in data.get("logs", {}).items()},
-        readonly_dirs=readonly,
-        shim_sets=tuple(data.get("shim_sets", ("common",))),
-        file_modes=file_modes,
-        env={k: str(v) for k, v in data.get("env", {}).items()},
-        defects=tuple(Defect(**{**d, "requirements": tuple(d.get("requirements", ()))})
-                      for d in data.get("defects", ())),
+        logs=data.get("logs", {}),
+        readonly_dirs=data.get("readonly_dirs", ()),
+        shim_sets=data.get("shim_sets", ("common",)),
+        file_modes=data.get("file_modes", {}),
+        env=data.get("env", {}),
+        defects=tuple(Defect(**{"requirements": (), **d}) for d in data.get("defects", ())),
         folder=folder,
     )
 
@@ -206,13 +282,3 @@ def _read_property_file(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             props[key.strip()] = value.strip()
     return props
-
-
-def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{what} = {value!r}, expected one of {', '.join(allowed)}")
-
-
-def _composable(what: str, path: str) -> None:
-    if not path.startswith("/") or path.startswith(("/proc", *_HOST_PROVIDED)) or ".." in path.split("/"):
-        raise ValueError(f"{what}: {path!r} must be an absolute path the sandbox composes (not /usr, /proc)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import ConfigError
+from ..links import LINKS
 from .selection import Shard
 
 INVENTORY_ENV = "HARNESS_INVENTORY"
@@ -22,7 +23,7 @@ def add_options(parser: pytest.Parser) -> None:
         dest="harness_inventory",
         help=f"devices.toml (default: ${INVENTORY_ENV}, else ./devices.toml)",
     )
-    group.addoption("--via", dest="harness_via", choices=("ssh", "adb", "serial"), help="link to use")
+    group.addoption("--via", dest="harness_via", choices=LINKS.names(), help="link to use")
     group.addoption("--harness-run-dir", dest="harness_run_dir", help="write journal/ and logs/ here")
     group.addoption("--harness-attempt", dest="harness_attempt", type=int, default=1, help="attempt number")
     group.addoption(

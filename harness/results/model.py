@@ -75,6 +75,8 @@ class Metric:
 class TestRecord:
     """One attempt of one test on one device."""
 
+    __test__ = False  # not a pytest test class
+
     test_id: str  # pytest node id relative to the suites root, e.g. "kernel/test_config.py::test_x"
     suite: str
     outcome: Outcome
@@ -88,25 +90,22 @@ class TestRecord:
     repeat: int = 0  # index under --repeat
     evidence: list[Evidence] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
+    # The device did not answer (at the first connect or after a drop, within the boot budget): this
+    # test, and every later one, could not reach it. Written only when true.
+    unreachable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["outcome"] = str(self.outcome)
+        if not self.unreachable:
+            del d["unreachable"]
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestRecord:
         rec = _from_dict(cls, data)
         rec.outcome = Outcome(data["outcome"])
+        rec.unreachable = data.get("unreachable") is True
         rec.evidence = [Evidence.from_dict(e) for e in data.get("evidence", [])]
         rec.metrics = [Metric.from_dict(m) for m in data.get("metrics", [])]
         return rec
-
-
-# Journal line types. Each line is a JSON object with "type" and the record's fields.
-JOURNAL_PLAN = (
-    "plan"  # {"type": "plan", "device", "attempt", "repeat", "tests": [{"test_id","suite","requirements"}]}
-)
-JOURNAL_DEVICE = "device"  # {"type": "device", "device", "identity": {...}} once connected
-JOURNAL_RESULT = "result"  # {"type": "result", **TestRecord.to_dict()}
-JOURNAL_END = "end"  # {"type": "end", "device", "attempt", "interrupted": bool}

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..results.model import JOURNAL_RESULT
-from .rundir import RunDir, RunInfo, SuiteRef, create_run_dir, host_name, operator_name
+from ..results.journal_records import RESULT
+from ..results.run_info import RunInfo, SuiteRef
+from .rundir import RunDir, create_run_dir, host_name, operator_name
 
 
 def _result_key(line: dict[str, Any]) -> tuple[str, int, int] | None:
-    if line.get("type") != JOURNAL_RESULT:
+    if line.get("type") != RESULT:
         return None
     return str(line.get("test_id")), int(line.get("attempt", 1) or 1), int(line.get("repeat", 0) or 0)
 

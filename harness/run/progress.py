@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..results.model import JOURNAL_DEVICE, JOURNAL_PLAN, JOURNAL_RESULT
+from ..results.journal_records import DEVICE, PLAN, RESULT
 
 _COLOURS = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "SKIP": "yellow", "NOT_RUN": "dim"}
 
@@ -50,15 +50,15 @@ class PlainProgress:
 
     def line(self, device: str, line: dict[str, Any]) -> None:
         kind = line.get("type")
-        if kind == JOURNAL_PLAN:
+        if kind == PLAN:
             runs = planned_runs(line)
             self.planned[device] = self.planned.get(device, 0) + runs
             self._print(f"[{device}] {runs} test run(s) planned")
-        elif kind == JOURNAL_DEVICE:
+        elif kind == DEVICE:
             ident = line.get("identity") or {}
             build = printable(ident.get("fingerprint") or ident.get("os_name", ""))
             self._print(f"[{device}] connected: {build}")
-        elif kind == JOURNAL_RESULT:
+        elif kind == RESULT:
             self.done[device] += 1
             total = self.planned.get(device) or "?"
             msg = printable(line.get("message", ""))
@@ -101,10 +101,10 @@ class RichProgress:
         if task is None:
             return
         kind = line.get("type")
-        if kind == JOURNAL_PLAN:
+        if kind == PLAN:
             self.planned[device] += planned_runs(line)
             self.bars.update(task, total=self.planned[device])
-        elif kind == JOURNAL_RESULT:
+        elif kind == RESULT:
             self.counts[device][str(line.get("outcome"))] += 1
             self.bars.update(task, advance=1, counts=self._counts(device),
                              current=escape(printable(line.get("test_id", ""), 60)))

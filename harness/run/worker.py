@@ -142,7 +142,11 @@ def _prepare_fork() -> None:
     import pytest  # noqa: F401
 
     from .. import plugin  # noqa: F401
-    from ..transports import adb, serial, ssh  # noqa: F401
+    from ..links import LINKS
+    from ..links.registry import load_opener
+
+    for link in LINKS:
+        load_opener(link.transport)  # each transport's module, with its wire libraries
 
     # What the runner holds now is shared copy-on-write with every worker; kept out of the collector,
     # it is not written to (and so not copied) by each worker's garbage collections.

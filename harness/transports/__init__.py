@@ -11,29 +11,11 @@ __all__ = ["CommandResult", "Transport", "open_transport"]
 def open_transport(spec: DeviceSpec, kind: str | None = None) -> Transport:
     """Make (not yet connect) the transport of `kind` (default: the device's primary link)."""
     from ..errors import ConfigError
+    from ..links import LINKS
     from ..profiles import load_profile
 
     kind = kind or spec.primary_transport
-    profile = load_profile(spec.profile).for_link(kind)
-    if kind == "ssh" and spec.ssh:
-        from .ssh import SshTransport
-
-        return SshTransport(
-            spec.ssh, reboot_command=profile.reboot_command, ready_command=profile.boot_completed
-        )
-    if kind == "adb" and spec.adb:
-        from .adb import AdbTransport
-
-        return AdbTransport(spec.adb, boot_completed_prop=profile.boot_completed_prop or "sys.boot_completed")
-    if kind == "hdc" and spec.hdc:
-        from .hdc import HdcTransport
-
-        return HdcTransport(spec.hdc, boot_completed_prop=profile.boot_completed_prop
-                            or "bootevent.boot.completed")
-    if kind == "serial" and spec.serial:
-        from .serial import SerialTransport
-
-        return SerialTransport(
-            spec.serial, reboot_command=profile.reboot_command, ready_command=profile.boot_completed
-        )
-    raise ConfigError(f"device {spec.name!r} has no {kind} transport (it has: {', '.join(spec.transports)})")
+    if kind not in spec.links:
+        raise ConfigError(f"device {spec.name!r} has no {kind} transport "
+                          f"(it has: {', '.join(spec.transports)})")
+    return LINKS.get(kind).open(spec.links[kind], load_profile(spec.profile).for_link(kind))

@@ -24,7 +24,8 @@ from harness.errors import (
     TransferError,
     TransportError,
 )
-from harness.specs import AdbSpec
+from harness.links.adb import AdbSpec
+from harness.profiles import Profile
 from harness.waiting import Deadline, poll_until
 
 from . import adb_files
@@ -414,3 +415,8 @@ def _split_marker_tail(pending: bytes, marker: bytes) -> tuple[bytes, bytes]:
     if pending.endswith(b"\r"):
         return pending[:-1], pending[-1:]  # may become the \r\n before the marker
     return pending, b""
+
+
+def from_spec(spec: AdbSpec, profile: Profile) -> AdbTransport:
+    """The adb link's transport (harness.links.adb names it): boot completes by the profile's property."""
+    return AdbTransport(spec, boot_completed_prop=profile.boot_completed_prop or "sys.boot_completed")

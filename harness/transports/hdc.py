@@ -27,7 +27,8 @@ from harness.errors import (
     TransferError,
     TransportError,
 )
-from harness.specs import HdcSpec
+from harness.links.hdc import HdcSpec
+from harness.profiles import Profile
 from harness.waiting import Deadline, poll_until
 
 from .adb import _parse_marker_end, _split_marker_tail  # the same end-of-output marker parsing
@@ -359,3 +360,8 @@ def _left(deadline: Deadline) -> float:
     if remaining <= 0:
         raise TransferError("transfer timed out")
     return remaining
+
+
+def from_spec(spec: HdcSpec, profile: Profile) -> HdcTransport:
+    """The hdc link's transport (harness.links.hdc names it): boot completes by the profile's parameter."""
+    return HdcTransport(spec, boot_completed_prop=profile.boot_completed_prop or "bootevent.boot.completed")

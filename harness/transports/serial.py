@@ -28,8 +28,9 @@ from ..errors import (
     TransferError,
     TransportError,
 )
+from ..links.serial import SerialSpec
+from ..profiles import Profile
 from ..secrets import mask_command, redact
-from ..specs import SerialSpec
 from ..waiting import Deadline, poll_until
 from .adb_files import temporary_remote_name
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, CommandResult, OutputCallback, monotonic
@@ -367,3 +368,9 @@ class SerialTransport:
 
     def __repr__(self) -> str:
         return f"SerialTransport(port={self.spec.port!r}, user={self.spec.user!r})"
+
+
+def from_spec(spec: SerialSpec, profile: Profile) -> SerialTransport:
+    """The serial link's transport (harness.links.serial names it): the profile's reboot and ready
+    commands."""
+    return SerialTransport(spec, reboot_command=profile.reboot_command, ready_command=profile.boot_completed)

@@ -28,8 +28,9 @@ from ..errors import (
     TransferError,
     TransportError,
 )
+from ..links.ssh import SshSpec
+from ..profiles import Profile
 from ..secrets import mask_command, redact
-from ..specs import SshSpec
 from ..waiting import Deadline, poll_until
 from . import ssh_sftp
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback
@@ -449,3 +450,8 @@ def _link_broken(transport: paramiko.Transport | None) -> bool:
     error = transport.saved_exception
     harmless = (paramiko.AuthenticationException, paramiko.ChannelException)
     return isinstance(error, LINK_ERRORS) and not isinstance(error, harmless)
+
+
+def from_spec(spec: SshSpec, profile: Profile) -> SshTransport:
+    """The ssh link's transport (harness.links.ssh names it): the profile's reboot and ready commands."""
+    return SshTransport(spec, reboot_command=profile.reboot_command, ready_command=profile.boot_completed)

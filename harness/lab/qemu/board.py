@@ -136,7 +136,7 @@ class QemuBoard:
             soc=VIRT_SOC, tags=("arm64", "qemu"),
             declared=Declared(os_name="openEuler", os_version="22.03", arch="aarch64",
                               cpu_count=self.cpus, memory_mb=self.memory_mb),
-            ssh=self.ssh_spec(), serial=self.serial_spec(), primary="ssh",
+            links={"ssh": self.ssh_spec(), "serial": self.serial_spec()}, primary="ssh",
         )
 
     def inventory_entry(self, password_env: str) -> dict[str, Any]:
