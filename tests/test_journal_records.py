@@ -3,6 +3,7 @@ records; a crashed worker's torn last line and lines this version does not know 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,7 @@ from harness.results.journal_records import (
     decode_text,
 )
 from harness.results.model import Evidence, Metric, Outcome, TestRecord
+from harness.run.progress import PlainProgress
 from harness.secrets import register
 
 A = "demo/test_demo.py::test_a"
@@ -109,3 +111,15 @@ def test_a_plan_line_fills_what_an_older_writer_left_out() -> None:
 @pytest.mark.parametrize("line", [{"type": "end", "attempt": None}, {"type": "end"}])
 def test_an_end_line_without_its_attempt_is_the_first_attempts(line: dict[str, object]) -> None:
     assert decode_line(line) == EndLine(device="", attempt=1)
+
+
+def test_the_runners_progress_shows_the_same_records() -> None:
+    out = io.StringIO()
+    progress = PlainProgress(out)
+    for record in EVERY:
+        progress.line("dev", decode_text(json.dumps(record.to_line())))
+    assert out.getvalue().splitlines() == [
+        "[dev] 6 test run(s) planned",  # two tests, three repeats each
+        "[dev] connected: openEuler",
+        f"[dev] FAIL {A} (0.50s) [1/6] boom",
+    ]

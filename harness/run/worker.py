@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import json
 import os
 import select
 import signal
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..results.journal_records import JournalLine, decode_text
 from ..secrets import redact
 
 PR_SET_PDEATHSIG = 1
@@ -231,13 +231,16 @@ class Worker:
         assert self.fd is not None
         return self.fd
 
-    def read(self) -> list[dict[str, Any]] | None:
+    def read(self) -> list[JournalLine] | None:
+        """The journal records the worker sent since the last read (None: the pipe closed). A line
+        that is not one (over-long, or a record this version does not know) is left out: the
+        journal file is the record, the pipe only shows progress."""
         assert self.fd is not None
         chunk = os.read(self.fd, READ_SIZE)
         if not chunk:
             self.close_pipe()
             return None
-        lines: list[dict[str, Any]] = []
+        lines: list[JournalLine] = []
         self._buf += chunk
         while (nl := self._buf.find(b"\n")) >= 0:
             line, self._buf = bytes(self._buf[:nl]), self._buf[nl + 1 :]
@@ -245,9 +248,7 @@ class Worker:
                 self._skipping = False
                 continue
             with contextlib.suppress(ValueError):
-                obj = json.loads(line)
-                if isinstance(obj, dict):
-                    lines.append(obj)
+                lines.append(decode_text(line.decode("utf-8", errors="replace")))
         if len(self._buf) > MAX_LINE:
             self._buf.clear()
             self._skipping = True
