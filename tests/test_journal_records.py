@@ -3,6 +3,7 @@ records; a crashed worker's torn last line and lines this version does not know 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,8 @@ from harness.results.journal_records import (
     decode_text,
 )
 from harness.results.model import Evidence, Metric, Outcome, TestRecord
+from harness.run.merge import merged_lines
+from harness.run.progress import PlainProgress
 from harness.secrets import register
 
 A = "demo/test_demo.py::test_a"
@@ -109,3 +112,30 @@ def test_a_plan_line_fills_what_an_older_writer_left_out() -> None:
 @pytest.mark.parametrize("line", [{"type": "end", "attempt": None}, {"type": "end"}])
 def test_an_end_line_without_its_attempt_is_the_first_attempts(line: dict[str, object]) -> None:
     assert decode_line(line) == EndLine(device="", attempt=1)
+
+
+def test_the_runners_progress_shows_the_same_records() -> None:
+    out = io.StringIO()
+    progress = PlainProgress(out)
+    for record in EVERY:
+        progress.line("dev", decode_text(json.dumps(record.to_line())))
+    assert out.getvalue().splitlines() == [
+        "[dev] 6 test run(s) planned",  # two tests, three repeats each
+        "[dev] connected: openEuler",
+        f"[dev] FAIL {A} (0.50s) [1/6] boom",
+    ]
+
+
+def test_merge_keys_results_as_the_reader_reads_them(tmp_path: Path) -> None:
+    first, second = tmp_path / "s1.jsonl", tmp_path / "s2.jsonl"
+    failed = ResultLine(TestRecord(test_id=A, suite="demo", outcome=Outcome.FAIL, device="dev"))
+    passed = ResultLine(TestRecord(test_id=A, suite="demo", outcome=Outcome.PASS, device="dev"))
+    garbled = '{"type": "result", "test_id": "x", "outcome": "PASS", "attempt": "two"}'
+    first.write_text(json.dumps(PLAN.to_line()) + "\n" + json.dumps(failed.to_line()) + "\n" + garbled + "\n")
+    second.write_text(json.dumps(passed.to_line()) + "\n")
+    lines = merged_lines([first, second])
+    # The same test, attempt and repeat in a later input replaces the earlier; a line that is no record
+    # is copied as it is (it used to stop the merge) and the reader counts it.
+    assert [(line["type"], line.get("attempt")) for line in lines] == [("plan", 2), ("result", "two"), ("result", 1)]
+    journal = parse_journal("".join(json.dumps(line) + "\n" for line in lines), "dev")
+    assert journal.results == [passed.record] and journal.bad_lines == 1

@@ -28,8 +28,20 @@ class Verdict(StrEnum):
 T = TypeVar("T")
 
 
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    # Cached: fields() is slow, and every journal line read (by the builder, resume, the progress
+    # view) makes several records.
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return names
+
+
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = _field_names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

@@ -25,7 +25,3 @@ def deciding(outcomes: Iterable[Outcome]) -> Outcome | None:
             return outcome
     return None
 
-
-def outranks(a: Outcome, b: Outcome) -> bool:
-    """Whether `a` decides over `b`."""
-    return DECIDING_ORDER.index(a) < DECIDING_ORDER.index(b)
