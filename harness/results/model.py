@@ -28,37 +28,26 @@ class Verdict(StrEnum):
 T = TypeVar("T")
 
 
-_FIELD_ORDER: dict[type, tuple[str, ...]] = {}
-_FIELD_NAMES: dict[type, frozenset[str]] = {}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def _field_order(cls: type) -> tuple[str, ...]:
-    # Cached: fields() is slow, and every journal line read or written (by the plugin, the builder,
-    # resume, the progress view) makes several records.
-    order = _FIELD_ORDER.get(cls)
-    if order is None:
-        order = _FIELD_ORDER[cls] = tuple(f.name for f in fields(cls))
-    return order
-
-
-def _field_names(cls: type) -> frozenset[str]:
+def _field_names(cls: type) -> tuple[str, ...]:
+    # Cached: fields() is slow, and every journal line read or results entry built makes several records.
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = _FIELD_NAMES[cls] = frozenset(_field_order(cls))
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
     return names
-
-
-def _flat_dict(obj: Any) -> dict[str, Any]:
-    """The fields of a record whose values are plain (str, numbers, None, bools, lists of str) as a
-    dict in field order: what dataclasses.asdict gives for them, without its deep copy (which cost
-    the run ~2 ms a test: the plugin writes and the builder reads a record per test)."""
-    return {name: (list(v) if isinstance(v := getattr(obj, name), list) else v)
-            for name in _field_order(type(obj))}
 
 
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
     names = _field_names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _flat_dict(record: Any, cls: type) -> dict[str, Any]:
+    """`cls`'s fields of `record` as a dict in field order: what asdict() gives for plain values,
+    without its deep copy (asdict was most of the builder's time)."""
+    return {name: getattr(record, name) for name in _field_names(cls)}
 
 
 @dataclass
@@ -75,7 +64,7 @@ class Evidence:
     error: str | None = None  # the transport error, if any
 
     def to_dict(self) -> dict[str, Any]:
-        return _flat_dict(self)
+        return _flat_dict(self, type(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
@@ -92,7 +81,7 @@ class Metric:
     high: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _flat_dict(self)
+        return _flat_dict(self, type(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metric:
@@ -123,10 +112,11 @@ class TestRecord:
     unreachable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        d = _flat_dict(self)
+        d = _flat_dict(self, TestRecord)
+        d["outcome"] = str(self.outcome)
+        d["requirements"] = list(self.requirements)
         d["evidence"] = [e.to_dict() for e in self.evidence]
         d["metrics"] = [m.to_dict() for m in self.metrics]
-        d["outcome"] = str(self.outcome)
         if not self.unreachable:
             del d["unreachable"]
         return d
