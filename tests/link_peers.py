@@ -48,6 +48,7 @@ class LinkPeer:
     host_path: Callable[[str], Path]  # where a device path is on this host
     stderr_separate: bool  # the kind keeps stderr apart (False: merged into stdout, and said so)
     bulk: int  # bytes of output the tests move (rfc2217 queues every byte on its own: less)
+    files: int  # bytes of a file the tests push and pull (a console moves them as base64 text)
     unwritable: str  # a device path no push can create
     # A transport to a device that never answers (ConnectFailed on first use).
     nowhere: Callable[[], Transport]
@@ -101,7 +102,8 @@ def start_ssh(program: str) -> Iterator[LinkPeer]:
             return SshTransport(server.spec(port=free_port(), connect_timeout=5))
 
         yield LinkPeer(name=f"ssh-{program}", kind="ssh", transport=transport, remote_dir=str(folder / "dev"),
-                       host_path=Path, stderr_separate=True, bulk=10 * MB, unwritable="/proc/harness-no",
+                       host_path=Path, stderr_separate=True, bulk=10 * MB, files=3 * MB,
+                       unwritable="/proc/harness-no",
                        nowhere=nowhere, never_ready=never_ready)
 
 
@@ -135,7 +137,7 @@ def start_adb(mode: str, server: AdbServer) -> Iterator[LinkPeer]:
         try:
             yield LinkPeer(name=f"adb-{mode}", kind="adb", transport=transport,
                            remote_dir=str(adbd.ctx.scratch / "dev"), host_path=Path, stderr_separate=shell_v2,
-                           bulk=10 * MB, unwritable="/proc/harness-no", nowhere=nowhere,
+                           bulk=10 * MB, files=3 * MB, unwritable="/proc/harness-no", nowhere=nowhere,
                            never_ready=never_ready, cutting=cutting)
         finally:
             transport.close()
@@ -189,6 +191,7 @@ def start_serial(way: str) -> Iterator[LinkPeer]:
             yield LinkPeer(name=f"serial-{way}", kind="serial", transport=transport,
                            remote_dir=f"{folder}/dev", host_path=Path, stderr_separate=True,
                            bulk={"pty": 4 * MB, "socket": 2 * MB, "rfc2217": MB // 5}[way],
+                           files={"pty": 200_000, "socket": 100_000, "rfc2217": 10_000}[way],
                            unwritable="/proc/harness-no", nowhere=nowhere, never_ready=never_ready,
                            cutting=cutting)
         finally:
@@ -223,7 +226,7 @@ def start_hdc(tmp: Path) -> Iterator[LinkPeer]:
 
         try:
             yield LinkPeer(name="hdc", kind="hdc", transport=transport, remote_dir=remote_dir,
-                           host_path=device.sandbox.host_path, stderr_separate=False, bulk=10 * MB,
+                           host_path=device.sandbox.host_path, stderr_separate=False, bulk=10 * MB, files=3 * MB,
                            unwritable="/system/harness-no", nowhere=nowhere, never_ready=never_ready)
         finally:
             transport.close()

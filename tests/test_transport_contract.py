@@ -58,7 +58,7 @@ def _remove(path: Path) -> None:
 def cut_size(peer: LinkPeer) -> int:
     """A file no pull moves in the cutting timeout. A console's pull is cut by its size limit instead
     (LinkPeer.cutting), which a small file passes as well as a large one."""
-    return 8 * MB if peer.bulk >= 8 * MB else 20_000
+    return 8 * MB if peer.bulk >= 8 * MB else 6000
 
 
 def sha(data: bytes) -> str:
@@ -149,7 +149,7 @@ def test_output_past_the_limit_is_cut_and_marked_truncated(dut: Transport) -> No
 def test_a_timeout_stops_the_command_and_leaves_the_link_usable(dut: Transport) -> None:
     job, foreground = unique_duration(), unique_duration()
     with pytest.raises(CommandTimeout) as caught:
-        dut.run(f"echo started; sleep {job} & sleep {foreground}; echo never", timeout=1.0)
+        dut.run(f"echo started; sleep {job} & sleep {foreground}; echo never", timeout=0.5)
     assert caught.value.usable and caught.value.stdout.startswith(b"started\n")
     assert b"never" not in caught.value.stdout
     # What the command started in the background goes too, not only the shell the link signals.
@@ -162,7 +162,7 @@ def test_a_timeout_stops_the_command_and_leaves_the_link_usable(dut: Transport) 
 
 
 def test_push_and_pull_round_trip(dut: Transport, peer: LinkPeer, remote: str, tmp_path: Path) -> None:
-    payload = os.urandom(peer.bulk // 3) + b"\r\n\x03\x04'\"$`"
+    payload = os.urandom(peer.files) + b"\r\n\x03\x04'\"$`"
     local = tmp_path / "up.bin"
     local.write_bytes(payload)
     target = f"{remote}/pushed file.bin"  # a space in the name
@@ -249,5 +249,5 @@ def test_wait_ready_on_a_device_that_never_gets_ready_is_not_ready(peer: LinkPee
     with peer.never_ready() as transport:
         transport.reboot()
         with pytest.raises(NotReady):
-            transport.wait_ready(timeout=2)
+            transport.wait_ready(timeout=0.5)
     assert peer.transport.run("echo still", timeout=30).stdout == b"still\n"
