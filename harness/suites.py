@@ -87,8 +87,9 @@ def load_suite(path: Path) -> Suite:
         raise ConfigError(f"{toml_path}: not valid TOML: {exc}") from None
     top = table(data, Where(toml_path), SUITE_KEYS, required=("id", "version", "title_en", "title_zh"))
     reqs: dict[str, Requirement] = {}
+    keys = _requirement_keys()
     for number, raw in enumerate(top.get("requirements", ()), 1):
-        req = _requirement(raw, toml_path, number, top["id"])
+        req = _requirement(raw, toml_path, number, top["id"], keys)
         if req.id in reqs:
             raise Where(toml_path, f"requirement {req.id!r}", "id").fail(req.id, "defined twice")
         reqs[req.id] = req
@@ -128,11 +129,11 @@ def _requirement_keys() -> dict[str, Checker]:
     }
 
 
-def _requirement(raw: Any, toml_path: Path, number: int, suite: str) -> Requirement:
+def _requirement(raw: Any, toml_path: Path, number: int, suite: str, keys: dict[str, Checker]) -> Requirement:
     # Named by its id when it has one, else by its place in the file.
     rid = raw.get("id") if isinstance(raw, dict) else None
     where = Where(toml_path, f"requirement {rid!r}" if isinstance(rid, str) else f"requirement #{number}")
-    f = table(raw, where, _requirement_keys(), required=("id", "level", "title_en", "title_zh"))
+    f = table(raw, where, keys, required=("id", "level", "title_en", "title_zh"))
     applies = f.pop("applies_to", {})
     return Requirement(**f, profiles=applies.get("profiles", ()), kinds=applies.get("kinds", ()),
                        capabilities=applies.get("capabilities", ()), suite=suite)

@@ -3,6 +3,7 @@ did-you-mean; unknown keys refused; the lists of device kinds, profiles and link
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,7 +13,7 @@ import pytest
 
 from harness.config_check import Where, int_range, list_of, string, table, table_of
 from harness.errors import ConfigError
-from harness.inventory import parse_inventory
+from harness.inventory import load_inventory, parse_inventory
 from harness.lab.persona import PERSONAS_DIR, list_personas, load_persona, parse_persona
 from harness.links import LINKS
 from harness.profiles import FAMILIES, load_profile, parse_profile, profile_names
@@ -257,3 +258,52 @@ def test_every_shipped_persona_loads_with_a_shipped_profile_and_kind() -> None:
     for name in names:
         persona = load_persona(name)
         assert persona.os_profile in profile_names() and persona.device_kind in DEVICE_KINDS
+
+
+# --- the examples people copy ---------------------------------------------------------------------
+
+
+def test_the_shipped_inventory_and_every_readme_inventory_example_load(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    assert load_inventory(root / "devices.toml").lab is not None
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[devices." in b]
+    assert len(blocks) >= 2
+    for block in blocks:
+        assert parse_inventory(block, tmp_path / "devices.toml").devices, block
+
+
+# --- the inventory's [lab] ------------------------------------------------------------------------
+
+LAB = """[devices.kylin-v10]
+kind = "board"
+profile = "kylin"
+ssh = { host = "127.0.0.1", port = 27301 }
+
+[lab]
+state_dir = "state"
+
+[lab.devices.kylin-v10]
+persona = "kylin-v10"
+boot_time = 0.5
+"""
+
+LAB_BAD = [
+    ('state_dir = "state"', "state_dir = 3", "key 'lab.state_dir' = 3: expected a non-empty string"),
+    ('state_dir = "state"', 'stat_dir = "state"',
+     "key 'lab.stat_dir' = 'state': unknown key (did you mean 'state_dir'?)"),
+    ("boot_time = 0.5", 'boot_time = "fast"',
+     "device 'kylin-v10', key 'lab.devices.kylin-v10.boot_time' = 'fast': expected a number of seconds >= 0"),
+    ('persona = "kylin-v10"', "persona = 10",
+     "device 'kylin-v10', key 'lab.devices.kylin-v10.persona' = 10: expected one of "),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), LAB_BAD, ids=[b[1][:20] for b in LAB_BAD])
+def test_a_bad_lab_section_is_one_line_naming_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in LAB
+    path = tmp_path / "devices.toml"
+    assert parse_inventory(LAB, path).lab is not None
+    with pytest.raises(ConfigError) as exc:
+        parse_inventory(LAB.replace(old, new, 1), path)
+    assert message(exc).startswith(f"{path}: {expected}"), message(exc)

@@ -370,6 +370,9 @@ def test_device_that_does_not_come_back_errors_the_rest_quickly(tmp_path: Path) 
             got[name]
         )
     assert "NotReady" in got["test_2"]["message"]
+    # The records say so in a field the builder reads (not in words it would have to match).
+    assert [got[n].get("unreachable", False) for n in ("test_2", "test_3", "test_4_no_device_needed")] == [
+        True, True, False]
     # One wait for the boot budget, not one per test: a second wait would last the budget again.
     # The budget is long next to a test that errors at once, so a loaded machine stays under it.
     assert got["test_3"]["duration"] < BOOT_BUDGET

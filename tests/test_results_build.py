@@ -224,6 +224,8 @@ def test_run_json_fields_suites_and_waivers(tmp_path: Path, suites_root: Path) -
         "suites_root": str(suites_root),
         "suites": [{"id": "demo", "version": "2.1", "content_hash": "sha256:" + "ab" * 32}],
         "inventory": "devices.toml",
+        "waivers": ["D-1"],  # an old key nothing writes: it waives nothing
+        "from_a_newer_harness": {"x": 1},
     }
     run.mkdir()
     (run / "run.json").write_text(json.dumps(info))
@@ -237,12 +239,13 @@ def test_run_json_fields_suites_and_waivers(tmp_path: Path, suites_root: Path) -
             end(1),
         ],
     )
-    doc = write_results(run, waivers=["D-1"])  # suites root from run.json
+    doc = write_results(run)  # suites root from run.json
     validate(doc)
     assert json.loads((run / RESULTS_JSON).read_text()) == doc
     assert [p.name for p in run.iterdir() if p.name.endswith(".tmp")] == []
     assert doc["run"]["run_id"] == "r-42" and doc["run"]["operator"] == "li" and doc["run"]["run_json_found"]
     assert doc["run"]["inventory"] == "devices.toml"  # extra run.json fields are kept
+    assert doc["run"]["from_a_newer_harness"] == {"x": 1}
     assert doc["suites"] == [
         {
             "id": "demo",
@@ -254,9 +257,11 @@ def test_run_json_fields_suites_and_waivers(tmp_path: Path, suites_root: Path) -
     ]
     (dev,) = doc["devices"]
     req = {r["id"]: r for r in dev["requirements"]}
-    assert req["D-1"]["status"] == "waived" and req["D-1"]["waived_status"] == "fail"
-    assert dev["verdict"] == "CERTIFIED" and doc["run"]["waivers"] == ["D-1"]
-    assert doc["summary"]["verdicts"] == {"CERTIFIED": 1}
+    # A waiver is the platform's signed file only (harness run --waivers, tests/test_run_waivers.py);
+    # run.json cannot waive a requirement by naming it.
+    assert req["D-1"]["status"] == "fail" and req["D-1"]["waived_status"] is None
+    assert dev["verdict"] == "NOT CERTIFIED" and doc["run"]["waivers"] == []
+    assert doc["summary"]["verdicts"] == {"NOT CERTIFIED": 1}
 
 
 def test_without_run_json_defaults_and_two_devices(tmp_path: Path, suites_root: Path) -> None:
@@ -300,17 +305,19 @@ def test_a_suite_the_run_used_but_cannot_be_found_is_an_error_not_a_quiet_verdic
 
 
 @pytest.mark.parametrize(
-    ("message", "unreachable"),
+    ("fields", "unreachable"),
     [
-        ("device unreachable: ConnectFailed: refused", True),
-        ("setup: device unreachable: ConnectFailed: refused; teardown: ValueError: x", True),
-        ("ConnectionLost: link dropped", False),
+        ({"unreachable": True, "message": "setup: device unreachable: refused; teardown: ValueError: x"}, True),
+        # What says so is the record's field, not its words.
+        ({"unreachable": True, "message": "the board's own words"}, True),
+        ({"message": "device unreachable: but only in the text"}, False),
+        ({"message": "ConnectionLost: link dropped"}, False),
     ],
 )
 def test_a_device_gone_is_unreachable_whatever_phase_said_so(
-    tmp_path: Path, suites_root: Path, message: str, unreachable: bool
+    tmp_path: Path, suites_root: Path, fields: dict[str, Any], unreachable: bool
 ) -> None:
-    broken = {**result(B, "ERROR", ["DEMO-2"]), "message": message}
+    broken = {**result(B, "ERROR", ["DEMO-2"]), **fields}
     write_journal(tmp_path, [plan(1, [(A, ["DEMO-1"]), (B, ["DEMO-2"])]), DEVICE, result(A, "PASS", ["DEMO-1"]), broken])
     (device,) = build_results(tmp_path, suites_root=suites_root)["devices"]
     assert device["reachable"] is (not unreachable)

@@ -19,6 +19,10 @@ from pathlib import Path
 import pytest
 
 from harness.lab.lab import Lab
+from harness.results.build import build_results
+from harness.results.model import Outcome, Verdict
+from harness.results.reader import read_results
+from harness.results.schema import first_violation
 from harness.transports import open_transport
 from harness.waiting import poll_until
 from tests.run_records import journal_lines, no_workers_left, outcomes, results_of, verdicts
@@ -400,3 +404,34 @@ def test_the_real_suites_pass_on_the_console_only_board(bench: Bench) -> None:
     assert not bad, (bad, done.stdout[-2000:])
     assert sum(1 for o in got.values() if o == "PASS") >= 30
     assert transport_of(run, SERIAL) == "serial"
+
+
+def test_the_typed_results_document_carries_every_byte_of_a_real_run(bench: Bench) -> None:
+    """A product failure, a dropped link, repeats and a retry: the results.json of that run, read into
+    the typed document and written back, is the same bytes; and the builder's document is the file's
+    (but for the moment it was made)."""
+    devices = [SSH, ADB, SERIAL]
+    bench.flag(f"broken.{SSH}")
+    bench.flag(f"drop.{ADB}")
+    first = bench.harness(*bench.run_args("typed", devices, "--repeat", "2"))
+    assert first.returncode == 1, first.stdout + first.stderr
+    bench.flag(f"drop.{ADB}", on=False)
+    again = bench.harness("retry", "typed")
+    assert again.returncode == 1, again.stdout + again.stderr
+    path = bench.run_dir("typed") / "results.json"
+    text = path.read_text(encoding="utf-8")
+    assert first_violation(json.loads(text)) is None
+
+    document = read_results(path)
+    assert json.dumps(document.to_dict(), ensure_ascii=False) + "\n" == text
+    assert {d.name: d.verdict for d in document.devices} == {
+        SSH: Verdict.NOT_CERTIFIED, ADB: Verdict.CERTIFIED, SERIAL: Verdict.CERTIFIED}
+    drop = next(t for t in document.device(ADB).tests if t.test_id == T["test_drop"])  # type: ignore[union-attr]
+    assert [(a.attempt, a.repeat, a.outcome) for a in drop.attempts] == [
+        (1, 0, Outcome.ERROR), (1, 1, Outcome.ERROR), (2, 0, Outcome.PASS), (2, 1, Outcome.PASS)]
+    assert drop.repeats == 2 and drop.outcome is Outcome.PASS
+
+    rebuilt = build_results(bench.run_dir("typed"))
+    on_disk = json.loads(text)
+    del rebuilt["generated"], on_disk["generated"]
+    assert rebuilt == on_disk

@@ -78,12 +78,13 @@ def test_titles_in_both_languages():
 
 def test_applicability_names_known_profiles_and_kinds():
     from harness.profiles import profile_names
+    from harness.specs import DEVICE_KINDS
 
     bad = [
         r.id
         for s in SUITES.values()
         for r in s.requirements.values()
-        if set(r.profiles) - set(profile_names()) or set(r.kinds) - {"handset", "board", "module"}
+        if set(r.profiles) - set(profile_names()) or set(r.kinds) - set(DEVICE_KINDS)
     ]
     assert not bad, f"applies_to names unknown profiles or kinds: {bad}"
 

@@ -37,13 +37,14 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "devices": ("devices",),
     "diff": ("diff_cmd",),
     "exec": ("exec_cmd",), "push": ("exec_cmd",), "pull": ("exec_cmd",),
-    "keys": ("keys_cmd",), "verify": ("keys_cmd",),
+    "keys": ("keys_cmd",),
     "lab": ("lab_cmd",),
     "platform": ("platform_cmd", "platform_admin", "platform_audit", "platform_local", "platform_notify"),
     "publish": ("publish_cmd",),
     "report": ("report_cmd",),
     "run": ("run_cmd",), "retry": ("run_cmd",), "merge": ("run_cmd",),
     "suites": ("suites_cmd",),
+    "verify": ("verify_cmd",),
 }
 
 

@@ -21,13 +21,14 @@ from ..links import LINKS
 from ..locks import LockHolder, hold_devices
 from ..plugin.selection import Shard
 from ..preflight import check_links
+from ..results.run_info import RunInfo
 from ..run.finish import finish_run
 from ..run.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from ..run.merge import merge_runs
 from ..run.output import guard_output
 from ..run.progress import ProgressView, make_progress
 from ..run.retry import check_builds
-from ..run.rundir import RunDir, RunInfo, check_new_run_id, create_run_dir, new_info, resolve_run
+from ..run.rundir import RunDir, check_new_run_id, create_run_dir, new_info, resolve_run
 from ..run.runid import new_run_id
 from ..run.runner import DeviceJob, RunOptions, execute, resume_jobs, retry_jobs, states, suites_of
 from ..run.selection import Selection, collect_test_ids, resolve_suites

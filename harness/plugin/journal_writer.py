@@ -1,5 +1,6 @@
-"""Appends journal lines: one JSON object per line, flushed at once, secrets masked; each line is also
-sent to the runner's progress pipe when HARNESS_PROGRESS_FD names one."""
+"""Appends journal lines (the records of harness.results.journal_records): one JSON object per line,
+flushed at once, secrets masked; each line is also sent to the runner's progress pipe when
+HARNESS_PROGRESS_FD names one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..results.journal_records import JournalLine
 from ..secrets import redact
 
 PROGRESS_FD_ENV = "HARNESS_PROGRESS_FD"
@@ -47,8 +49,8 @@ class JournalWriter:
             self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
         self._fd = progress_fd
 
-    def write(self, line: dict[str, Any]) -> None:
-        text = json.dumps(redact_tree(line), ensure_ascii=False, separators=(",", ":")) + "\n"
+    def write(self, line: JournalLine) -> None:
+        text = json.dumps(redact_tree(line.to_line()), ensure_ascii=False, separators=(",", ":")) + "\n"
         if self._file is not None:
             self._file.write(text)
             self._file.flush()

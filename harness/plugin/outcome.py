@@ -14,12 +14,10 @@ import pytest
 
 from ..errors import TransportError
 from ..results.model import Outcome
+from ..results.ranking import deciding
 from ..secrets import redact
 
 MESSAGE_LIMIT = 2000
-
-# Worst first: when several phases report, the first of these that any phase reached wins.
-_SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.NOT_RUN, Outcome.SKIP, Outcome.PASS)
 
 
 class TestTimedOut(BaseException):  # noqa: N818 - reads as what happened
@@ -88,12 +86,15 @@ def classify(
 
 
 def combine(phases: Iterable[PhaseOutcome]) -> tuple[Outcome, str]:
-    """One outcome for a test from its phases: the most severe wins; the messages of every phase that
-    did not pass are kept, in order, so a teardown error after a failure is not lost."""
+    """One outcome for a test from its phases, by the one ranking (results/ranking.py). A setup or
+    teardown that passed says nothing about the device, so it never decides (a skip in setup stays a
+    SKIP). The messages of every phase that did not pass are kept, in order, so a teardown error after
+    a failure is not lost."""
     phases = list(phases)
     if not phases:
         return Outcome.NOT_RUN, "the test did not run"
-    worst = min(phases, key=lambda p: _SEVERITY.index(p.outcome)).outcome
+    telling = [p.outcome for p in phases if p.phase == "call" or p.outcome is not Outcome.PASS]
+    worst = deciding(telling) or Outcome.PASS  # only setup and teardown, and both passed
     notes = [p for p in phases if p.outcome is not Outcome.PASS and p.message]
     if len(notes) == 1:
         return worst, notes[0].message

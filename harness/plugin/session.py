@@ -15,21 +15,13 @@ from ..device import Device
 from ..errors import ConfigError
 from ..identity import Identity
 from ..inventory import load_inventory
-from ..results.model import (
-    JOURNAL_DEVICE,
-    JOURNAL_END,
-    JOURNAL_PLAN,
-    JOURNAL_RESULT,
-    Evidence,
-    Metric,
-    Outcome,
-    TestRecord,
-)
+from ..results.journal_records import DeviceLine, EndLine, PlanLine, PlannedTest, ResultLine
+from ..results.model import Evidence, Metric, Outcome, TestRecord
 from ..secrets import redact
 from .device_evidence import DATA_ONLY, NO_EVIDENCE, EvidenceTracker, data_only_reason, uses_device
 from .evidence import CommandLog
 from .journal_writer import JournalWriter, progress_fd_from_env
-from .link import DeviceLink
+from .link import DeviceLink, DeviceUnreachable
 from .options import HarnessOptions
 from .outcome import PhaseOutcome, TestTimedOut, classify, combine
 from .selection import read_only_file, select, suite_test_id
@@ -38,19 +30,9 @@ from .timeout import per_test_alarm
 COLLECT_ERROR_LIMIT = 2000
 
 
-@dataclass(frozen=True)
-class PlannedTest:
-    test_id: str
-    suite: str
-    requirements: tuple[str, ...]
-    repeat: int = 0
-
-    def to_plan(self) -> dict[str, Any]:
-        return {"test_id": self.test_id, "suite": self.suite, "requirements": list(self.requirements)}
-
-
 SESSION_KEY = pytest.StashKey["HarnessSession"]()
 PLANNED_KEY = pytest.StashKey[PlannedTest]()
+REPEAT_KEY = pytest.StashKey[int]()  # which run of the test under --harness-repeat (0 first)
 
 
 @dataclass
@@ -77,7 +59,8 @@ def _repeat_copy(item: pytest.Item, planned: PlannedTest, index: int) -> pytest.
     twin.user_properties = []
     if isinstance(twin, pytest.Function):
         twin._initrequest()
-    twin.stash[PLANNED_KEY] = PlannedTest(planned.test_id, planned.suite, planned.requirements, index)
+    twin.stash[PLANNED_KEY] = planned
+    twin.stash[REPEAT_KEY] = index
     return twin
 
 
@@ -133,15 +116,14 @@ class HarnessSession:
 
     def _identity_line(self, device: Device, identity: Identity) -> None:
         self.writer.write(
-            {
-                "type": JOURNAL_DEVICE,
-                "device": self.device_name,
-                "kind": device.spec.kind,
-                "profile": device.spec.profile,
-                "transport": device.transport.kind,
-                "identity": identity.to_dict(),
-                "at": time.time(),
-            }
+            DeviceLine(
+                device=self.device_name,
+                kind=device.spec.kind,
+                profile=device.spec.profile,
+                transport=device.transport.kind,
+                identity=identity.to_dict(),
+                at=time.time(),
+            )
         )
 
     # -- collection and the plan ---------------------------------------------------------------
@@ -177,33 +159,32 @@ class HarnessSession:
         items[:] = runs
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        tests = {item.stash[PLANNED_KEY].test_id: item.stash[PLANNED_KEY].to_plan() for item in session.items}
+        tests = {item.stash[PLANNED_KEY].test_id: item.stash[PLANNED_KEY] for item in session.items}
         for planned, _ in self.collect_errors:
-            tests.setdefault(planned.test_id, planned.to_plan())
+            tests.setdefault(planned.test_id, planned)
         shard = self.options.shard
         self.writer.write(
-            {
-                "type": JOURNAL_PLAN,
-                "device": self.device_name,
-                "kind": self.kind,
-                "profile": self.profile,
-                "attempt": self.options.attempt,
-                "repeat": self.options.repeat,
-                "shard": f"{shard.index}/{shard.count}" if shard else None,
-                "tests": list(tests.values()),
-                "missing": self.missing,
-                "at": time.time(),
-            }
+            PlanLine(
+                device=self.device_name,
+                kind=self.kind,
+                profile=self.profile,
+                attempt=self.options.attempt,
+                repeat=self.options.repeat,
+                shard=f"{shard.index}/{shard.count}" if shard else None,
+                tests=list(tests.values()),
+                missing=self.missing,
+                at=time.time(),
+            )
         )
         for planned, message in self.collect_errors:
-            record = self._new_record(planned)
+            record = self._new_record(planned, 0)
             record.outcome, record.message = Outcome.ERROR, message
             record.ended = record.started
             self._write_result(record)
 
     # -- one test ------------------------------------------------------------------------------
 
-    def _new_record(self, planned: PlannedTest) -> TestRecord:
+    def _new_record(self, planned: PlannedTest, repeat: int) -> TestRecord:
         return TestRecord(
             test_id=planned.test_id,
             suite=planned.suite,
@@ -212,18 +193,19 @@ class HarnessSession:
             requirements=list(planned.requirements),
             started=time.time(),
             attempt=self.options.attempt,
-            repeat=planned.repeat,
+            repeat=repeat,
         )
 
     def _write_result(self, record: TestRecord) -> None:
-        self.writer.write({"type": JOURNAL_RESULT, **record.to_dict()})
+        self.writer.write(ResultLine(record))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, Any, Any]:
-        planned = item.stash.get(PLANNED_KEY, None) or PlannedTest(*suite_test_id(item.path, item.nodeid), ())
-        self.current = current = _Current(self._new_record(planned), time.monotonic())
+        planned = item.stash.get(PLANNED_KEY, None) or PlannedTest(*suite_test_id(item.path, item.nodeid))
+        record = self._new_record(planned, item.stash.get(REPEAT_KEY, 0))
+        self.current = current = _Current(record, time.monotonic())
         try:
             return (yield)
         except BaseException as exc:  # Ctrl-C or pytest.exit mid-test: this test did not finish
@@ -289,6 +271,8 @@ class HarnessSession:
         phase = classify(call.when, report.outcome, exc, xfail_reason=getattr(report, "wasxfail", None))
         if self.current is not None:
             self.current.phases.append(phase)
+            if isinstance(exc, DeviceUnreachable):
+                self.current.record.unreachable = True
         if exc is not None and self.link is not None:
             self.link.note_error(exc)
             if isinstance(exc, TestTimedOut):
@@ -302,14 +286,13 @@ class HarnessSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.writer.write(
-            {
-                "type": JOURNAL_END,
-                "device": self.device_name,
-                "attempt": self.options.attempt,
-                "interrupted": self.interrupted,
-                "exit_status": int(exitstatus),
-                "at": time.time(),
-            }
+            EndLine(
+                device=self.device_name,
+                attempt=self.options.attempt,
+                interrupted=self.interrupted,
+                exit_status=int(exitstatus),
+                at=time.time(),
+            )
         )
         if self.link is not None:
             self.link.close()
@@ -326,4 +309,4 @@ def start_session(config: pytest.Config) -> HarnessSession:
     return session
 
 
-__all__ = ["HarnessSession", "PlannedTest", "start_session"]
+__all__ = ["HarnessSession", "start_session"]

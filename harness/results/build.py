@@ -14,40 +14,13 @@ from .. import __version__
 from ..atomic_file import atomic_output
 from ..errors import ConfigError
 from ..suites import Requirement, Suite, default_suites_root, discover_suites
-from .journal import DeviceJournal, PlannedTest, read_journals
+from .journal import DeviceJournal, TestHistory, read_journals
 from .model import SCHEMA_VERSION, Outcome, TestRecord
+from .run_info import RunInfo, SuiteRef, read_run_info
 from .verdict import Status, assess
 from .waiving import RunWaivers, device_evaluations, load_run_waivers
 
 RESULTS_JSON = "results.json"
-# Several records of one test in its final attempt (--harness-repeat): the most severe decides.
-_SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.NOT_RUN, Outcome.PASS, Outcome.SKIP)
-NO_RESULT = "no result: the worker stopped before this test finished"
-NOT_FOUND = "not found among the collected tests"
-UNREACHABLE = "device unreachable"
-
-
-def read_run_info(run_dir: Path) -> dict[str, Any]:
-    """run.json as written by the runner; missing or unreadable, defaults that say so."""
-    info: dict[str, Any] = {}
-    try:
-        loaded = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            info = loaded
-    except (OSError, ValueError):
-        pass
-    return {
-        **info,
-        "run_id": str(info.get("run_id") or run_dir.name),
-        "harness_version": str(info.get("harness_version") or __version__),
-        "command_line": [str(a) for a in info.get("command_line") or []],
-        "host": str(info.get("host") or ""),
-        "operator": str(info.get("operator") or ""),
-        "start": info.get("start"),
-        "end": info.get("end"),
-        "suites": [s for s in info.get("suites") or [] if isinstance(s, dict) and "id" in s],
-        "run_json": bool(info),
-    }
 
 
 def _load_suites(root: Path | None, expected: Iterable[str] = ()) -> dict[str, Suite]:
@@ -68,45 +41,10 @@ def _load_suites(root: Path | None, expected: Iterable[str] = ()) -> dict[str, S
     return suites
 
 
-def _worst(records: list[TestRecord]) -> TestRecord:
-    outcome = min((r.outcome for r in records), key=_SEVERITY.index)
-    return [r for r in records if r.outcome == outcome][-1]
-
-
-def _missing_record(
-    journal: DeviceJournal, test: PlannedTest, attempt: int, repeat: int, why: str
-) -> TestRecord:
-    return TestRecord(
-        test_id=test.test_id,
-        suite=test.suite,
-        outcome=Outcome.NOT_RUN,
-        device=journal.device,
-        requirements=list(test.requirements),
-        message=why,
-        attempt=attempt,
-        repeat=repeat,
-    )
-
-
-def _test_entry(journal: DeviceJournal, test: PlannedTest, why_missing: str = NO_RESULT) -> dict[str, Any]:
-    """One planned test: the final attempt decides; a planned run with no result is NOT_RUN."""
-    # The journal is in time order: a later record of the same attempt and repeat (a test that
-    # --resume ran again after Ctrl-C cut it short) replaces the earlier one.
-    latest: dict[tuple[int, int], TestRecord] = {}
-    for r in journal.results:
-        if r.test_id == test.test_id:
-            latest[(r.attempt, r.repeat)] = r
-    records = sorted(latest.values(), key=lambda r: (r.attempt, r.repeat))
-    plans = [p for p in journal.plans if any(t.test_id == test.test_id for t in p.tests)]
-    last_plan = max(plans, key=lambda p: p.attempt, default=None)
-    final = max([r.attempt for r in records] + ([last_plan.attempt] if last_plan else [1]))
-    repeats = last_plan.repeat if last_plan and last_plan.attempt == final else 1
-    have = {r.repeat for r in records if r.attempt == final}
-    records += [
-        _missing_record(journal, test, final, i, why_missing) for i in range(repeats) if i not in have
-    ]
-    final_records = [r for r in records if r.attempt == final]
-    decider = _worst(final_records)
+def _test_entry(history: TestHistory) -> dict[str, Any]:
+    """One test's entry: the final attempt decides (its deciding repeat), with the whole history."""
+    test, records, final_records = history.test, history.records, history.final
+    decider = history.decider
     outcomes = {r.outcome for r in records}
     entry = decider.to_dict()
     entry.update(
@@ -120,33 +58,20 @@ def _test_entry(journal: DeviceJournal, test: PlannedTest, why_missing: str = NO
     return entry
 
 
-def _planned_tests(journal: DeviceJournal) -> list[tuple[PlannedTest, str]]:
-    planned = {tid: (t, NO_RESULT) for tid, t in journal.planned.items()}
-    for rec in journal.results:  # results whose plan line was lost still count
-        planned.setdefault(
-            rec.test_id, (PlannedTest(rec.test_id, rec.suite, tuple(rec.requirements)), NO_RESULT)
-        )
-    for plan in journal.plans:
-        for tid in plan.missing:
-            suite = tid.split("/", 1)[0] if "/" in tid else ""
-            planned.setdefault(tid, (PlannedTest(tid, suite), NOT_FOUND))
-    return list(planned.values())
-
-
 def _requirements_in_scope(suite_ids: Iterable[str], suites: dict[str, Suite]) -> list[Requirement]:
     return [
         req for sid in dict.fromkeys(suite_ids) if sid in suites for req in suites[sid].requirements.values()
     ]
 
 
-def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[str],
+def build_device(journal: DeviceJournal, suites: dict[str, Suite],
                  run_waivers: RunWaivers | None = None) -> dict[str, Any]:
-    tests = [_test_entry(journal, test, why) for test, why in _planned_tests(journal)]
+    tests = [_test_entry(h) for h in journal.histories()]
     final = [TestRecord.from_dict(t) for t in tests]
     requirements = _requirements_in_scope((t.suite for t in final), suites)
     evaluations, applied = device_evaluations(journal, run_waivers) if run_waivers else ([], {})
     assessment = assess(requirements, final, profile=journal.profile, kind=journal.kind,
-                        waivers=waivers | set(applied))
+                        waivers=set(applied))
     present = {r.id for r in assessment.requirements}
     for r in assessment.requirements:
         if r.status is Status.WAIVED and r.id in applied:
@@ -157,11 +82,8 @@ def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[
         if t["outcome"] in ("FAIL", "ERROR", "NOT_RUN") and reqs and all(q in waived for q in reqs):
             t["waived_by"] = sorted({waived[q] for q in reqs})
     counts = Counter(str(t.outcome) for t in final)
-    # The plugin's DeviceUnreachable message, alone or among the phases' messages ("setup: ...; ...").
-    unreachable = journal.identity is None or any(
-        t.outcome is Outcome.ERROR and (t.message.startswith(UNREACHABLE) or f": {UNREACHABLE}" in t.message)
-        for t in final
-    )
+    # Never connected, or a test's record says the device stopped answering (the plugin's DeviceUnreachable).
+    unreachable = journal.identity is None or any(t.outcome is Outcome.ERROR and t.unreachable for t in final)
     identities = {json.dumps(i, sort_keys=True) for i in journal.identities}
     return {
         "name": journal.device,
@@ -183,14 +105,10 @@ def build_device(journal: DeviceJournal, suites: dict[str, Suite], waivers: set[
     }
 
 
-def _suite_refs(info: dict[str, Any], suites: dict[str, Suite], used: set[str]) -> list[dict[str, Any]]:
+def _suite_refs(known: list[SuiteRef], suites: dict[str, Suite], used: set[str]) -> list[dict[str, Any]]:
     refs: dict[str, dict[str, Any]] = {}
-    for ref in info["suites"]:
-        refs[str(ref["id"])] = {
-            "id": str(ref["id"]),
-            "version": str(ref.get("version", "")),
-            "content_hash": str(ref.get("content_hash", "")),
-        }
+    for k in known:
+        refs[k.id] = {"id": k.id, "version": k.version, "content_hash": k.content_hash}
     for sid in sorted(used - set(refs)):
         suite = suites.get(sid)
         # Not in run.json: hashed now, which pins what is on disk at build time.
@@ -206,32 +124,51 @@ def _suite_refs(info: dict[str, Any], suites: dict[str, Suite], used: set[str]) 
     return list(refs.values())
 
 
-def build_results(
-    run_dir: Path, *, suites_root: Path | None = None, waivers: Iterable[str] | None = None
-) -> dict[str, Any]:
+def _run_section(run_dir: Path, info: RunInfo | None) -> dict[str, Any]:
+    """results.json's `run`: run.json as the runner wrote it (keys this version does not know kept),
+    with defaults that say so for what it lacks."""
+    run = info.as_read() if info else {}
+    for key in ("suites", "declared"):
+        run.pop(key, None)
+    run.update(
+        run_id=str(run.get("run_id") or run_dir.name),
+        harness_version=str(run.get("harness_version") or __version__),
+        command_line=[str(a) for a in run.get("command_line") or []],
+        host=str(run.get("host") or ""),
+        operator=str(run.get("operator") or ""),
+        start=run.get("start"),
+        end=run.get("end"),
+    )
+    run["run_json_found"] = info is not None
+    return run
+
+
+def build_results(run_dir: Path, *, suites_root: Path | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    info = read_run_info(run_dir)
-    root = suites_root or (Path(info["suites_root"]) if info.get("suites_root") else None)
-    suites = _load_suites(root, [str(ref.get("id")) for ref in info.get("suites") or [] if ref.get("id")])
-    waived = set(waivers if waivers is not None else info.get("waivers") or [])
-    run_waivers = load_run_waivers(run_dir, info)
-    devices = [build_device(j, suites, waived, run_waivers) for j in read_journals(run_dir)]
+    try:
+        info: RunInfo | None = read_run_info(run_dir, lenient=True)
+    except ConfigError:  # none, or unreadable: the journals still say what happened
+        info = None
+    root = suites_root or (Path(info.suites_root) if info and info.suites_root else None)
+    suites = _load_suites(root, [ref.id for ref in info.suites] if info else [])
+    run_waivers = load_run_waivers(run_dir, info) if info else None
+    devices = [build_device(j, suites, run_waivers) for j in read_journals(run_dir)]
     used = {t["suite"] for d in devices for t in d["tests"] if t["suite"]}
     verdicts = Counter(d["verdict"] for d in devices)
     outcomes: Counter[str] = Counter()
     for d in devices:
         outcomes.update({k: v for k, v in d["summary"].items() if k != "total"})
-    run = {k: v for k, v in info.items() if k not in ("suites", "run_json")}
-    run["run_json_found"] = info["run_json"]
-    run["waivers"] = sorted(waived)
-    run["waiver_file"] = info.get("waiver_file") or None
+    run = _run_section(run_dir, info)
+    # The schema's list of requirement ids waived for the whole run: nothing sets it any more (the
+    # platform's signed waivers are evaluated per device, in devices[].waivers).
+    run["waivers"] = []
+    run["waiver_file"] = (info.waiver_file if info else None) or None
     run["waivers_evaluated"] = run_waivers.at_text if run_waivers else None
-    run.pop("declared", None)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": time.time(),
         "run": run,
-        "suites": _suite_refs(info, suites, used),
+        "suites": _suite_refs(info.suites if info else [], suites, used),
         "devices": devices,
         "summary": {
             "devices": len(devices),

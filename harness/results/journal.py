@@ -1,30 +1,45 @@
 """Reading a device journal (journal/<device>.jsonl) tolerantly: a killed worker leaves at most a torn
-last line, and a line that does not parse (or is not a known record) is counted and skipped."""
+last line, and a line that does not parse (or is not a known record) is counted and skipped. And the
+one fold of a journal into each test's history and the record that decides it, which the builder
+(results.json) and resume and retry (run/state.py) share."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import JOURNAL_DEVICE, JOURNAL_END, JOURNAL_PLAN, JOURNAL_RESULT, TestRecord
+from .journal_records import DeviceLine, EndLine, JournalLine, PlanLine, PlannedTest, ResultLine, decode_text
+from .model import Outcome, TestRecord
+from .ranking import deciding
 
-
-@dataclass(frozen=True)
-class PlannedTest:
-    test_id: str
-    suite: str
-    requirements: tuple[str, ...] = ()
+NO_RESULT = "no result: the worker stopped before this test finished"
+NOT_FOUND = "not found among the collected tests"
 
 
 @dataclass
-class Plan:
-    attempt: int
-    repeat: int
-    tests: list[PlannedTest]
-    missing: list[str] = field(default_factory=list)
-    shard: str | None = None
+class TestHistory:
+    """One test on one device: its records over every attempt, in (attempt, repeat) order, one per
+    attempt and repeat (a later record replaces an earlier one: a test --resume ran again after Ctrl-C
+    cut it short), then a NOT_RUN record for each planned run of the final attempt that has none."""
+
+    __test__ = False  # not a pytest test class
+
+    test: PlannedTest
+    records: list[TestRecord]
+    final_attempt: int
+
+    @property
+    def final(self) -> list[TestRecord]:
+        """The final attempt's records, one per repeat: the latest attempt decides."""
+        return [r for r in self.records if r.attempt == self.final_attempt]
+
+    @property
+    def decider(self) -> TestRecord:
+        """Of the final attempt's repeats, the last record with the outcome that decides."""
+        final = self.final
+        outcome = deciding(r.outcome for r in final)
+        return [r for r in final if r.outcome is outcome][-1]
 
 
 @dataclass
@@ -32,10 +47,10 @@ class DeviceJournal:
     device: str
     kind: str = ""
     profile: str = ""
-    plans: list[Plan] = field(default_factory=list)
+    plans: list[PlanLine] = field(default_factory=list)
     identities: list[dict[str, Any]] = field(default_factory=list)
     results: list[TestRecord] = field(default_factory=list)
-    ends: list[dict[str, Any]] = field(default_factory=list)
+    ends: list[EndLine] = field(default_factory=list)
     bad_lines: int = 0
 
     @property
@@ -56,42 +71,63 @@ class DeviceJournal:
     def interrupted(self) -> bool:
         """The latest attempt was interrupted, or never wrote its end line (killed)."""
         if not self.plans:
-            return bool(self.ends and self.ends[-1].get("interrupted"))
+            return bool(self.ends and self.ends[-1].interrupted)
         last = self.plans[-1].attempt
-        ends = [e for e in self.ends if e.get("attempt") == last]
-        return not ends or bool(ends[-1].get("interrupted"))
+        ends = [e for e in self.ends if e.attempt == last]
+        return not ends or ends[-1].interrupted
 
+    def tests(self) -> list[tuple[PlannedTest, str]]:
+        """Every test the journal speaks of, with why a missing record is NOT_RUN: the planned ones in
+        plan order, then results whose plan line was lost, then those asked for but not collected."""
+        tests = {tid: (t, NO_RESULT) for tid, t in self.planned.items()}
+        for rec in self.results:
+            planned = PlannedTest(rec.test_id, rec.suite, tuple(rec.requirements))
+            tests.setdefault(rec.test_id, (planned, NO_RESULT))
+        for plan in self.plans:
+            for tid in plan.missing:
+                suite = tid.split("/", 1)[0] if "/" in tid else ""
+                tests.setdefault(tid, (PlannedTest(tid, suite), NOT_FOUND))
+        return list(tests.values())
 
-def _planned(raw: dict[str, Any]) -> PlannedTest:
-    test_id = str(raw["test_id"])
-    suite = str(raw.get("suite") or test_id.split("/", 1)[0])  # ids are "<suite>/<module>::<test>"
-    return PlannedTest(test_id, suite, tuple(raw.get("requirements", ())))
+    def histories(self, tests: list[tuple[PlannedTest, str]] | None = None) -> list[TestHistory]:
+        """The history of each of `tests` (default: every test the journal speaks of), in their order."""
+        latest: dict[str, dict[tuple[int, int], TestRecord]] = {}
+        for rec in self.results:  # in time order: a later record of the same run replaces the earlier
+            latest.setdefault(rec.test_id, {})[(rec.attempt, rec.repeat)] = rec
+        last_plan: dict[str, PlanLine] = {}
+        for plan in self.plans:
+            for test in plan.tests:
+                known = last_plan.get(test.test_id)
+                if known is None or plan.attempt > known.attempt:
+                    last_plan[test.test_id] = plan
+        return [self._history(test, why, latest.get(test.test_id, {}), last_plan.get(test.test_id))
+                for test, why in (self.tests() if tests is None else tests)]
 
+    def _history(self, test: PlannedTest, why: str, runs: dict[tuple[int, int], TestRecord],
+                 plan: PlanLine | None) -> TestHistory:
+        recorded = [runs[k] for k in sorted(runs)]
+        final = max([r.attempt for r in recorded] + [plan.attempt if plan else 1])
+        repeats = plan.repeat if plan and plan.attempt == final else 1
+        have = {r.repeat for r in recorded if r.attempt == final}
+        made_up = [
+            TestRecord(test_id=test.test_id, suite=test.suite, outcome=Outcome.NOT_RUN, device=self.device,
+                       requirements=list(test.requirements), message=why, attempt=final, repeat=i)
+            for i in range(repeats) if i not in have
+        ]
+        return TestHistory(test, recorded + made_up, final)
 
-def _apply(journal: DeviceJournal, line: dict[str, Any]) -> None:
-    kind = line.get("type")
-    if kind == JOURNAL_PLAN:
-        journal.plans.append(
-            Plan(
-                attempt=int(line.get("attempt", 1)),
-                repeat=int(line.get("repeat", 1)),
-                tests=[_planned(t) for t in line.get("tests", [])],
-                missing=[str(t) for t in line.get("missing", [])],
-                shard=line.get("shard"),
-            )
-        )
-        journal.kind = line.get("kind") or journal.kind
-        journal.profile = line.get("profile") or journal.profile
-    elif kind == JOURNAL_DEVICE:
-        journal.identities.append(dict(line.get("identity") or {}))
-        journal.kind = line.get("kind") or journal.kind
-        journal.profile = line.get("profile") or journal.profile
-    elif kind == JOURNAL_RESULT:
-        journal.results.append(TestRecord.from_dict(line))
-    elif kind == JOURNAL_END:
-        journal.ends.append(line)
-    else:
-        raise ValueError(f"unknown journal line type {kind!r}")
+    def add(self, line: JournalLine) -> None:
+        if isinstance(line, PlanLine):
+            self.plans.append(line)
+        elif isinstance(line, DeviceLine):
+            self.identities.append(line.identity)
+        elif isinstance(line, ResultLine):
+            self.results.append(line.record)
+        else:
+            self.ends.append(line)
+        if isinstance(line, PlanLine | DeviceLine):
+            self.kind = line.kind or self.kind
+            self.profile = line.profile or self.profile
 
 
 def parse_journal(text: str, device: str) -> DeviceJournal:
@@ -100,12 +136,11 @@ def parse_journal(text: str, device: str) -> DeviceJournal:
         if not raw.strip():
             continue
         try:
-            line = json.loads(raw)
-            if not isinstance(line, dict):
-                raise ValueError("not an object")
-            _apply(journal, line)
-        except (ValueError, KeyError, TypeError):
+            line = decode_text(raw)
+        except ValueError:  # a torn line, or one this version does not know
             journal.bad_lines += 1
+            continue
+        journal.add(line)
     return journal
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..suites import Requirement
 from .model import Outcome, TestRecord, Verdict
+from .ranking import deciding
 
 MUST, SHOULD = "MUST", "SHOULD"
 
@@ -76,14 +77,18 @@ def untagged_id(suite: str) -> str:
     return f"{suite}:untagged"
 
 
+# A requirement's status is that of the outcome that decides among its tests (results/ranking.py).
+_STATUS = {
+    Outcome.FAIL: Status.FAIL,
+    Outcome.ERROR: Status.INCOMPLETE,
+    Outcome.NOT_RUN: Status.INCOMPLETE,
+    Outcome.PASS: Status.PASS,
+    Outcome.SKIP: Status.SKIPPED,
+}
+
+
 def _status_of(outcomes: list[Outcome]) -> Status:
-    if Outcome.FAIL in outcomes:
-        return Status.FAIL
-    if Outcome.ERROR in outcomes or Outcome.NOT_RUN in outcomes:
-        return Status.INCOMPLETE
-    if Outcome.PASS in outcomes:
-        return Status.PASS
-    return Status.SKIPPED
+    return _STATUS[deciding(outcomes) or Outcome.SKIP]
 
 
 def _applies(req: Requirement, profile: str | None, kind: str | None) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..envelope import EnvelopeError, read_envelope
 from ..errors import ConfigError
@@ -21,6 +20,7 @@ from ..waivers import (
     waivers_of,
 )
 from .journal import DeviceJournal
+from .run_info import RunInfo
 
 
 @dataclass
@@ -36,10 +36,10 @@ class RunWaivers:
         return instant_text(self.at)
 
 
-def load_run_waivers(run_dir: Path, info: dict[str, Any], at: dt.datetime | None = None) -> RunWaivers | None:
+def load_run_waivers(run_dir: Path, info: RunInfo, at: dt.datetime | None = None) -> RunWaivers | None:
     """The waiver file named in run.json (checked against the platform key when the run started;
     here its shape only: the bundle's signature covers it from now on)."""
-    name = info.get("waiver_file")
+    name = info.waiver_file
     if not name:
         return None
     path = run_dir / str(name)
@@ -49,8 +49,8 @@ def load_run_waivers(run_dir: Path, info: dict[str, Any], at: dt.datetime | None
         envelope = read_envelope(path)
     except EnvelopeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    declared = info.get("declared") if isinstance(info.get("declared"), dict) else {}
-    return RunWaivers(waivers_of(envelope, str(path)), at or dt.datetime.now(dt.UTC), declared or {})
+    declared = info.declared if isinstance(info.declared, dict) else {}
+    return RunWaivers(waivers_of(envelope, str(path)), at or dt.datetime.now(dt.UTC), declared)
 
 
 def facts_of(journal: DeviceJournal, declared: dict[str, dict[str, str]]) -> DeviceFacts:

@@ -21,10 +21,11 @@ from ..errors import HarnessError, describe_os_error
 from ..report.publish import publish
 from ..results.build import write_results
 from ..results.model import Verdict
+from ..results.run_info import RunInfo
 from . import output
 from .gate import EXIT_INCOMPLETE, DeviceGate, gate_code, gates_from_results
 from .progress import ProgressView, printable
-from .rundir import RunDir, RunInfo, update_latest
+from .rundir import RunDir, update_latest
 
 _STYLE = {"CERTIFIED": "green", "CONDITIONAL": "yellow", "NOT CERTIFIED": "red", "INCOMPLETE": "magenta"}
 

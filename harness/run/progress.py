@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..results.model import JOURNAL_DEVICE, JOURNAL_PLAN, JOURNAL_RESULT
+from ..results.journal_records import DeviceLine, JournalLine, PlanLine, ResultLine
 
 _COLOURS = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "SKIP": "yellow", "NOT_RUN": "dim"}
 
@@ -23,14 +23,14 @@ def printable(text: object, limit: int = 160) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-def planned_runs(plan: dict[str, Any]) -> int:
+def planned_runs(plan: PlanLine) -> int:
     """Result lines a plan line announces: each test once per --repeat."""
-    return len(plan.get("tests", [])) * max(1, int(plan.get("repeat", 1) or 1))
+    return len(plan.tests) * max(1, plan.repeat)
 
 
 class ProgressView(Protocol):
     def start(self, devices: list[str]) -> None: ...
-    def line(self, device: str, line: dict[str, Any]) -> None: ...
+    def line(self, device: str, line: JournalLine) -> None: ...
     def finished(self, device: str, exit_code: int | None) -> None: ...
     def note(self, text: str) -> None: ...
     def stop(self) -> None: ...
@@ -48,23 +48,23 @@ class PlainProgress:
     def start(self, devices: list[str]) -> None:
         self._print(f"running on {len(devices)} device(s): {', '.join(devices)}")
 
-    def line(self, device: str, line: dict[str, Any]) -> None:
-        kind = line.get("type")
-        if kind == JOURNAL_PLAN:
+    def line(self, device: str, line: JournalLine) -> None:
+        if isinstance(line, PlanLine):
             runs = planned_runs(line)
             self.planned[device] = self.planned.get(device, 0) + runs
             self._print(f"[{device}] {runs} test run(s) planned")
-        elif kind == JOURNAL_DEVICE:
-            ident = line.get("identity") or {}
+        elif isinstance(line, DeviceLine):
+            ident = line.identity
             build = printable(ident.get("fingerprint") or ident.get("os_name", ""))
             self._print(f"[{device}] connected: {build}")
-        elif kind == JOURNAL_RESULT:
+        elif isinstance(line, ResultLine):
+            rec = line.record
             self.done[device] += 1
             total = self.planned.get(device) or "?"
-            msg = printable(line.get("message", ""))
-            self._print(f"[{device}] {line.get('outcome')} {printable(line.get('test_id', ''), 200)} "
-                        f"({float(line.get('duration', 0.0)):.2f}s) [{self.done[device]}/{total}]"
-                        + (f" {msg}" if msg and line.get("outcome") != "PASS" else ""))
+            msg = printable(rec.message)
+            self._print(f"[{device}] {rec.outcome} {printable(rec.test_id, 200)} "
+                        f"({rec.duration:.2f}s) [{self.done[device]}/{total}]"
+                        + (f" {msg}" if msg and rec.outcome != "PASS" else ""))
 
     def finished(self, device: str, exit_code: int | None) -> None:
         self._print(f"[{device}] worker finished (exit {exit_code})")
@@ -96,18 +96,17 @@ class RichProgress:
         c = self.counts[device]
         return " ".join(f"[{_COLOURS[k]}]{k.lower()} {c[k]}[/]" for k in _COLOURS if c[k])
 
-    def line(self, device: str, line: dict[str, Any]) -> None:
+    def line(self, device: str, line: JournalLine) -> None:
         task = self.tasks.get(device)
         if task is None:
             return
-        kind = line.get("type")
-        if kind == JOURNAL_PLAN:
+        if isinstance(line, PlanLine):
             self.planned[device] += planned_runs(line)
             self.bars.update(task, total=self.planned[device])
-        elif kind == JOURNAL_RESULT:
-            self.counts[device][str(line.get("outcome"))] += 1
+        elif isinstance(line, ResultLine):
+            self.counts[device][str(line.record.outcome)] += 1
             self.bars.update(task, advance=1, counts=self._counts(device),
-                             current=escape(printable(line.get("test_id", ""), 60)))
+                             current=escape(printable(line.record.test_id, 60)))
 
     def finished(self, device: str, exit_code: int | None) -> None:
         task = self.tasks.get(device)

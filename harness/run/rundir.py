@@ -10,81 +10,16 @@ import json
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..atomic_file import write_atomic
 from ..errors import ConfigError
+from ..results.run_info import RUN_JSON, RunInfo, SuiteRef, read_run_info
 from ..suites import Suite
 from .runid import valid_run_id
 
-RUN_JSON = "run.json"
 LATEST = "latest"
-
-
-@dataclass
-class SuiteRef:
-    id: str
-    version: str
-    content_hash: str
-
-    @classmethod
-    def of(cls, suite: Suite) -> SuiteRef:
-        return cls(id=suite.id, version=suite.version, content_hash=suite.content_hash())
-
-
-@dataclass
-class Invocation:
-    """One command that wrote to this run (run, resume, retry, merge)."""
-
-    action: str
-    command_line: list[str]
-    start: float
-    end: float | None = None
-    attempt: int = 1
-    devices: list[str] = field(default_factory=list)
-    interrupted: bool = False
-
-
-@dataclass
-class RunInfo:
-    """run.json. The selection fields let `--resume` and `retry` run the same thing again."""
-
-    run_id: str
-    harness_version: str
-    suites: list[SuiteRef]
-    command_line: list[str]
-    host: str
-    operator: str
-    start: float
-    inventory: str
-    devices: list[str]
-    suites_root: str
-    end: float | None = None
-    shard: str | None = None
-    keyword: str | None = None
-    include: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    repeat: int = 1
-    test_timeout: float | None = None
-    strict: bool = False
-    merged_from: list[str] = field(default_factory=list)
-    invocations: list[Invocation] = field(default_factory=list)
-    waiver_file: str | None = None  # the platform's signed waiver file, copied into the run folder
-    declared: dict[str, dict[str, str]] = field(default_factory=dict)  # device -> inventory model, soc
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunInfo:
-        names = {f.name for f in fields(cls)}
-        info = cls(**{k: v for k, v in data.items() if k in names})
-        info.suites = [SuiteRef(**s) for s in data.get("suites", [])]
-        info.invocations = [Invocation(**i) for i in data.get("invocations", [])]
-        return info
 
 
 def operator_name() -> str:
@@ -146,12 +81,7 @@ class RunDir:
         return self.path / RUN_JSON
 
     def read_info(self) -> RunInfo:
-        try:
-            return RunInfo.from_dict(json.loads(self.run_json.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise ConfigError(f"{self.path}: not a run directory (no {RUN_JSON})") from None
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{self.run_json}: unreadable: {exc}") from None
+        return read_run_info(self.path)
 
     def write_info(self, info: RunInfo) -> None:
         # Write-then-rename: a crash or a full disk never leaves a half-written run.json.

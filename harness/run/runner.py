@@ -9,10 +9,11 @@ from pathlib import Path
 
 from ..atomic_file import write_atomic
 from ..errors import ConfigError
+from ..results.run_info import Invocation, RunInfo
 from ..suites import Suite, discover_suites
 from .finish import finish_run
 from .progress import ProgressView
-from .rundir import Invocation, RunDir, RunInfo, update_latest
+from .rundir import RunDir, update_latest
 from .state import DeviceState, device_state
 from .worker import WorkerArgs
 from .workers import INTERRUPT_GRACE, run_workers

@@ -6,17 +6,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import json
 import os
 import select
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from ..results.journal_records import JournalLine, decode_text
 from ..secrets import redact
 
 PR_SET_PDEATHSIG = 1
@@ -30,16 +29,21 @@ PLUGIN = "harness.plugin"
 BASE_FLAGS = ("-p", "no:cacheprovider", "-p", "no:timeout", "-q", "--import-mode=importlib")
 
 
-def _plugin_autoloads() -> bool:
-    """Whether pytest loads the plugin by itself (installed `pytest11` entry point). Naming it with -p
-    as well would register it twice, which pytest refuses."""
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        return False
-    return any(ep.value.split(":")[0] == PLUGIN for ep in entry_points(group="pytest11"))
+# Workers load the harness plugin and the plugins a lab names here (comma-separated module names),
+# never every pytest plugin installed beside the harness: a developer tool's plugin must not change
+# how a certification run behaves, and autoloading them all cost each worker seconds of start-up.
+PLUGINS_ENV = "HARNESS_PYTEST_PLUGINS"
+NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def pytest_flags() -> list[str]:
-    return [*(() if _plugin_autoloads() else ("-p", PLUGIN)), *BASE_FLAGS]
+    extra = [name.strip() for name in os.environ.get(PLUGINS_ENV, "").split(",") if name.strip()]
+    return [*(arg for name in (PLUGIN, *extra) for arg in ("-p", name)), *BASE_FLAGS]
+
+
+def pytest_env() -> dict[str, str]:
+    """The environment of a pytest the harness starts: installed plugins are not autoloaded."""
+    return {**os.environ, NO_AUTOLOAD: "1"}
 
 
 @dataclass
@@ -174,6 +178,7 @@ def _worker_main(args: WorkerArgs, log_fd: int, write_fd: int, read_fd: int, par
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the runner's hangup handler is not the worker's
         os.environ["HARNESS_PROGRESS_FD"] = str(write_fd)
+        os.environ[NO_AUTOLOAD] = "1"
         os.chdir(args.suites_root)
         import pytest
 
@@ -226,13 +231,16 @@ class Worker:
         assert self.fd is not None
         return self.fd
 
-    def read(self) -> list[dict[str, Any]] | None:
+    def read(self) -> list[JournalLine] | None:
+        """The journal records the worker sent since the last read (None: the pipe closed). A line
+        that is not one (over-long, or a record this version does not know) is left out: the
+        journal file is the record, the pipe only shows progress."""
         assert self.fd is not None
         chunk = os.read(self.fd, READ_SIZE)
         if not chunk:
             self.close_pipe()
             return None
-        lines: list[dict[str, Any]] = []
+        lines: list[JournalLine] = []
         self._buf += chunk
         while (nl := self._buf.find(b"\n")) >= 0:
             line, self._buf = bytes(self._buf[:nl]), self._buf[nl + 1 :]
@@ -240,9 +248,7 @@ class Worker:
                 self._skipping = False
                 continue
             with contextlib.suppress(ValueError):
-                obj = json.loads(line)
-                if isinstance(obj, dict):
-                    lines.append(obj)
+                lines.append(decode_text(line.decode("utf-8", errors="replace")))
         if len(self._buf) > MAX_LINE:
             self._buf.clear()
             self._skipping = True
