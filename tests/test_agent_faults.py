@@ -200,7 +200,12 @@ def test_a_reservation_holds_queued_jobs_refuses_others_exec_and_expires(
         assert harness("reserve", leased, "--for", "10m", "--owner", "carol", "--db", queue_db).returncode == 0
         [cancelled] = submit(queue_db, "--device", leased)
         wait_state(queue_db, cancelled, "waiting")
-        gone = harness("cancel", str(cancelled), "--db", queue_db)
+        # Someone else's job: refused (exit 3, as for a reservation) unless forced (its submitter's own
+        # cancel is in the SIGTERM test).
+        theirs = harness("cancel", str(cancelled), "--owner", "mallory", "--db", queue_db)
+        assert theirs.returncode == 3 and f"job {cancelled}: submitted by " in theirs.stderr, theirs.stderr
+        assert jobs_json(queue_db)[cancelled]["state"] == "waiting"
+        gone = harness("cancel", str(cancelled), "--owner", "mallory", "--force", "--db", queue_db)
         assert gone.returncode == 0 and f"job {cancelled}: cancelled" in gone.stdout
         assert harness("reserve", leased, "--release", "--owner", "carol", "--db", queue_db).returncode == 0
         assert jobs_json(queue_db)[cancelled]["state"] == "cancelled"

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from procrastinate import sql
 
+from ..errors import HarnessError
 from .db import Conn
 from .names import (
     HEALTH_PRIORITY,
@@ -164,11 +165,20 @@ def hand_back(conn: Conn, job_id: int, at: dt.datetime | None = None, *, wait: b
     return cur.fetchone() is not None if wait else True
 
 
-def cancel(conn: Conn, job_id: int) -> str | None:
-    """Cancel a queued job, or ask the agent running it to stop it. The job's status before, or None."""
-    row = conn.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,)).fetchone()
+class CancelRefused(HarnessError):
+    """The job is someone else's (exit 3, as a reservation of someone else's is)."""
+
+
+def cancel(conn: Conn, job_id: int, who: str, force: bool = False) -> str | None:
+    """Cancel a queued job, or ask the agent running it to stop it: its submitter may, anyone else
+    only with `force` (as with a reservation). The job's status before, or None."""
+    row = conn.execute("SELECT status, args->>'submitter' AS submitter FROM procrastinate_jobs WHERE id = %s",
+                       (job_id,)).fetchone()
     if row is None:
         return None
+    submitter = row["submitter"] or ""
+    if row["status"] in ("todo", "doing") and submitter and submitter != who and not force:
+        raise CancelRefused(f"job {job_id}: submitted by {submitter} (--force to cancel it anyway)")
     if row["status"] in ("todo", "doing"):
         conn.execute(sql.queries["cancel_job"], {"job_id": job_id, "abort": True, "delete_job": False})
         if row["status"] == "todo":

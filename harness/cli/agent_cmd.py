@@ -192,13 +192,17 @@ def _device_json(s: selection.DeviceState) -> dict[str, Any]:
 
 @cli.command("cancel")
 @click.argument("job_ids", nargs=-1, type=int, required=True)
+@click.option("--force", is_flag=True, help="Cancel jobs someone else submitted.")
+@click.option("--owner", default=None, help="Who you are (default: $HARNESS_OWNER or user@host).")
 @DB_OPTION
-def cancel(job_ids: tuple[int, ...], db_url: str | None) -> int:
-    """Cancel queued jobs; a running one is stopped by its agent (its records are kept)."""
+def cancel(job_ids: tuple[int, ...], force: bool, owner: str | None, db_url: str | None) -> int:
+    """Cancel queued jobs; a running one is stopped by its agent (its records are kept). Another's job
+    only with --force."""
     db = _db(db_url)
+    who = owner or me()
     code = 0
     for job_id in job_ids:
-        before = db.run(lambda c, j=job_id: jobq.cancel(c, j))  # type: ignore[misc]
+        before = db.run(lambda c, j=job_id: jobq.cancel(c, j, who, force))  # type: ignore[misc]
         if before is None:
             click.echo(f"harness: job {job_id}: no such job", err=True)
             code = 2
