@@ -1,45 +1,93 @@
-"""Runner benchmark (a script, not a test): `python bench/bench_runner.py [--devices 20] [--tests 100]`.
+"""Runner benchmark (a script, not a test): `python bench/bench_runner.py [--devices 1,20,50] [--tests 100]`.
 
-Against simulated SSH boards (SimulatedSshServer, in this process) it measures, through the real CLI:
-- harness overhead per test: a test's duration minus the time its device command took (median), and the
-  whole run's wall time per test minus the device command time per test;
-- wall time of D devices x T tests over 1 device x T tests, with 20 ms added latency per command and
-  with none (1.0 would be perfect parallelism; the workers share this machine's cores);
-- peak memory: the summed RSS of the harness process and its workers, sampled while they run.
+What a lab host with real devices would see of the harness alone. Each simulated SSH board runs in a
+process of its own (as `harness lab up` runs them), so the boards' CPU is not charged to the harness;
+`harness run` is started through its real CLI and measured by the kernel's accounting of it and the
+workers it forks (os.wait4: the runner's CPU plus that of every descendant it reaped):
+- harness CPU per test: (CPU of D devices x T tests - CPU of D devices x 1 test) / (D x (T - 1)), the
+  cost of one more test without the run's start-up; the start-up's CPU is printed beside it;
+- wall time of D devices x T tests over 1 device x T tests, with 20 ms latency per command and none;
+- memory per device worker: the peak over samples of (the workers' summed PSS) / D (PSS splits the
+  pages the forked workers share with the runner, which RSS would count D times);
+- stray output: lines `harness run --plain` printed that are neither its progress nor its summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import statistics
+import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from harness.lab.faults import Faults
-from harness.lab.ssh.server import SimulatedSshServer
 from harness.waiting import poll_until
 
 PASSWORD = "bench-password"
 SUITE_TOML = 'id = "bench"\nversion = "1"\ntitle_en = "bench"\ntitle_zh = "基准"\n\n' \
              '[[requirements]]\nid = "B-1"\nlevel = "MUST"\ntitle_en = "runs"\ntitle_zh = "运行"\n'
+# What one board process runs: a SimulatedSshServer that prints its port and host key, then takes
+# "latency MS" lines on stdin (answering "ok") until stdin closes.
+BOARD = """
+import json, sys
+from harness.lab.faults import Faults
+from harness.lab.ssh.server import SimulatedSshServer
+server = SimulatedSshServer(password=sys.argv[1]).start()
+print(json.dumps({"port": server.port, "fingerprint": server.fingerprint}), flush=True)
+for line in sys.stdin:
+    server.faults = Faults(latency_ms=float(line.split()[1]))
+    print("ok", flush=True)
+server.stop()
+"""
+# The lines `harness run --plain` prints of its own: progress, the summary table, where the run went.
+OWN_LINE = re.compile(r"^(\[[\w.-]+\] |running on \d+ device|run \S+ finished: |[┏┃┡│└]|/\S+\.zip$)")
 
 
-def write_suite(root: Path, tests: int) -> None:
-    suite = root / "bench"
+class Board:
+    def __init__(self, log: IO[bytes]) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", BOARD, PASSWORD], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=log, text=True)
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.port, self.fingerprint = int(info["port"]), str(info["fingerprint"])
+
+    def set_latency(self, ms: float) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"latency {ms}\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "ok":
+            raise SystemExit("a board did not take its latency")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def write_suite(root: Path, tests: int) -> Path:
+    suite = root / f"suites-{tests}" / "bench"
     suite.mkdir(parents=True)
     (suite / "suite.toml").write_text(SUITE_TOML)
     (suite / "test_bench.py").write_text(
         "import pytest\n\n\n@pytest.mark.requirement('B-1')\n"
         f"@pytest.mark.parametrize('n', range({tests}))\n"
         "def test_cmd(dut, n):\n    assert dut.run('true').exit_code == 0\n")
+    return suite.parent
 
 
-def write_inventory(path: Path, boards: list[SimulatedSshServer]) -> list[str]:
+def write_inventory(path: Path, boards: list[Board]) -> list[str]:
     names = [f"board{i:02d}" for i in range(len(boards))]
     path.write_text("".join(
         f'[devices.{n}]\nkind = "board"\nprofile = "generic-linux"\n'
@@ -48,104 +96,140 @@ def write_inventory(path: Path, boards: list[SimulatedSshServer]) -> list[str]:
     return names
 
 
-def _tree_memory_kb(root_pid: int) -> tuple[int, int]:
-    """Summed (RSS, PSS) of a process and all its descendants. PSS splits each shared page between the
-    processes that map it: the forked workers share most of their memory with the runner, which RSS
-    would count twenty times."""
+def _descendants(root_pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        children.setdefault(int(fields["PPid"].strip()), []).append(int(entry))
-    rss = pss = 0
-    todo = [root_pid]
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], list(children.get(root_pid, []))
     while todo:
         pid = todo.pop()
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-        except OSError:
-            pass
+        found.append(pid)
         todo.extend(children.get(pid, []))
-    return rss, pss
+    return found
 
 
-def run_once(work: Path, inventory: Path, devices: list[str], run_id: str) -> dict[str, float]:
-    argv = [sys.executable, "-m", "harness", "-i", str(inventory), "run", "bench",
-            "--suites-root", str(work / "suites"), "--reports", str(work / "reports"), "--run-id", run_id,
+def _pss_kb(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class RunFigures:
+    wall: float
+    cpu: float  # seconds, the runner and every worker it reaped
+    tests: int
+    worker_pss_mb: float  # peak summed PSS of the workers / devices
+    stray: list[str]
+
+
+def run_once(work: Path, suites: Path, devices: list[str], run_id: str) -> RunFigures:
+    argv = [sys.executable, "-m", "harness", "-i", str(work / "devices.toml"), "run", "bench",
+            "--suites-root", str(suites), "--reports", str(work / "reports"), "--run-id", run_id,
             "--plain", *(a for d in devices for a in ("--device", d))]
-    t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = peak_pss = 0
+    out_path = work / f"{run_id}.out"
+    with open(out_path, "w") as out:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        peak = 0
+        status: list[tuple[int, resource.struct_rusage]] = []
 
-    def sample_until_exit() -> bool:
-        nonlocal peak, peak_pss
-        rss, pss = _tree_memory_kb(proc.pid)
-        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
-        return proc.poll() is not None
+        def sample_until_exit() -> bool:
+            nonlocal peak
+            peak = max(peak, sum(_pss_kb(p) for p in _descendants(proc.pid)))
+            pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                status.append((code, usage))
+            return bool(pid)
 
-    # Sampling reads every process's smaps: every 0.5 s keeps it from stealing the run's CPU.
-    poll_until(sample_until_exit, 3600, interval=0.5, what="the benchmark run")
-    wall = time.monotonic() - t0
-    if proc.returncode != 0:
-        detail = proc.stderr.read() if proc.stderr else ""
-        raise SystemExit(f"run {run_id} exited {proc.returncode}: {detail}")
-    overheads, command_time, tests = [], 0.0, 0
+        # Sampling reads every worker's smaps: every 0.25 s keeps it from stealing the run's CPU.
+        poll_until(sample_until_exit, 3600, interval=0.25, what="the benchmark run")
+        wall = time.monotonic() - t0
+    proc.returncode = 0  # reaped by wait4 above; keeps Popen from waiting again
+    code, usage = status[0]
+    printed = out_path.read_text(errors="replace").splitlines()
+    if os.waitstatus_to_exitcode(code) != 0:
+        raise SystemExit(f"run {run_id} exited {os.waitstatus_to_exitcode(code)}: {printed[-5:]}")
+    tests = 0
     for device in devices:
-        for raw in (work / "reports" / run_id / "journal" / f"{device}.jsonl").read_text().splitlines():
-            line = json.loads(raw)
-            if line["type"] != "result":
-                continue
-            device_time = sum(e["duration"] for e in line["evidence"])
-            overheads.append(line["duration"] - device_time)
-            command_time += device_time
-            tests += 1
-    return {"wall": wall, "tests": tests, "overhead_median_ms": statistics.median(overheads) * 1000,
-            "wall_overhead_per_test_ms": (wall - command_time / len(devices)) / (tests / len(devices)) * 1000,
-            "peak_rss_mb": peak / 1024, "peak_pss_mb": peak_pss / 1024}
+        journal = work / "reports" / run_id / "journal" / f"{device}.jsonl"
+        tests += sum(1 for raw in journal.read_text().splitlines() if json.loads(raw)["type"] == "result")
+    return RunFigures(wall=wall, cpu=usage.ru_utime + usage.ru_stime, tests=tests,
+                      worker_pss_mb=peak / 1024 / len(devices),
+                      stray=[line for line in printed if not OWN_LINE.match(line)])
+
+
+def link_cpu_per_command_ms(board: Board, commands: int = 300) -> float:
+    """The baseline: CPU of a bare paramiko client per `true` on the same kind of board (one session
+    per command, as the harness does), in this process."""
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a board of this bench, on loopback
+    client.connect("127.0.0.1", board.port, "root", PASSWORD, look_for_keys=False, allow_agent=False)
+    transport = client.get_transport()
+    assert transport is not None
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(commands):
+        channel = transport.open_session()
+        channel.exec_command("true")
+        channel.recv_exit_status()
+        channel.close()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    client.close()
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / commands * 1000
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--devices", type=int, default=20)
+    ap.add_argument("--devices", default="1,20,50", help="device counts, comma-separated")
     ap.add_argument("--tests", type=int, default=100)
     ap.add_argument("--latency-ms", type=float, default=20.0)
     args = ap.parse_args()
+    counts = sorted({int(c) for c in args.devices.split(",")} | {1})
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         work = Path(tmp)
-        write_suite(work / "suites", args.tests)
-        boards = [SimulatedSshServer(password=PASSWORD).start() for _ in range(args.devices)]
-        try:
-            names = write_inventory(work / "devices.toml", boards)
-            for latency in (args.latency_ms, 0.0):
+        many, one_test = write_suite(work, args.tests), write_suite(work, 1)
+        with open(work / "boards.log", "wb") as board_log:
+            boards = [Board(board_log) for _ in range(max(counts))]
+            try:
+                names = write_inventory(work / "devices.toml", boards)
+                print(f"{os.cpu_count()} cores; {args.tests} tests per device; boards in their own "
+                      f"processes; the harness's CPU from wait4")
+                stray: list[str] = []
+                link_ms = link_cpu_per_command_ms(boards[0])
+                print(f"baseline: a bare paramiko client costs {link_ms:.2f} ms CPU per command "
+                      f"(in the harness's per-test CPU below: each test runs one command)")
+                for latency in (args.latency_ms, 0.0):
+                    for b in boards:
+                        b.set_latency(latency)
+                    print(f"latency {latency:g} ms per command:")
+                    base: RunFigures | None = None
+                    for count in counts:
+                        full = run_once(work, many, names[:count], f"d{count}-l{latency:g}")
+                        start = run_once(work, one_test, names[:count], f"d{count}-l{latency:g}-start")
+                        base = base or full
+                        per_test_ms = (full.cpu - start.cpu) / (count * (args.tests - 1)) * 1000
+                        stray += full.stray + start.stray
+                        ratio = full.wall / base.wall
+                        print(f"  {count:3d} device(s): wall {full.wall:6.2f} s = {ratio:4.2f}x 1 device; "
+                              f"harness CPU per test {per_test_ms:5.2f} ms = "
+                              f"{per_test_ms / link_ms:.1f}x the link's (start-up "
+                              f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS; "
+                              f"{full.tests} results")
+                board_log.flush()
+                print(f"stray lines from harness run: {len(stray)}"
+                      + "".join(f"\n  {line!r}" for line in stray[:5]))
+                print(f"lines the boards printed (their own log, not the run's): "
+                      f"{len((work / 'boards.log').read_bytes().splitlines())}")
+            finally:
                 for b in boards:
-                    b.faults = Faults(latency_ms=latency)
-                one = run_once(work, work / "devices.toml", names[:1], f"one-{latency:g}")
-                many = run_once(work, work / "devices.toml", names, f"many-{latency:g}")
-                print(f"latency {latency:g} ms per command, {args.tests} tests per device:")
-                print(f"  1 device : wall {one['wall']:.2f} s, peak memory PSS {one['peak_pss_mb']:.0f} MB "
-                      f"(RSS {one['peak_rss_mb']:.0f} MB)")
-                print(f"  {args.devices} devices: wall {many['wall']:.2f} s, "
-                      f"peak memory PSS {many['peak_pss_mb']:.0f} MB (RSS {many['peak_rss_mb']:.0f} MB; "
-                      f"harness + {args.devices} workers)")
-                print(f"  wall ratio {args.devices}x/1x: {many['wall'] / one['wall']:.2f}")
-                print(f"  harness overhead per test (test duration - device command time), median: "
-                      f"{one['overhead_median_ms']:.2f} ms (1 device), {many['overhead_median_ms']:.2f} ms "
-                      f"({args.devices} devices)")
-                print(f"  run wall time per test minus device command time: "
-                      f"{one['wall_overhead_per_test_ms']:.1f} ms (1 device, incl. start-up), "
-                      f"{many['wall_overhead_per_test_ms']:.1f} ms ({args.devices} devices)")
-        finally:
-            for b in boards:
-                b.stop()
+                    b.stop()
 
 
 if __name__ == "__main__":

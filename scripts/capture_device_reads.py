@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.checks import buses, media, network, power, sysfs
+from harness.checks import buses, media, network, osservices, power, sysfs
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "devices"
 AREAS = {
@@ -21,6 +21,17 @@ AREAS = {
     "power": sysfs.dump_script(power.SLEEP + power.IDLE + power.DVFS + power.THERMAL),
     "media": sysfs.dump_script(media.USB + media.DISPLAY + media.SOUND + media.CAMERA),
     "getent": "getent hosts localhost",
+    # What the os-services suite reads: its config files in one dump, and the commands' answers.
+    "os-files": osservices.files_script(
+        ["/etc/os-release", "/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/*.conf", "/etc/apt/sources.list",
+         "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources", "/etc/yum.repos.d/*.repo",
+         "/etc/systemd/journald.conf", "/etc/locale.conf", "/etc/default/locale", "/proc/cmdline"]
+    ),
+    "os-commands": "for c in 'systemctl is-system-running' 'systemctl get-default' "
+                   "'systemctl list-units --state=failed --no-legend --plain --no-pager' 'timedatectl show' "
+                   "'chronyc tracking' 'locale -a' 'readlink /etc/localtime' "
+                   "'systemctl list-timers --all --no-legend --no-pager'; "
+                   "do printf '@@harness-command@@ %s\\n' \"$c\"; sh -c \"$c\" 2>&1; done",
 }
 
 

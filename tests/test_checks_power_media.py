@@ -5,8 +5,12 @@ shell (two cpufreq policies on the performance governor, thermal zones without t
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from harness.checks import media, power, sysfs
 
@@ -157,3 +161,130 @@ def test_media_judged_on_a_planted_board() -> None:
     assert media.sound_cards(board.value("/proc/asound/cards")) == ["rockchiprk809co"]
     assert media.sound_card(board) == [] and media.playback_pcm(board)[0].startswith("no playback PCM")
     assert media.camera(board) == ["video0 has no /dev/video0"]
+
+
+# -- rules of the power checks on planted trees ----------------------------------------------------------
+CPUS = "/sys/devices/system/cpu"
+
+
+def test_either_sleep_to_idle_or_suspend_to_ram_is_a_system_sleep() -> None:
+    for states, ok in [("freeze", True), ("mem", True), ("disk", False), ("standby disk", False)]:
+        got = power.sleep_offered(sysfs.Tree({"/sys/power/state": f"={states}"}))
+        assert (got == []) is ok, states
+
+
+def test_suspend_failures_without_a_named_device_or_step() -> None:
+    assert power.no_failed_suspend(sysfs.Tree({})) == ["/sys/power/suspend_stats/fail is unreadable"]
+    assert power.no_failed_suspend(sysfs.Tree({"/sys/power/suspend_stats/fail": "=1"})) == [
+        "1 suspend(s) failed since boot (last: device '?', step '?')"]
+
+
+def test_the_suspend_script_reads_the_kernels_own_statistics_around_the_sleep() -> None:
+    script = power.suspend_script("rtc1", "freeze", 5)
+    assert script.startswith("s0=$(cat /sys/power/suspend_stats/success) && f0=$(cat /sys/power/suspend_stats/fail)")
+    assert "$(cat /sys/power/suspend_stats/success) $(cat /sys/power/suspend_stats/fail) $rc" in script
+
+
+def test_the_suspend_statistics_line_is_found_among_other_output_and_a_missing_one_quoted() -> None:
+    assert power.suspend_cycle("[  12.3] PM: suspend entry (s2idle)\n@@S 3 0 4 0 0\n") == []
+    noise = "x" * 100 + "y" * 200
+    assert power.suspend_cycle(noise) == [f"the suspend cycle printed no statistics: {'y' * 200!r}"]
+
+
+def test_cpu_lists_with_several_ranges() -> None:
+    assert power.cpu_list("0-1,4-5") == {0, 1, 4, 5}
+    assert power.cpu_list("2-3") == {2, 3}
+    assert power.cpu_list(None) == set()
+
+
+def test_idle_states_judged_per_cpu() -> None:
+    no_states = sysfs.Tree({f"{CPUS}/online": "=0"})
+    assert power.deep_idle_enabled(no_states) == ["cpu0 has no enabled idle state beyond state0 (no states)"]
+    base = {f"{CPUS}/online": "=0", f"{CPUS}/cpu0/cpuidle/state0/disable": "=0",
+            f"{CPUS}/cpu0/cpuidle/state1/disable": "=0", f"{CPUS}/cpu0/cpuidle/state2/disable": "=0"}
+    once = sysfs.Tree({**base, f"{CPUS}/cpu0/cpuidle/state1/usage": "!", f"{CPUS}/cpu0/cpuidle/state2/usage": "=1"})
+    assert power.deep_idle_entered(once) == []  # entered once is entered; an unreadable count is not
+    never = sysfs.Tree({**base, f"{CPUS}/cpu0/cpuidle/state1/usage": "!", f"{CPUS}/cpu0/cpuidle/state2/usage": "=0"})
+    assert power.deep_idle_entered(never) == [
+        "cpu0 never entered an idle state beyond state0 (usage {'state1': None, 'state2': 0})"]
+
+
+def policy_tree(low: str | None, high: str | None, listed: str | None = None) -> sysfs.Tree:
+    base = f"{CPUS}/cpufreq/policy0"
+    entries = {f"{base}/related_cpus": "=0"}
+    for name, value in (("cpuinfo_min_freq", low), ("cpuinfo_max_freq", high),
+                        ("scaling_available_frequencies", listed)):
+        if value is not None:
+            entries[f"{base}/{name}"] = f"={value}"
+    return sysfs.Tree(entries)
+
+
+@pytest.mark.parametrize(("low", "high", "listed", "problems"), [
+    ("408000", "1800000", "408000 1200000 1800000", []),  # the ends of the range are in it
+    ("408000", "1800000", None, []),
+    ("408000", "1800000", "300000 1800000",
+     ["policy0 lists frequencies [300000, 1800000] outside 408000..1800000 kHz"]),
+    ("408000", "1800000", "408000 2000000",
+     ["policy0 lists frequencies [408000, 2000000] outside 408000..1800000 kHz"]),
+    ("1800000", "1800000", None, ["policy0 has a single operating point or none (1800000..1800000 kHz)"]),
+    (None, "1800000", None, ["policy0 has a single operating point or none (None..1800000 kHz)"]),
+    ("408000", None, None, ["policy0 has a single operating point or none (408000..None kHz)"]),
+])
+def test_operating_points(low: str | None, high: str | None, listed: str | None, problems: list[str]) -> None:
+    assert power.operating_points(policy_tree(low, high, listed)) == problems
+
+
+def test_load_script_spins_one_loop_per_cpu_until_the_sampling_is_over(tmp_path: Path) -> None:
+    # `date` on PATH records which loop called it: the CPUs are kept busy (each loop goes round more than
+    # its first check), by exactly `cpus` loops, and every policy folder is sampled.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    log = tmp_path / "date.log"
+    real_date = shutil.which("date")
+    (shim / "date").write_text(f'#!/bin/sh\necho "$PPID" >>{log}\nexec {real_date} "$@"\n')
+    (shim / "date").chmod(0o755)
+    folders = []
+    for name, khz in (("policy0", "1800000"), ("policy4", "2200000")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "scaling_cur_freq").write_text(khz + "\n")
+        folders.append(str(tmp_path / name))
+    out = subprocess.run(["sh", "-c", power.load_script(folders, 1, 1)], capture_output=True, text=True,
+                         timeout=30, check=True, env=dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")).stdout
+    assert power.parse_load(out).by_policy == {folders[0]: [1800000], folders[1]: [2200000]}
+    calls = log.read_text().split()
+    assert len(set(calls)) == 1 and len(calls) > 2, calls
+
+
+def test_scaling_is_judged_against_the_policy_ceiling() -> None:
+    folder = f"{CPUS}/cpufreq/policy0"
+    no_scaling_max = sysfs.Tree({f"{folder}/cpuinfo_max_freq": "=2000000"})
+    at_half = power.LoadSamples({folder: [1000000]})
+    assert power.scales_up_under_load(no_scaling_max, at_half, 0.5) == []  # exactly the fraction is enough
+    assert power.scales_up_under_load(no_scaling_max, power.LoadSamples({}), 0.5) == [
+        "policy0: no frequency sampled under load (max 2000000)"]
+    capped = sysfs.Tree({f"{folder}/scaling_max_freq": "=1000000", f"{folder}/cpuinfo_max_freq": "=2000000"})
+    assert power.scales_up_under_load(capped, power.LoadSamples({folder: [900000]}), 0.9) == []
+
+
+def test_trip_points_need_a_readable_temperature_and_the_zone_is_named() -> None:
+    base = "/sys/class/thermal/thermal_zone0"
+    planted = sysfs.Tree({f"{base}/type": "=cpu-thermal", f"{base}/temp": "=95000",
+                          f"{base}/trip_point_0_type": "=critical", f"{base}/trip_point_0_temp": "!",
+                          f"{base}/trip_point_1_type": "!", f"{base}/trip_point_1_temp": "=90000"})
+    assert power.trips(planted, "thermal_zone0") == {"?": [90000]}
+    assert power.critical_trips(planted) == ["thermal_zone0 (cpu-thermal) has no critical trip point"]
+    at_critical = sysfs.Tree({**planted.entries, f"{base}/trip_point_0_temp": "=95000"})
+    assert power.below_critical(at_critical) == ["thermal_zone0 is at 95.0 C, at or over its critical trip 95.0 C"]
+    unreadable = sysfs.Tree({**planted.entries, f"{base}/temp": "!"})
+    assert power.below_critical(unreadable) == ["thermal_zone0 temperature is unreadable"]
+
+
+@pytest.mark.parametrize(("devices", "problem"), [
+    ({}, "no cooling device can throttle (max_state no cooling device)"),
+    ({"/sys/class/thermal/cooling_device0/max_state": "!", "/sys/class/thermal/cooling_device1/max_state": "=0"},
+     "no cooling device can throttle (max_state {'cooling_device0': None, 'cooling_device1': 0})"),
+    ({"/sys/class/thermal/cooling_device0/max_state": "=1"}, None),  # one step of throttling is throttling
+])
+def test_a_cooling_device_must_offer_a_state(devices: dict[str, str], problem: str | None) -> None:
+    planted = sysfs.Tree({"/sys/class/thermal/thermal_zone0/cdev0": "@../cooling_device0", **devices})
+    assert power.cooling_bound(planted) == ([problem] if problem else [])

@@ -23,6 +23,7 @@ from harness.results.journal_records import (
     decode_text,
 )
 from harness.results.model import Evidence, Metric, Outcome, TestRecord
+from harness.run.merge import merged_lines
 from harness.run.progress import PlainProgress
 from harness.secrets import register
 
@@ -123,3 +124,33 @@ def test_the_runners_progress_shows_the_same_records() -> None:
         "[dev] connected: openEuler",
         f"[dev] FAIL {A} (0.50s) [1/6] boom",
     ]
+
+
+def test_merge_keys_results_as_the_reader_reads_them(tmp_path: Path) -> None:
+    first, second = tmp_path / "s1.jsonl", tmp_path / "s2.jsonl"
+    failed = ResultLine(TestRecord(test_id=A, suite="demo", outcome=Outcome.FAIL, device="dev"))
+    passed = ResultLine(TestRecord(test_id=A, suite="demo", outcome=Outcome.PASS, device="dev"))
+    garbled = '{"type": "result", "test_id": "x", "outcome": "PASS", "attempt": "two"}'
+    first.write_text(json.dumps(PLAN.to_line()) + "\n" + json.dumps(failed.to_line()) + "\n" + garbled + "\n")
+    second.write_text(json.dumps(passed.to_line()) + "\n")
+    lines = merged_lines([first, second])
+    # The same test, attempt and repeat in a later input replaces the earlier; a line that is no record
+    # is copied as it is (it used to stop the merge) and the reader counts it.
+    assert [(line["type"], line.get("attempt")) for line in lines] == [("plan", 2), ("result", "two"), ("result", 1)]
+    journal = parse_journal("".join(json.dumps(line) + "\n" for line in lines), "dev")
+    assert journal.results == [passed.record] and journal.bad_lines == 1
+
+
+@pytest.mark.parametrize("unreachable", [False, True])
+def test_a_record_as_a_dict_is_what_asdict_gives(unreachable: bool) -> None:
+    import dataclasses
+
+    record = dataclasses.replace(RESULT.record, unreachable=unreachable)
+    expected = {**dataclasses.asdict(record), "outcome": "FAIL"}
+    if not unreachable:
+        del expected["unreachable"]  # written only when true
+    got = record.to_dict()
+    assert got == expected and list(got) == list(expected)
+    got["evidence"][0]["stdout"] = "changed"
+    got["requirements"].append("X")
+    assert record.evidence[0].stdout == "5.10\n" and record.requirements == ["D-1"]  # a copy, not a view

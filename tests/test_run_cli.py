@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -367,6 +368,44 @@ def test_usage_errors_are_one_line_and_exit_2(lab_factory, args: list[str], expe
     assert done.returncode == 2, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr, done.stderr
     assert not lab.reports.exists() or not any(lab.reports.iterdir())  # no run dir was made
+
+
+PLUGIN_PY = """import os, pathlib
+def pytest_configure(config):
+    pathlib.Path(os.environ["PLUGIN_MARKS"], __name__).touch()
+"""
+
+
+def test_workers_load_the_harness_plugin_and_the_named_ones_never_every_installed_one(
+        lab_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pytest plugin installed beside the harness (a developer tool's) stays out of a run's workers;
+    one the lab names in $HARNESS_PYTEST_PLUGINS is loaded."""
+    lab = lab_factory(1)
+    site, marks = tmp_path / "site", tmp_path / "marks"
+    marks.mkdir()
+    site.mkdir()
+    for name in ("stray_plugin", "named_plugin"):
+        (site / f"{name}.py").write_text(PLUGIN_PY)
+    info = site / "stray_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: stray-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nstray = stray_plugin\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("PLUGIN_MARKS", str(marks))
+    # The plugin is installed for real: plain pytest there loads it.
+    subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", str(lab.suites)], capture_output=True,
+                   timeout=DEADLINE, cwd=lab.tmp, env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": ""})
+    assert (marks / "stray_plugin").exists()
+    (marks / "stray_plugin").unlink()
+
+    done = lab.harness("run", "lab", "--suites-root", str(lab.suites), "-k", "test_echo")
+    assert "PASS lab/test_lab.py::test_echo" in done.stdout, done.stdout + done.stderr  # one test: INCOMPLETE
+    assert not (marks / "stray_plugin").exists() and not (marks / "named_plugin").exists()
+
+    monkeypatch.setenv("HARNESS_PYTEST_PLUGINS", "named_plugin")
+    done = lab.harness("run", "lab", "--suites-root", str(lab.suites), "-k", "test_echo")
+    assert "PASS lab/test_lab.py::test_echo" in done.stdout, done.stdout + done.stderr  # one test: INCOMPLETE
+    assert (marks / "named_plugin").exists() and not (marks / "stray_plugin").exists()
 
 
 # -- pure parts --------------------------------------------------------------------------------------

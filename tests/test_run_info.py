@@ -60,3 +60,36 @@ def test_the_builder_reads_whatever_a_run_left(tmp_path: Path) -> None:
     (tmp_path / "run.json").write_text(json.dumps({"run_id": "r-9", "suites": [{"id": "demo"}]}))
     info = read_run_info(tmp_path, lenient=True)
     assert (info.run_id, info.suites, info.devices, info.inventory) == ("r-9", [SuiteRef("demo")], [], "")
+
+
+INVENTORY = """
+[devices.a]
+kind = "board"
+model = "EM-3568"
+soc = "RK3568"
+profile = "openharmony"
+ssh = { host = "127.0.0.1", user = "root", key_file = "k" }
+"""
+
+
+@pytest.mark.parametrize(("run_json", "declared"), [
+    (None, {"a": {"model": "EM-3568", "soc": "RK3568"}}),  # what the runner wrote
+    ('{"devices": ["a"], "inventory": "%s"}', {"a": {"model": "EM-3568", "soc": "RK3568"}}),  # partial
+    ("{", {}),  # garbled: the platform uses what the devices reported
+    ('{"devices": 7, "inventory": "%s"}', {}),
+])
+def test_publishing_reads_the_bundles_run_json_through_the_same_reader(
+    tmp_path: Path, run_json: str | None, declared: dict[str, dict[str, str]]
+) -> None:
+    import zipfile
+
+    from harness.platform.client import declared_devices
+
+    inventory = tmp_path / "devices.toml"
+    inventory.write_text(INVENTORY)
+    info = RunInfo(**{**INFO.to_dict(), "suites": [], "invocations": [], "inventory": str(inventory)})
+    text = json.dumps(info.to_dict()) if run_json is None else run_json.replace("%s", str(inventory))
+    bundle = tmp_path / "r-1.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("r-1/run.json", text)
+    assert declared_devices(None, bundle) == declared

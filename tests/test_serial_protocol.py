@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import random
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -339,14 +341,16 @@ def test_the_session_a_real_shell_is_given_and_the_shell_it_is_left(shell: list[
                                                                    tmp_path: Path) -> None:
     if shutil.which(shell[0]) is None:
         pytest.fail(f"{shell[0]} is not installed (scripts/system-deps.sh installs it)")
-    # A leader that has ended but is not reaped yet (its parent, `exec sleep`, never waits) is gone. The
-    # wait for the zombie is counted, not timed.
-    holder = tmp_path / "zombie.pid"
-    zombie = (f"sh -c 'sleep 0 & echo $! >{holder}; exec sleep 30' & zh=$!; __hp=; n=0; "
-              "while [ $n -lt 1000000 ]; do n=$((n+1)); "
-              f'[ -n "$__hp" ] || {{ read -r __hp <{holder}; }} 2>/dev/null || continue; '
-              '{ read -r __hv <"/proc/$__hp/stat"; } 2>/dev/null || continue; '
-              "case ${__hv##*) } in Z*) break;; esac; done")
+    # A leader that has ended but is not reaped yet is gone. The holder forks a child that exits, waits
+    # until it is a zombie without reaping it (WNOWAIT), and only then sends its pid through the FIFO.
+    holder = ("import os, time\n"
+              "pid = os.fork()\n"
+              "if pid == 0:\n    os._exit(0)\n"
+              "os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)\n"
+              "print(pid, flush=True)\nos.close(1)\ntime.sleep(60)\n")
+    fifo = tmp_path / "zombie"
+    os.mkfifo(fifo)
+    zombie = f'{shlex.quote(sys.executable)} -c {shlex.quote(holder)} >{fifo} & zh=$!; read -r __hp <{fifo}'
     script = "\n".join([
         "PS1='orig1 '; PS2='orig2 '; PROMPT_COMMAND='echo from-prompt-command'",
         *[line for line, _ in setup_lines("t0")],

@@ -1,4 +1,4 @@
-"""The identity, kernel and crypto suites against a real peer: a loopback OpenSSH sshd on this Debian machine.
+"""The identity, kernel, crypto and os-services suites against a real peer: a loopback OpenSSH sshd on this Debian machine.
 Pins what the real system gives: Debian 12 identity, a config.gz built for the running kernel that
 meets the fragments, and kABI SKIPped (with the reason) on x86_64, which has no whitelist."""
 
@@ -50,6 +50,7 @@ def outcomes(tmp_path_factory):
                 "suites/power",
                 "suites/media",
                 "suites/crypto",
+                "suites/os-services",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -160,3 +161,32 @@ def test_debian_national_cryptography(outcomes):
     assert kind == "failure" and "CONFIG_CRYPTO_USER_API_HASH" in message, (kind, message)
     kind, message = outcomes["test_ohos_crypto_library"]
     assert kind == "skipped" and "not applicable" in message, message
+
+
+def test_debian_os_services_judge_a_machine_without_systemd(outcomes):
+    # dpkg's database, the deb822 sources (signed), the default target's link, the zone, journald's
+    # default storage with /var/log/journal, sshd's safe defaults, the host name and os-release hold.
+    for name in ("test_package_database", "test_repository_configured", "test_repositories_signed",
+                 "test_default_target", "test_timezone_configured", "test_journal_persistent",
+                 "test_sshd_no_root_password_login", "test_sshd_no_empty_passwords_protocol_2",
+                 "test_hostname_set", "test_os_release_fields"):
+        assert outcomes[name][0] == "passed", (name, outcomes[name])
+    # PID 1 is no systemd here: each question put to it is a FAIL saying so, never a pass.
+    expected = {
+        "test_system_running": "systemctl is-system-running says 'offline'",
+        "test_no_failed_units": "systemd is not managing the system: System has not been booted with systemd",
+        "test_time_sync_active": "no time synchronisation service is active: chronyd.service System has not",
+        "test_clock_synchronised": "the clock is not synchronised (timedatectl: System has not been booted",
+        "test_job_scheduler": "no systemd timer and no active cron daemon",
+        # And what this VM's kernel and userland lack (is-enabled reads unit files: there is none).
+        "test_kdump_service_enabled": "no kdump service is enabled: kdump.service Failed to get un",
+        "test_crash_memory_reserved": "no crashkernel= on the kernel command line",
+        "test_crash_kernel_loaded": "/sys/kernel/kexec_crash_loaded is missing",
+        "test_system_locale": "no system locale: LANG is set in neither /etc/locale.conf nor /etc/default/locale",
+        "test_log_rotation": "/etc/logrotate.conf does not exist",
+    }
+    for name, text in expected.items():
+        kind, message = outcomes[name]
+        assert kind == "failure" and text in message, (name, kind, message)
+    kind, message = outcomes["test_chinese_locale"]  # zh_CN.UTF-8 is asked of the domestic profiles only
+    assert kind == "skipped" and "not applicable to profile generic-linux" in message, message

@@ -16,6 +16,7 @@ import httpx
 
 from ..errors import ConfigError
 from ..inventory import load_inventory
+from ..results.run_info import RUN_JSON, parse_run_info
 
 TOKEN_ENV = "HARNESS_PLATFORM_TOKEN"
 VENDOR_ENV = "HARNESS_PLATFORM_VENDOR"
@@ -55,12 +56,13 @@ def declared_devices(inventory: Path | None, bundle: Path) -> dict[str, dict[str
     recorded = ""
     try:
         with zipfile.ZipFile(bundle) as zf:
-            run_json = [n for n in zf.namelist() if n.endswith("/run.json") or n == "run.json"]
+            run_json = [n for n in zf.namelist() if n.endswith(f"/{RUN_JSON}") or n == RUN_JSON]
             if run_json:
-                info = json.loads(zf.read(min(run_json, key=len)))
-                names = [str(d) for d in info.get("devices") or []]
-                recorded = str(info.get("inventory") or "")
-    except (zipfile.BadZipFile, OSError, ValueError, AttributeError):
+                member = min(run_json, key=len)
+                info = parse_run_info(zf.read(member), f"{bundle}:{member}", lenient=True)
+                names = [str(d) for d in info.devices or []]
+                recorded = str(info.inventory or "")
+    except (zipfile.BadZipFile, OSError, ConfigError, TypeError):
         return {}
     path = inventory or (Path(recorded) if recorded else None)
     if path is None or not path.is_file():

@@ -108,17 +108,27 @@ def read_run_info(run_dir: Path, *, lenient: bool = False) -> RunInfo:
     key the runner always writes."""
     path = run_dir / RUN_JSON
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{run_dir}: not a run directory (no {RUN_JSON})") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: unreadable: {exc}") from None
+    return parse_run_info(text, str(path), lenient=lenient)
+
+
+def parse_run_info(text: str | bytes, where: str, *, lenient: bool = False) -> RunInfo:
+    """run.json's text (from a run folder or a bundle: `where` names it) as a RunInfo; ConfigError as
+    read_run_info says."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise ConfigError(f"{where}: unreadable: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: unreadable: not a JSON object")
+        raise ConfigError(f"{where}: unreadable: not a JSON object")
     lacking = [k for k in _WRITTEN_ALWAYS if k not in data]
     if lacking and not lenient:
-        raise ConfigError(f"{path}: unreadable: no {', '.join(lacking)}")
+        raise ConfigError(f"{where}: unreadable: no {', '.join(lacking)}")
     try:
         return RunInfo.from_dict(data)
     except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: unreadable: {exc}") from None
+        raise ConfigError(f"{where}: unreadable: {exc}") from None

@@ -13,15 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..results.journal_records import RESULT
+from ..results.journal_records import ResultLine, decode_line
 from ..results.run_info import RunInfo, SuiteRef
 from .rundir import RunDir, create_run_dir, host_name, operator_name
 
 
 def _result_key(line: dict[str, Any]) -> tuple[str, int, int] | None:
-    if line.get("type") != RESULT:
+    """Which run of which test a result line records, read as the journal's reader reads it; None for
+    any other line, and for one that is not a record (copied as it is: the reader counts it as bad)."""
+    try:
+        record = decode_line(line)
+    except ValueError:
         return None
-    return str(line.get("test_id")), int(line.get("attempt", 1) or 1), int(line.get("repeat", 0) or 0)
+    if not isinstance(record, ResultLine):
+        return None
+    return record.record.test_id, record.record.attempt, record.record.repeat
 
 
 def raw_lines(journal: Path) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..suites import Suite, discover_suites
-from .worker import pytest_flags
+from .worker import pytest_env, pytest_flags
 
 COLLECT_TIMEOUT = 120.0
 
@@ -65,7 +65,7 @@ def collect_test_ids(sel: Selection) -> list[str]:
     if sel.keyword:
         argv += ["-k", sel.keyword]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=sel.suites_root, timeout=COLLECT_TIMEOUT,
-                          stdin=subprocess.DEVNULL, check=False)
+                          stdin=subprocess.DEVNULL, check=False, env=pytest_env())
     if done.returncode not in (0, 5):  # 5: nothing collected
         last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
         raise ConfigError(f"collecting the tests failed (pytest exit {done.returncode}): {last}")

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,21 @@ PLUGIN = "harness.plugin"
 BASE_FLAGS = ("-p", "no:cacheprovider", "-p", "no:timeout", "-q", "--import-mode=importlib")
 
 
-def _plugin_autoloads() -> bool:
-    """Whether pytest loads the plugin by itself (installed `pytest11` entry point). Naming it with -p
-    as well would register it twice, which pytest refuses."""
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        return False
-    return any(ep.value.split(":")[0] == PLUGIN for ep in entry_points(group="pytest11"))
+# Workers load the harness plugin and the plugins a lab names here (comma-separated module names),
+# never every pytest plugin installed beside the harness: a developer tool's plugin must not change
+# how a certification run behaves, and autoloading them all cost each worker seconds of start-up.
+PLUGINS_ENV = "HARNESS_PYTEST_PLUGINS"
+NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def pytest_flags() -> list[str]:
-    return [*(() if _plugin_autoloads() else ("-p", PLUGIN)), *BASE_FLAGS]
+    extra = [name.strip() for name in os.environ.get(PLUGINS_ENV, "").split(",") if name.strip()]
+    return [*(arg for name in (PLUGIN, *extra) for arg in ("-p", name)), *BASE_FLAGS]
+
+
+def pytest_env() -> dict[str, str]:
+    """The environment of a pytest the harness starts: installed plugins are not autoloaded."""
+    return {**os.environ, NO_AUTOLOAD: "1"}
 
 
 @dataclass
@@ -174,6 +178,7 @@ def _worker_main(args: WorkerArgs, log_fd: int, write_fd: int, read_fd: int, par
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the runner's hangup handler is not the worker's
         os.environ["HARNESS_PROGRESS_FD"] = str(write_fd)
+        os.environ[NO_AUTOLOAD] = "1"
         os.chdir(args.suites_root)
         import pytest
 
