@@ -1,9 +1,10 @@
 """The suites (kernel, identity, hardware, security, os-services and the rest of SUITES) on the emulated
 arm64 board: Debian's real arm64 kernel (its own /boot/config-<release> in the image) under QEMU,
-wearing an openEuler 22.03 persona over a busybox userland. Pins what that real data gives, requirement by requirement: the Debian
-config meets every fragment rule except openEuler's SM3/SM4 crypto and the /dev/mem ban, the
-hardware matches the declaration (2 CPUs, 512 MB), and what the minimal board genuinely lacks (no
-SELinux, thermal zones, cpufreq, watchdog, disk, kernel export list) fails for exactly that reason."""
+wearing an openEuler 22.03 persona over a busybox userland. Pins what that real data gives, requirement
+by requirement: the Debian config meets every fragment rule except openEuler's SM3/SM4 crypto and the
+/dev/mem ban, the hardware matches the declaration (2 CPUs, 512 MB), and what the minimal board
+genuinely lacks (no SELinux, thermal zones, cpufreq, watchdog, disk, kernel export list; no systemd,
+package database or locales) fails for exactly that reason."""
 
 from __future__ import annotations
 
