@@ -164,6 +164,27 @@ def run_once(work: Path, suites: Path, devices: list[str], run_id: str) -> RunFi
                       stray=[line for line in printed if not OWN_LINE.match(line)])
 
 
+def link_cpu_per_command_ms(board: Board, commands: int = 300) -> float:
+    """The baseline: CPU of a bare paramiko client per `true` on the same kind of board (one session
+    per command, as the harness does), in this process."""
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a board of this bench, on loopback
+    client.connect("127.0.0.1", board.port, "root", PASSWORD, look_for_keys=False, allow_agent=False)
+    transport = client.get_transport()
+    assert transport is not None
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(commands):
+        channel = transport.open_session()
+        channel.exec_command("true")
+        channel.recv_exit_status()
+        channel.close()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    client.close()
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / commands * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--devices", default="1,20,50", help="device counts, comma-separated")
@@ -181,6 +202,9 @@ def main() -> None:
                 print(f"{os.cpu_count()} cores; {args.tests} tests per device; boards in their own "
                       f"processes; the harness's CPU from wait4")
                 stray: list[str] = []
+                link_ms = link_cpu_per_command_ms(boards[0])
+                print(f"baseline: a bare paramiko client costs {link_ms:.2f} ms CPU per command "
+                      f"(in the harness's per-test CPU below: each test runs one command)")
                 for latency in (args.latency_ms, 0.0):
                     for b in boards:
                         b.set_latency(latency)
@@ -194,7 +218,8 @@ def main() -> None:
                         stray += full.stray + start.stray
                         ratio = full.wall / base.wall
                         print(f"  {count:3d} device(s): wall {full.wall:6.2f} s = {ratio:4.2f}x 1 device; "
-                              f"harness CPU per test {per_test_ms:5.2f} ms (start-up "
+                              f"harness CPU per test {per_test_ms:5.2f} ms = "
+                              f"{per_test_ms / link_ms:.1f}x the link's (start-up "
                               f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS; "
                               f"{full.tests} results")
                 board_log.flush()

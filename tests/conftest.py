@@ -48,7 +48,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The hdc peers' first build takes minutes: start it now, in the background, when a selected test
     # needs it, so it overlaps the tests that run before (a cached build returns at once).
-    if any("hdc_binaries" in getattr(item, "fixturenames", ()) for item in session.items):
+    if any("hdc_binaries" in getattr(item, "fixturenames", ())
+           or any(m.args[:1] == ("hdc",) for m in item.iter_markers("peer")) for item in session.items):
         from .hdc_peers import start_build_in_background
 
         start_build_in_background()

@@ -139,3 +139,18 @@ def test_merge_keys_results_as_the_reader_reads_them(tmp_path: Path) -> None:
     assert [(line["type"], line.get("attempt")) for line in lines] == [("plan", 2), ("result", "two"), ("result", 1)]
     journal = parse_journal("".join(json.dumps(line) + "\n" for line in lines), "dev")
     assert journal.results == [passed.record] and journal.bad_lines == 1
+
+
+@pytest.mark.parametrize("unreachable", [False, True])
+def test_a_record_as_a_dict_is_what_asdict_gives(unreachable: bool) -> None:
+    import dataclasses
+
+    record = dataclasses.replace(RESULT.record, unreachable=unreachable)
+    expected = {**dataclasses.asdict(record), "outcome": "FAIL"}
+    if not unreachable:
+        del expected["unreachable"]  # written only when true
+    got = record.to_dict()
+    assert got == expected and list(got) == list(expected)
+    got["evidence"][0]["stdout"] = "changed"
+    got["requirements"].append("X")
+    assert record.evidence[0].stdout == "5.10\n" and record.requirements == ["D-1"]  # a copy, not a view

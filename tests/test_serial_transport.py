@@ -1,9 +1,11 @@
 """The serial console transport against real peers: a login program and a real shell behind a socat pty,
-reached as a device path, and through ser2net 4 as socket:// and rfc2217://."""
+reached as a device path, and through ser2net 4 as socket:// and rfc2217://. What every link promises
+(exit codes, streams, the output limit, timeouts, files, reboot) is tested on these three ways in by
+test_transport_contract.py; here is what only a console does: its login, a fresh shell per command, its
+framing and line noise, signals ignored, a dropped line."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -19,7 +21,6 @@ import pytest
 from harness.errors import AuthFailed, CommandTimeout, ConnectionLost, NotReady, TransferError
 from harness.lab.peers.console import ConsolePeer
 from harness.specs import SerialSpec
-from harness.transports.base import Transport
 from harness.transports.serial import SerialTransport
 from harness.transports.serial_protocol import BODY_TAG, END_TAG, PROMPT_TAG, STATUS_TAG, posix_cksum
 from harness.waiting import free_port, poll_until
@@ -27,8 +28,6 @@ from harness.waiting import free_port, poll_until
 pytestmark = pytest.mark.peer("console")
 
 KINDS = ["pty", "socket", "rfc2217"]
-# rfc2217 through pyserial queues every byte on its own: keep its bulk tests smaller.
-BULK = {"pty": 4_000_000, "socket": 2_000_000, "rfc2217": 200_000}
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -70,33 +69,16 @@ def processes_with(*argv: str) -> list[int]:
     return found
 
 
-def test_is_a_transport(console: SerialTransport) -> None:
-    assert isinstance(console, Transport) and console.kind == "serial"
-
-
 def test_logs_in_and_runs_in_the_boards_shell(console: SerialTransport, peer: ConsolePeer) -> None:
     result = console.run("echo $HOME")
     assert result.stdout.decode() == f"{peer.home}\n"  # the login program's environment, not ours
     assert peer.dmesg_log.read_text().splitlines() == ["-n 1"]  # console printk silenced once
 
 
-def test_stdout_and_stderr_arrive_apart(console: SerialTransport) -> None:
-    result = console.run("echo out; echo err >&2; printf tail; printf 'e2' >&2; exit 3")
-    assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\ntail", b"err\ne2")
-    assert result.stderr_separate
-    only_err = console.run("ls /no/such/path")
-    assert only_err.stdout == b"" and b"/no/such/path" in only_err.stderr and only_err.exit_code != 0
-
-
 def test_the_command_does_not_read_the_console(console: SerialTransport) -> None:
     # stdin is /dev/null, as over ssh: a command that reads it must not eat the driver's next lines.
     assert console.run("cat; read line; echo rc=$?").stdout == b"rc=1\n"
     assert console.run("echo next").stdout == b"next\n"
-
-
-@pytest.mark.parametrize("code", [0, 1, 127, 255])
-def test_exit_codes(console: SerialTransport, code: int) -> None:
-    assert console.run(f"(exit {code})").exit_code == code
 
 
 def test_each_command_gets_a_fresh_shell_as_over_ssh(console: SerialTransport) -> None:
@@ -108,33 +90,11 @@ def test_each_command_gets_a_fresh_shell_as_over_ssh(console: SerialTransport) -
     assert after.stdout_text.split()[1] != "/" or console.run("pwd").stdout_text.strip() == "/"
 
 
-def test_command_not_found_is_127_with_its_message(console: SerialTransport) -> None:
-    result = console.run("no-such-command-here")
-    assert result.exit_code == 127 and b"not found" in result.stderr and result.stdout == b""
-
-
 def test_multiline_and_non_utf8_output_arrive_exactly(console: SerialTransport) -> None:
     assert console.run("printf 'one\\ntwo\\n\\nfour'").stdout == b"one\ntwo\n\nfour"
     assert console.run("printf '\\377\\376'").stdout == b"\xff\xfe"
     assert console.run("printf 'cr\\r\\nlf\\n'").stdout == b"cr\r\nlf\n"  # ONLCR is off: bytes as sent
     assert console.run("echo '中文 # not a comment'").stdout == "中文 # not a comment\n".encode()
-
-
-def test_large_binary_output_arrives_intact(console: SerialTransport, kind: str) -> None:
-    size = BULK[kind]
-    made = console.run(f"head -c {size} /dev/urandom > bulk.bin && sha256sum bulk.bin")
-    assert made.exit_code == 0
-    chunks: list[bytes] = []
-    result = console.run("cat bulk.bin", timeout=30, on_output=lambda _stream, c: chunks.append(c))
-    assert result.exit_code == 0 and len(result.stdout) == size
-    assert hashlib.sha256(result.stdout).hexdigest() == made.stdout.split()[0].decode()
-    assert b"".join(chunks) == result.stdout  # handed on whole, with no marker bytes in it
-
-
-def test_output_is_bounded_and_marked_truncated(console: SerialTransport) -> None:
-    result = console.run("head -c 100000 /dev/zero; echo; exit_code=3; (exit 3)", max_output=1000)
-    assert len(result.stdout) == 1000 and result.truncated and result.exit_code == 3
-    assert console.run("echo next").stdout == b"next\n"
 
 
 def test_streamed_output_never_shows_markers(console: SerialTransport) -> None:
@@ -144,15 +104,6 @@ def test_streamed_output_never_shows_markers(console: SerialTransport) -> None:
     assert chunks == [("stdout", b"line1\nline2\nline3\n"), ("stderr", b"warn\n")]
     for _, chunk in chunks:
         assert not any(tag.encode() in chunk for tag in (STATUS_TAG, BODY_TAG, END_TAG, PROMPT_TAG))
-
-
-def test_timeout_stops_the_command_and_the_console_stays_usable(console: SerialTransport) -> None:
-    duration = unique_duration()
-    with pytest.raises(CommandTimeout) as caught:
-        console.run(f"echo started; sleep {duration}", timeout=1.0)
-    assert caught.value.usable and caught.value.stdout == b"started\n"
-    assert processes_with("sleep", duration) == []  # Ctrl-C really stopped it on the board
-    assert console.run("echo after").stdout == b"after\n"
 
 
 def test_timeout_ends_a_command_that_ignores_signals(console: SerialTransport) -> None:
@@ -183,46 +134,6 @@ def test_a_command_finishing_does_not_wait_for_what_it_left_running(console: Ser
     assert result.stdout == b"left\n" and result.exit_code == 0
     for pid in processes_with("sleep", duration):
         os.kill(pid, 9)
-
-
-def test_push_pull_round_trip(console: SerialTransport, kind: str, tmp_path: Path) -> None:
-    payload = os.urandom(BULK[kind] // 20) + b"\r\n\x03\x04'\"$`"
-    local = tmp_path / "up.bin"
-    local.write_bytes(payload)
-    console.push(local, "pushed file.bin", timeout=30)
-    assert console.run("sha256sum 'pushed file.bin'").stdout.split()[0].decode() == hashlib.sha256(
-        payload).hexdigest()
-    back = tmp_path / "down.bin"
-    console.pull("pushed file.bin", back, timeout=30)
-    assert back.read_bytes() == payload
-
-
-def test_a_failed_push_leaves_the_old_target_whole_and_no_partial_file(
-        console: SerialTransport, kind: str, tmp_path: Path) -> None:
-    # The console's shell runs on this host: the board's files are the test's files.
-    folder = tmp_path / "board"
-    folder.mkdir()
-    target = folder / "settings.bin"
-    target.write_bytes(b"the old settings\n")
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(8_000_000))
-    with pytest.raises((CommandTimeout, TransferError)):
-        console.push(big, str(target), timeout=0.05)  # far too short for the file: it fails midway
-    # Whole or nothing: the old file, or (when only the answer to the final rename was late) the new one.
-    assert target.read_bytes() in (b"the old settings\n", big.read_bytes())
-    assert [p.name for p in folder.iterdir()] == ["settings.bin"]  # no temporary left behind
-    assert console.run("echo after").stdout == b"after\n"
-    local = tmp_path / "new.bin"
-    local.write_bytes(os.urandom(BULK[kind] // 20))
-    console.push(local, str(target), timeout=60)
-    assert target.read_bytes() == local.read_bytes()
-    assert [p.name for p in folder.iterdir()] == ["settings.bin"]
-
-
-def test_pull_of_a_missing_file_is_a_transfer_error(console: SerialTransport, tmp_path: Path) -> None:
-    with pytest.raises(TransferError):
-        console.pull("/no/such/file", tmp_path / "x")
-    assert not (tmp_path / "x").exists()
 
 
 def test_wrong_password_is_auth_failed_and_never_shown(kind: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -292,18 +203,6 @@ def test_console_already_logged_in() -> None:
     with ConsolePeer(login=False) as peer, SerialTransport(peer.serial_spec(), connect_timeout=15) as console:
         assert console.run("echo no login needed").stdout == b"no login needed\n"
         assert peer.dmesg_log.read_text().splitlines() == ["-n 1"]  # silenced without a login too
-
-
-def test_reboot_then_wait_ready_logs_in_again() -> None:
-    with ConsolePeer(respawn=True) as peer, SerialTransport(
-        peer.serial_spec(), connect_timeout=15, ready_command="test -d /proc"
-    ) as console:
-        before = console.run("echo $$").stdout
-        console.reboot()
-        console.wait_ready(timeout=15)
-        after = console.run("echo $$").stdout
-        assert before != after  # a new shell (a new login) answers
-        assert console.run("(exit 5)").exit_code == 5
 
 
 def test_pull_past_its_limit_is_a_transfer_error(console: SerialTransport, tmp_path: Path) -> None:
