@@ -252,7 +252,10 @@ def test_load_script_spins_one_loop_per_cpu_until_the_sampling_is_over(tmp_path:
                          timeout=30, check=True, env=dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")).stdout
     assert power.parse_load(out).by_policy == {folders[0]: [1800000], folders[1]: [2200000]}
     calls = log.read_text().split()
-    assert len(set(calls)) == 1 and len(calls) > 2, calls
+    # A `date` running when its loop is killed at the end reports no loop (its parent is gone): count the
+    # callers that went round, not every caller.
+    busy = {caller for caller in calls if calls.count(caller) > 2}
+    assert len(busy) == 1, calls
 
 
 def test_scaling_is_judged_against_the_policy_ceiling() -> None:
