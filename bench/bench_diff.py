@@ -12,15 +12,18 @@ import argparse
 import io
 import json
 import shutil
+import sys
 import tempfile
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from harness.cli import main
-from harness.report.synthetic import synthetic_results
-from harness.results.load import gc_paused
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.cli import main  # noqa: E402
+from harness.results.load import gc_paused  # noqa: E402
+from tests.synthetic_results import synthetic_results  # noqa: E402
 
 TARGET_S = 5.0
 
@@ -81,8 +84,10 @@ def main_bench() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-diff-"))
     try:
         a, b = work / "a.json", work / "b.json"
-        a.write_text(json.dumps(synthetic_results(args.devices, args.tests)), encoding="utf-8")
-        b.write_text(json.dumps(second_build(synthetic_results(args.devices, args.tests))), encoding="utf-8")
+        first = synthetic_results(args.devices, args.tests).to_dict()
+        a.write_text(json.dumps(first), encoding="utf-8")
+        b.write_text(json.dumps(second_build(synthetic_results(args.devices, args.tests).to_dict())),
+                     encoding="utf-8")
         print(f"  results.json: {a.stat().st_size / 1e6:.0f} MB and {b.stat().st_size / 1e6:.0f} MB")
 
         def baseline() -> None:

@@ -275,9 +275,12 @@ def test_os_release_of_debian_and_broken_ones():
     assert o.os_release_problems(fields) == []
     assert o.os_release_problems(o.parse_os_release('NAME="Kylin Linux Advanced Server"\nID=kylin\n'
                                                     'VERSION_ID="V10"\nPRETTY_NAME="Kylin V10"\n')) == []
+    # openEuler's own ID is mixed case, against os-release(5)'s lower case: tolerated.
+    assert o.os_release_problems(o.parse_os_release('NAME="openEuler"\nID="openEuler"\nVERSION_ID="22.03"\n'
+                                                    'PRETTY_NAME="openEuler 22.03 (LTS-SP3)"\n')) == []
     bad = o.os_release_problems(o.parse_os_release('NAME=X\nID="Open Euler"\nVERSION_ID="20 03"\n'))
     assert bad == ["PRETTY_NAME is missing or empty",
-                   "ID='Open Euler' has characters outside a-z, 0-9, '.', '_' and '-'",
+                   "ID='Open Euler' has characters outside letters, digits, '.', '_' and '-'",
                    "VERSION_ID='20 03' contains spaces"]
 
 

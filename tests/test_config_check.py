@@ -226,6 +226,10 @@ PERSONA_BAD = [
     ('bin_dir = "/opt/sim/bin"', 'bin_dir = "/usr/local/bin"',
      "key 'bin_dir' = '/usr/local/bin': expected an absolute path the sandbox composes"),
     ('id = "euler-ft2000"', 'id = "euler"', "key 'id' = 'euler': does not match its folder 'euler-ft2000'"),
+    ('default_target = "multi-user.target"', 'default_targt = "multi-user.target"',
+     "key 'systemd.default_targt' = 'multi-user.target': unknown key (did you mean 'default_target'?)"),
+    ("failed = []", 'failed = "nc-ota-agent.service"', "key 'systemd.failed' = 'nc-ota-agent.service': expected "),
+    ('locales = ["en_US.utf8"', 'locales = [1, "en_US.utf8"', "key 'locales"),
 ]
 
 
@@ -250,6 +254,14 @@ def test_a_persona_takes_kinds_and_profiles_from_the_harness_lists(tmp_path: Pat
     persona = parse_persona(folder)
     assert (persona.device_kind, persona.os_profile) == ("module", "deepin")
     assert persona == replace(load_persona("euler-ft2000"), device_kind="module", os_profile="deepin")
+
+
+def test_a_personas_systemd_table_and_locales_are_read() -> None:
+    units = load_persona("nonconforming-board").systemd
+    assert units is not None and units.failed == ("nc-ota-agent.service",)
+    assert "kdump.service" not in units.enabled and units.default_target == "multi-user.target"
+    assert "zh_CN.utf8" in load_persona("euler-ft2000").locales
+    assert load_persona("ohos-rk3568").systemd is None  # no table: the shim answers as it always did
 
 
 def test_every_shipped_persona_loads_with_a_shipped_profile_and_kind() -> None:

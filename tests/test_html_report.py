@@ -8,25 +8,25 @@ import hashlib
 import html
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.report.charts import MetricPoint, metric_ranges, stacked_outcomes
 from harness.report.clean import html_text
 from harness.report.html import MAX_FAILURES, render_report
-from harness.report.synthetic import outcome_of, synthetic_results
-from harness.results.build import build_results
+from harness.results.build import build_document
+from harness.results.document import ResultsDocument
 from tests.report_runs import make_run
+from tests.synthetic_results import outcome_of, synthetic_results
 
 
 @pytest.fixture
-def results(tmp_path: Path) -> dict[str, Any]:
-    return build_results(make_run(tmp_path / "reports", tmp_path / "suites"))
+def results(tmp_path: Path) -> ResultsDocument:
+    return build_document(make_run(tmp_path / "reports", tmp_path / "suites"))
 
 
 @pytest.fixture
-def page(results: dict[str, Any]) -> str:
+def page(results: ResultsDocument) -> str:
     return render_report(results, "zh", key_id="SHA256:testkeyid")
 
 
@@ -52,7 +52,7 @@ def test_device_output_is_escaped_text(page: str) -> None:
     assert "SN\\x07-00420" in page  # identity fields get the same treatment
 
 
-def test_both_languages_and_the_default(results: dict[str, Any]) -> None:
+def test_both_languages_and_the_default(results: ResultsDocument) -> None:
     zh = render_report(results, "zh")
     en = render_report(results, "en")
     assert zh.startswith('<!DOCTYPE html>\n<html lang="zh-Hans" class="show-zh">')
@@ -95,17 +95,18 @@ def test_matrix_has_a_status_per_requirement_and_device(page: str) -> None:
     assert re.findall(r'class="s-([a-z-]+)"', rows["DEMO-3"]) == ["incomplete", "pass"]
 
 
-def test_matrix_groups_by_suite_and_shows_each_source(results: dict[str, Any], page: str) -> None:
+def test_matrix_groups_by_suite_and_shows_each_source(results: ResultsDocument, page: str) -> None:
     matrix = _section(page, "matrix")
     heading = matrix.index('<tr class="suite-row" data-suite="demo">')
     assert heading < matrix.index('<td class="mono">DEMO-1</td>')
     assert "演示套件" in matrix[heading : matrix.index('<td class="mono">DEMO-1</td>')]
     assert "oec-hardware: kernel &lt;version &amp; source&gt;" in matrix  # escaped, on its row
     # A document written before requirements named their suite still renders, under one unnamed group.
-    for device in results["devices"]:
+    data = results.to_dict()
+    for device in data["devices"]:
         for req in device["requirements"]:
             req.pop("suite"), req.pop("source")
-    old = _section(render_report(results, "zh"), "matrix")
+    old = _section(render_report(ResultsDocument.from_dict(data), "zh"), "matrix")
     assert '<tr class="suite-row" data-suite="">' in old and "DEMO-1" in old and "oec-hardware" not in old
 
 

@@ -4,17 +4,19 @@ junitparser with the right counts, outcomes, classnames and provenance, whatever
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from harness.report.junit import junit_xml, write_junit, xml_safe
-from harness.report.synthetic import synthetic_results
-from harness.results.build import build_results
+from harness.results.build import build_document
+from harness.results.document import ResultsDocument
+from harness.results.model import Outcome
 from tests.report_runs import HOSTILE, make_run
+from tests.synthetic_results import synthetic_results
 
 XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 
@@ -25,10 +27,10 @@ def schema() -> xmlschema.XMLSchema:
 
 
 @pytest.fixture
-def results(tmp_path: Path) -> dict[str, Any]:
+def results(tmp_path: Path) -> ResultsDocument:
     """The real results builder's document for a run with every outcome and hostile device output."""
     run = make_run(tmp_path / "reports", tmp_path / "suites")
-    return build_results(run)
+    return build_document(run)
 
 
 def parsed(tmp_path: Path, data: bytes) -> JUnitXml:
@@ -38,7 +40,7 @@ def parsed(tmp_path: Path, data: bytes) -> JUnitXml:
 
 
 def test_hostile_output_still_gives_schema_valid_junit(
-    results: dict[str, Any], schema, tmp_path: Path
+    results: ResultsDocument, schema, tmp_path: Path
 ) -> None:
     data = junit_xml(results)
     schema.validate(data.decode("utf-8"))  # raises on any violation, naming it
@@ -53,7 +55,7 @@ def test_hostile_output_still_gives_schema_valid_junit(
     assert "[31mred" in text and " end" in text
 
 
-def test_counts_outcomes_and_classnames_parse_back(results: dict[str, Any], tmp_path: Path) -> None:
+def test_counts_outcomes_and_classnames_parse_back(results: ResultsDocument, tmp_path: Path) -> None:
     xml = parsed(tmp_path, junit_xml(results))
     suites = {s.name: s for s in xml}
     assert sorted(suites) == ["dev-a/demo", "dev-b/demo"]  # one testsuite per (device, suite)
@@ -82,7 +84,7 @@ def test_counts_outcomes_and_classnames_parse_back(results: dict[str, Any], tmp_
     assert xml.tests == 10 and xml.failures == 1 and xml.errors == 1
 
 
-def test_testsuite_properties_carry_the_provenance(results: dict[str, Any], tmp_path: Path) -> None:
+def test_testsuite_properties_carry_the_provenance(results: ResultsDocument, tmp_path: Path) -> None:
     xml = parsed(tmp_path, junit_xml(results))
     props = {s.name: {p.name: p.value for p in s.properties()} for s in xml}
     a = props["dev-a/demo"]
@@ -100,9 +102,9 @@ def test_testsuite_properties_carry_the_provenance(results: dict[str, Any], tmp_
 
 def test_write_junit_writes_every_copy_and_history_shows_attempts(tmp_path: Path, schema) -> None:
     doc = synthetic_results(1, 3)
-    test = doc["devices"][0]["tests"][0]
-    retry = {**test["attempts"][0], "attempt": 2}
-    test["attempts"] = [{**test["attempts"][0], "outcome": "FAIL"}, retry]
+    test = doc.devices[0].tests[0]
+    first = test.attempts[0]
+    test.attempts = [replace(first, outcome=Outcome.FAIL), replace(first, attempt=2)]
     main, ci = tmp_path / "run" / "junit.xml", tmp_path / "ci" / "out" / "junit.xml"
     write_junit(doc, main, [ci])
     assert main.read_bytes() == ci.read_bytes()
@@ -112,9 +114,9 @@ def test_write_junit_writes_every_copy_and_history_shows_attempts(tmp_path: Path
 
 def test_timing_attributes_fit_the_schema_pattern(schema) -> None:
     doc = synthetic_results(2, 7)
-    for dev in doc["devices"]:
-        for test in dev["tests"]:
-            test["duration"] = 1 / 3  # junit-xml would write 0.333333 and sum to 2.3333333333
+    for dev in doc.devices:
+        for test in dev.tests:
+            test.duration = 1 / 3  # junit-xml would write 0.333333 and sum to 2.3333333333
     data = junit_xml(doc).decode()
     schema.validate(data)
     assert 'time="0.333"' in data and "0.33333" not in data
@@ -132,4 +134,4 @@ def test_a_synthetic_document_is_what_the_schema_says(tmp_path: Path) -> None:
     from harness.results.build import SCHEMA_PATH
 
     doc = synthetic_results(2, 25, hostile=HOSTILE)
-    jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(doc)
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(doc.to_dict())

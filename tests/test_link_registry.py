@@ -15,6 +15,7 @@ from harness.cli.run_cmd import retry, run
 from harness.config_check import Where
 from harness.errors import ConfigError
 from harness.inventory import parse_inventory
+from harness.lab import lab_config
 from harness.lab.lab_config import SIMULATED_LINKS
 from harness.links import LINKS
 from harness.preflight import check_link
@@ -113,3 +114,17 @@ def test_each_kind_sees_the_profile_over_its_link() -> None:
     spec = LINKS.get("hdc").parse({"target": "X1"}, Where(Path("d.toml"), None, "hdc"), Path("."))
     transport = LINKS.get("hdc").open(spec, profile)
     assert transport.boot_completed_prop == (profile.boot_completed_prop or "bootevent.boot.completed")
+
+
+def test_the_lab_refuses_a_link_it_does_not_simulate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As it would a kind registered without a simulated server (the lab's list is its own).
+    monkeypatch.setattr(lab_config, "SIMULATED_LINKS", ("ssh",))
+    text = inventory(tmp_path, ["adb"]).replace('server = "127.0.0.1:15037"',
+                                                'server = "127.0.0.1:15037"\nconnect = "127.0.0.1:27100"')
+    text = text.replace('serial = "emulator-5554"', 'serial = "127.0.0.1:27100"')
+    text += '[lab.devices.dut]\npersona = "kylin-v10"\n'
+    with pytest.raises(ConfigError) as err:
+        parse_inventory(text, tmp_path / "devices.toml")
+    assert str(err.value) == (f"{tmp_path / 'devices.toml'}: device 'dut', key 'adb' = "
+                              "'127.0.0.1:27100 @ 127.0.0.1:15037': "
+                              "the lab does not simulate adb links (it simulates ssh)")

@@ -7,7 +7,6 @@ A missing peer skips here and fails in CI (HARNESS_REQUIRE_PEERS=1)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,8 +18,9 @@ import pytest
 
 from harness.report.html import write_report
 from harness.report.publish import Published, publish
-from harness.report.synthetic import outcome_of, synthetic_results
+from harness.results.reader import read_results
 from tests.report_runs import make_run
+from tests.synthetic_results import outcome_of, synthetic_results
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -247,7 +247,7 @@ def test_nu_html_checker_finds_no_error(published: Published, tmp_path: Path) ->
     if not shutil.which("java"):
         pytest.skip("no java for vnu.jar")
     jar = vnu_jar()
-    english = write_report(json.loads(published.results.read_text()), tmp_path / "en.html", "en")
+    english = write_report(read_results(published.results), tmp_path / "en.html", "en")
     pages = [published.report, english, published.index]
     done = subprocess.run(
         ["java", "-jar", str(jar), "--errors-only", *map(str, pages)],

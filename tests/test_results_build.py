@@ -239,7 +239,7 @@ def test_run_json_fields_suites_and_waivers(tmp_path: Path, suites_root: Path) -
             end(1),
         ],
     )
-    doc = write_results(run)  # suites root from run.json
+    doc = write_results(run).to_dict()  # suites root from run.json
     validate(doc)
     assert json.loads((run / RESULTS_JSON).read_text()) == doc
     assert [p.name for p in run.iterdir() if p.name.endswith(".tmp")] == []

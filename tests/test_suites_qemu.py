@@ -1,9 +1,10 @@
-"""The kernel, identity, hardware and security suites on the emulated arm64 board: Debian's real arm64
-kernel (its own /boot/config-<release> in the image) under QEMU, wearing an openEuler 22.03 persona
-over a busybox userland. Pins what that real data gives, requirement by requirement: the Debian
-config meets every fragment rule except openEuler's SM3/SM4 crypto and the /dev/mem ban, the
-hardware matches the declaration (2 CPUs, 512 MB), and what the minimal board genuinely lacks (no
-SELinux, thermal zones, cpufreq, watchdog, disk, kernel export list) fails for exactly that reason."""
+"""The suites (kernel, identity, hardware, security, os-services and the rest of SUITES) on the emulated
+arm64 board: Debian's real arm64 kernel (its own /boot/config-<release> in the image) under QEMU,
+wearing an openEuler 22.03 persona over a busybox userland. Pins what that real data gives, requirement
+by requirement: the Debian config meets every fragment rule except openEuler's SM3/SM4 crypto and the
+/dev/mem ban, the hardware matches the declaration (2 CPUs, 512 MB), and what the minimal board
+genuinely lacks (no SELinux, thermal zones, cpufreq, watchdog, disk, kernel export list; no systemd,
+package database or locales) fails for exactly that reason."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from harness.transports.ssh import SshTransport
 pytestmark = [pytest.mark.qemu, pytest.mark.peer("qemu")]
 
 REPO = Path(__file__).resolve().parent.parent
-SUITES = ("kernel", "identity", "hardware", "security", "performance", "peripherals", "network", "power", "media")
+SUITES = ("kernel", "identity", "hardware", "security", "performance", "peripherals", "network", "power", "media",
+          "os-services")
 # What the virt machine has (PL061 GPIO, PL011 UART, virtio-mmio NIC) and one bus it lacks (I2C), so the
 # new suites judge the real kernel both ways; the rest stay undeclared and SKIP.
 # Power: s2idle woken by the PL031 alarm is real; cpuidle, cpufreq and thermal zones the virt machine lacks.
@@ -388,3 +390,40 @@ def test_power_suspends_to_idle_and_resumes_on_the_rtc_alarm(board_run: BoardRun
         assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
     for req in ("MED-USB-003", "MED-DRM-001", "MED-SND-001", "MED-CAM-001"):
         board_run.assert_outcome("SKIP", req)
+
+
+
+def test_os_services_on_a_busybox_userland(board_run: BoardRun) -> None:
+    # What the board has: a host name, an os-release with every field, sshd without empty passwords or
+    # protocol 1.
+    board_run.assert_outcome("PASS", "OSS-HOST-001", "OSS-REL-001", "OSS-SSH-002")
+    expected = {
+        # The real arm64 kernel has kexec (its sysfs files exist) but nothing reserved or loaded.
+        "OSS-KDUMP-001": "no crashkernel= on the kernel command line",
+        "OSS-KDUMP-002": "/sys/kernel/kexec_crash_loaded is '0': no crash kernel is loaded",
+        # busybox init, no systemd: every question put to systemctl is a FAIL naming the missing command.
+        "OSS-SYSD-001": "systemd is not managing the system: sh: systemctl: not found",
+        "OSS-SYSD-002": "cannot list the failed units, systemd is not managing the system: sh: systemctl: not found",
+        "OSS-SYSD-003": "systemctl get-default failed: sh: systemctl: not found",
+        "OSS-KDUMP-003": "no kdump service is enabled: kdump.service sh: systemctl: not found",
+        "OSS-TIME-001": "no time synchronisation service is active: chronyd.service sh: systemctl: not found",
+        "OSS-TIME-002": "the clock is not synchronised (timedatectl: sh: timedatectl: not found; chronyc tracking: "
+                        "sh: chronyc: not found)",
+        "OSS-SCHED-001": "no systemd timer and no active cron daemon",
+        # busybox's rpm applet installs packages but keeps no database.
+        "OSS-PKG-001": "rpm -qa failed (exit 1)",
+        "OSS-PKG-002": "no enabled repository with a URL",
+        "OSS-PKG-003": "no enabled repository to check the signatures of",
+        "OSS-LOC-001": "locale -a failed (exit 127): sh: locale: not found",
+        "OSS-LOC-002": "locale -a failed (exit 127): sh: locale: not found",
+        "OSS-TIME-003": "/etc/localtime is not a link into the zoneinfo database",
+        "OSS-LOG-001": "journald Storage=auto and /var/log/journal does not exist",
+        "OSS-LOG-002": "/etc/logrotate.conf does not exist",
+        # The lab board logs root in with its password.
+        "OSS-SSH-001": "sshd permits root to log in with a password (PermitRootLogin yes)",
+    }
+    for req, reason in expected.items():
+        board_run.assert_outcome("FAIL", req)
+        assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
+    for req in (r for r in board_run.outcomes if r.startswith("OSS-OH-")):
+        board_run.assert_outcome("SKIP", req)  # the OpenHarmony requirements, on an openEuler persona

@@ -480,8 +480,10 @@ OS_RELEASE_FIELDS = ("NAME", "ID", "VERSION_ID", "PRETTY_NAME")
 def os_release_problems(fields: dict[str, str]) -> list[str]:
     problems = [f"{k} is missing or empty" for k in OS_RELEASE_FIELDS if not fields.get(k)]
     os_id = fields.get("ID", "")
-    if os_id and not re.fullmatch(r"[a-z0-9._-]+", os_id):
-        problems.append(f"ID={os_id!r} has characters outside a-z, 0-9, '.', '_' and '-'")
+    # os-release(5) asks for lower case, but openEuler's own file says ID="openEuler": case is tolerated,
+    # spaces and other characters (which break the scripts that match on ID) are not.
+    if os_id and not re.fullmatch(r"[A-Za-z0-9._-]+", os_id):
+        problems.append(f"ID={os_id!r} has characters outside letters, digits, '.', '_' and '-'")
     version = fields.get("VERSION_ID", "")
     if version and re.search(r"\s", version):
         problems.append(f"VERSION_ID={version!r} contains spaces")

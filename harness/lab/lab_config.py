@@ -30,6 +30,7 @@ from harness.config_check import Where, device_where, one_of, seconds, string, s
 from harness.errors import ConfigError
 from harness.lab.faults import Faults
 from harness.lab.persona import list_personas
+from harness.links import LINKS
 from harness.specs import DeviceSpec
 
 DEFAULT_STATE_DIR = ".lab"
@@ -152,7 +153,8 @@ def _lab_device(name: str, raw: Any, where: Where, spec: DeviceSpec, config: Lab
     for kind in spec.transports:
         if kind not in SIMULATED_LINKS:
             raise where.at(kind).fail(
-                None, f"the lab does not simulate {kind} links (it simulates {', '.join(SIMULATED_LINKS)})")
+                LINKS.get(kind).describe(spec.links[kind]),
+                f"the lab does not simulate {kind} links (it simulates {', '.join(SIMULATED_LINKS)})")
     return LabDevice(
         name=name, persona=persona, boot_time=boot_time, faults=faults,
         ssh_port=_ssh_port(spec, where), adb_port=_adb_port(spec, where, config),

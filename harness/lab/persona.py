@@ -64,6 +64,16 @@ class ConsoleInfo:
 
 
 @dataclass(frozen=True)
+class SystemdUnits:
+    """The units a Linux persona's systemd shows (read by the systemctl shim): every enabled unit is
+    started at boot and active, unless it is one of `failed`."""
+
+    default_target: str = "multi-user.target"
+    enabled: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Defect:
     """A planted non-conformance, written down so suite tests can check they fail exactly on it."""
 
@@ -103,6 +113,9 @@ class Persona:
     env: dict[str, str]
     defects: tuple[Defect, ...]
     folder: Path = field(compare=False)
+    # None: the systemctl shim answers as before it knew units (every unit active, no default target).
+    systemd: SystemdUnits | None = None
+    locales: tuple[str, ...] = ()  # what `locale -a` lists besides C, C.utf8 and POSIX
 
     @property
     def files_dir(self) -> Path:
@@ -209,6 +222,9 @@ def _persona_keys() -> dict[str, Checker]:
         "file_modes": _composable_keys,
         "env": map_of(scalar_text, "values"),
         "defects": list_of(table_of(DEFECT_KEYS, required=("id", "area", "detail", "evidence")), "tables"),
+        "systemd": table_of({"default_target": string, "enabled": list_of(string, "unit names"),
+                             "failed": list_of(string, "unit names")}),
+        "locales": list_of(string, "locale names"),
     }
 
 
@@ -269,6 +285,8 @@ def _persona_from(data: dict[str, Any], folder: Path, where: Where) -> Persona:
         file_modes=data.get("file_modes", {}),
         env=data.get("env", {}),
         defects=tuple(Defect(**{"requirements": (), **d}) for d in data.get("defects", ())),
+        systemd=SystemdUnits(**data["systemd"]) if "systemd" in data else None,
+        locales=tuple(data.get("locales", ())),
         folder=folder,
     )
 

@@ -22,6 +22,8 @@ from markupsafe import Markup
 
 from ..atomic_file import write_atomic
 from ..profiles import IDENTITY_FIELDS
+from ..results.document import DeviceResult, ResultsDocument, SuiteEntry, TestEntry
+from ..results.model import Evidence, Outcome
 from . import charts
 from .clean import html_text
 from .i18n import DEFAULT_LANG, HTML_LANG, IDENTITY_LABELS, LANGS, bilingual, plain, t, word
@@ -80,144 +82,130 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f" … [+{len(text) - limit}]"
 
 
-def _device_view(d: dict[str, Any]) -> dict[str, Any]:
-    ident = d.get("identity") or {}
-    os_text = " ".join(str(ident.get(k) or "") for k in ("os_name", "os_version")).strip()
+def _device_view(d: DeviceResult) -> dict[str, Any]:
+    ident = d.identity or {}
+    verdict = str(d.verdict)
     return {
-        "name": d["name"],
-        "kind": d.get("kind", ""),
-        "profile": d.get("profile", ""),
-        "verdict": d["verdict"],
-        "verdict_class": d["verdict"].replace(" ", "_"),
-        "os": os_text,
-        "summary": d.get("summary") or {},
-        "reachable": d.get("reachable", True),
-        "interrupted": d.get("interrupted", False),
-        "identity_changed": d.get("identity_changed", False),
-        "reasons": d.get("verdict_reasons") or [],
+        "name": d.name,
+        "kind": d.kind,
+        "profile": d.profile,
+        "verdict": verdict,
+        "verdict_class": verdict.replace(" ", "_"),
+        "os": d.os_text,
+        "summary": d.summary,
+        "reachable": d.reachable,
+        "interrupted": d.interrupted,
+        "identity_changed": d.identity_changed,
+        "reasons": d.verdict_reasons,
         "identity_values": [str(ident.get(k) or "") for k in IDENTITY_FIELDS],
     }
 
 
-def _matrix(devices: list[dict[str, Any]], suites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _matrix(devices: list[DeviceResult], suites: list[SuiteEntry]) -> list[dict[str, Any]]:
     """Requirement rows grouped by the suite that defines each, suites in run order, then any other
     suite a row names; rows of a document written before requirements carried their suite group under ""."""
     rows: dict[str, dict[str, Any]] = {}
     for i, d in enumerate(devices):
-        for r in d.get("requirements") or []:
+        for r in d.requirements:
             blank = {
-                "id": r["id"],
-                "level": r["level"],
+                "id": r.id,
+                "level": r.level,
                 "statuses": [None] * len(devices),
-                "title_en": r.get("title_en", ""),
-                "title_zh": r.get("title_zh", ""),
-                "source": r.get("source", ""),
-                "suite": r.get("suite", ""),
+                "title_en": r.title_en,
+                "title_zh": r.title_zh,
+                "source": r.source,
+                "suite": r.suite,
             }
-            row = rows.setdefault(r["id"], blank)
-            row["statuses"][i] = r["status"]
-    titles = {str(s.get("id", "")): s for s in suites}
+            row = rows.setdefault(r.id, blank)
+            row["statuses"][i] = str(r.status)
+    titles = {s.id: s for s in suites}
     groups: dict[str, dict[str, Any]] = {sid: {"suite": sid, "rows": []} for sid in titles}
     for row in rows.values():
         groups.setdefault(row["suite"], {"suite": row["suite"], "rows": []})["rows"].append(row)
     for sid, group in groups.items():
-        ref = titles.get(sid) or {}
-        group["title_en"], group["title_zh"] = ref.get("title_en", ""), ref.get("title_zh", "")
+        ref = titles.get(sid)
+        group["title_en"], group["title_zh"] = (ref.title_en, ref.title_zh) if ref else ("", "")
     return [g for g in groups.values() if g["rows"]]
 
 
-def _evidence_view(ev: dict[str, Any]) -> dict[str, Any]:
+def _evidence_view(ev: Evidence) -> dict[str, Any]:
     return {
-        "command": ev.get("command", ""),
-        "exit_code": ev.get("exit_code"),
-        "duration": float(ev.get("duration") or 0),
-        "error": ev.get("error"),
-        "stdout": _cut(str(ev.get("stdout") or ""), EXCERPT),
-        "stderr": _cut(str(ev.get("stderr") or ""), EXCERPT),
-        "truncated": bool(ev.get("truncated")),
+        "command": ev.command,
+        "exit_code": ev.exit_code,
+        "duration": float(ev.duration or 0),
+        "error": ev.error,
+        "stdout": _cut(str(ev.stdout or ""), EXCERPT),
+        "stderr": _cut(str(ev.stderr or ""), EXCERPT),
+        "truncated": bool(ev.truncated),
     }
 
 
-def _failure_view(device: str, test: dict[str, Any]) -> dict[str, Any]:
-    attempts = test.get("attempts") or []
-    history = "; ".join(f"#{a['attempt']}: {a['outcome']}" for a in attempts) if len(attempts) > 1 else ""
+def _failure_view(device: str, test: TestEntry) -> dict[str, Any]:
+    attempts = test.attempts
+    history = "; ".join(f"#{a.attempt}: {a.outcome}" for a in attempts) if len(attempts) > 1 else ""
     return {
         "device": device,
-        "test_id": test["test_id"],
-        "suite": test.get("suite", ""),
-        "outcome": test["outcome"],
-        "message": test.get("message", ""),
-        "requirements": ", ".join(test.get("requirements") or []),
-        "flaky": test.get("flaky", False),
+        "test_id": test.test_id,
+        "suite": test.suite,
+        "outcome": str(test.outcome),
+        "message": test.message,
+        "requirements": ", ".join(test.requirements),
+        "flaky": test.flaky,
         "history": history,
-        "evidence": [_evidence_view(e) for e in test.get("evidence") or []],
+        "evidence": [_evidence_view(e) for e in test.evidence],
     }
 
 
-def _charts(devices: list[dict[str, Any]], suite_ids: list[str]) -> dict[str, Any]:
+def _charts(devices: list[DeviceResult], suite_ids: list[str]) -> dict[str, Any]:
     per_suite: dict[str, Counter[str]] = defaultdict(Counter)
     seconds: defaultdict[str, float] = defaultdict(float)
     points: list[charts.MetricPoint] = []
     for d in devices:
-        for test in d.get("tests") or []:
-            per_suite[test.get("suite", "")][test["outcome"]] += 1
-            seconds[test.get("suite", "")] += float(test.get("duration") or 0)
-            for m in test.get("metrics") or []:
-                if m.get("low") is not None or m.get("high") is not None:
-                    points.append(
-                        charts.MetricPoint(
-                            f"{d['name']} {m['name']}",
-                            float(m["value"]),
-                            m.get("unit", ""),
-                            m.get("low"),
-                            m.get("high"),
-                        )
-                    )
+        for test in d.tests:
+            per_suite[test.suite][str(test.outcome)] += 1
+            seconds[test.suite] += float(test.duration or 0)
+            for m in test.metrics:
+                if m.low is not None or m.high is not None:
+                    point = charts.MetricPoint(f"{d.name} {m.name}", float(m.value), m.unit, m.low, m.high)
+                    points.append(point)
     # Out-of-range metrics first: they are what the reader looks for.
     points.sort(key=lambda p: p.ok)
     return {
         "suites": charts.stacked_outcomes([(s, dict(per_suite[s])) for s in suite_ids], "outcomes per suite"),
-        "devices": charts.stacked_outcomes(
-            [(d["name"], d.get("summary") or {}) for d in devices], "outcomes per device"
-        ),
+        "devices": charts.stacked_outcomes([(d.name, d.summary) for d in devices], "outcomes per device"),
         "durations": charts.bars([(s, seconds[s]) for s in suite_ids], "seconds per suite", " s"),
         "metrics": charts.metric_ranges(points[:MAX_METRICS], "metrics") if points else None,
         "metrics_left": max(len(points) - MAX_METRICS, 0),
     }
 
 
-def report_context(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: str = "") -> dict[str, Any]:
+def report_context(results: ResultsDocument, lang: str = DEFAULT_LANG, key_id: str = "") -> dict[str, Any]:
     lang = lang if lang in LANGS else DEFAULT_LANG
-    devices = results.get("devices") or []
-    run = results.get("run") or {}
+    devices = results.devices
+    run = results.run
     suite_ids = list(
-        dict.fromkeys(
-            [s["id"] for s in results.get("suites") or []]
-            + [t.get("suite", "") for d in devices for t in d.get("tests") or []]
-        )
+        dict.fromkeys([s.id for s in results.suites] + [t.suite for d in devices for t in d.tests])
     )
     rows = []
     failures = []
     for d in devices:
-        name = d["name"]
-        for test in d.get("tests") or []:
-            outcome = test["outcome"]
-            requirements = " ".join(test.get("requirements") or ())
-            duration = f"{float(test.get('duration') or 0):.2f}"
+        name = d.name
+        for test in d.tests:
+            outcome = str(test.outcome)
             rows.append(
                 (
                     name,
-                    test.get("suite", ""),
-                    test["test_id"],
-                    requirements,
+                    test.suite,
+                    test.test_id,
+                    " ".join(test.requirements),
                     outcome,
-                    duration,
-                    _cut(test.get("message") or "", MESSAGE_IN_ROW),
+                    f"{float(test.duration or 0):.2f}",
+                    _cut(test.message or "", MESSAGE_IN_ROW),
                 )
             )
-            if outcome in ("FAIL", "ERROR"):
+            if test.outcome in (Outcome.FAIL, Outcome.ERROR):
                 failures.append((name, test))
-    failures.sort(key=lambda f: f[1]["outcome"] != "FAIL")  # product failures before lab errors
+    failures.sort(key=lambda f: f[1].outcome is not Outcome.FAIL)  # product failures before lab errors
     chart_data = _charts(devices, suite_ids)
     script = static_text("script.js")
     return {
@@ -230,23 +218,21 @@ def report_context(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: st
         "outcomes": OUTCOMES,
         "key_id": key_id or "-",
         "run": {
-            "run_id": run.get("run_id", ""),
-            "operator": run.get("operator", ""),
-            "host": run.get("host", ""),
-            "start": when(run.get("start")),
-            "end": when(run.get("end")),
-            "harness_version": run.get("harness_version", ""),
-            "command_line": shlex.join(run.get("command_line") or []),
-            "waivers": ", ".join(run.get("waivers") or []),
-            "waivers_evaluated": run.get("waivers_evaluated") or "",
+            "run_id": run.run_id,
+            "operator": run.operator,
+            "host": run.host,
+            "start": when(run.start),
+            "end": when(run.end),
+            "harness_version": run.harness_version,
+            "command_line": shlex.join(run.command_line),
+            "waivers": ", ".join(run.waivers),
+            "waivers_evaluated": run.waivers_evaluated or "",
         },
-        "device_waivers": [
-            {"device": d["name"], **w} for d in devices for w in d.get("waivers") or []
-        ],
-        "suites": results.get("suites") or [],
+        "device_waivers": [{"device": d.name, **w.to_dict()} for d in devices for w in d.waivers or []],
+        "suites": [s.to_dict() for s in results.suites],
         "suite_ids": suite_ids,
         "devices": [_device_view(d) for d in devices],
-        "matrix": _matrix(devices, results.get("suites") or []),
+        "matrix": _matrix(devices, results.suites),
         "identity_fields": [bilingual(*IDENTITY_LABELS[k]) for k in IDENTITY_FIELDS],
         "failures": [_failure_view(n, f) for n, f in failures[:MAX_FAILURES]],
         "failures_total": len(failures),
@@ -258,10 +244,10 @@ def report_context(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: st
     }
 
 
-def render_report(results: dict[str, Any], lang: str = DEFAULT_LANG, key_id: str = "") -> str:
+def render_report(results: ResultsDocument, lang: str = DEFAULT_LANG, key_id: str = "") -> str:
     return template("report.html.j2").render(report_context(results, lang, key_id))
 
 
-def write_report(results: dict[str, Any], path: Path, lang: str = DEFAULT_LANG, key_id: str = "") -> Path:
+def write_report(results: ResultsDocument, path: Path, lang: str = DEFAULT_LANG, key_id: str = "") -> Path:
     # html_text already replaced surrogates; "replace" only guards against a path we did not foresee.
     return write_atomic(path, render_report(results, lang, key_id), errors="replace")

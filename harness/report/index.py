@@ -14,6 +14,10 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ..atomic_file import write_atomic
+from ..errors import ConfigError
+from ..results.build import RESULTS_JSON
+from ..results.document import ResultsDocument
+from ..results.reader import read_results
 from .html import csp_for, static_text, template, when
 from .i18n import DEFAULT_LANG, HTML_LANG, LANGS, plain
 
@@ -21,18 +25,12 @@ INDEX_HTML = "index.html"
 ENTRY_DIR = ".index"
 
 
-def index_entry(results: dict[str, Any]) -> dict[str, Any]:
-    run = results.get("run") or {}
-    devices = []
-    for d in results.get("devices") or []:
-        ident = d.get("identity") or {}
-        os_text = " ".join(str(ident.get(k) or "") for k in ("os_name", "os_version")).strip()
-        devices.append({"name": d["name"], "os": os_text, "verdict": d["verdict"]})
+def index_entry(results: ResultsDocument) -> dict[str, Any]:
     return {
-        "run_id": str(run.get("run_id") or ""),
-        "start": run.get("start"),
-        "devices": devices,
-        "outcomes": (results.get("summary") or {}).get("outcomes", {}),
+        "run_id": results.run.run_id,
+        "start": results.run.start,
+        "devices": [{"name": d.name, "os": d.os_text, "verdict": str(d.verdict)} for d in results.devices],
+        "outcomes": dict(results.summary.outcomes),
     }
 
 
@@ -55,8 +53,8 @@ def _load_entry(reports: Path, run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         pass
     try:
-        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        results = read_results(run_dir / RESULTS_JSON)
+    except ConfigError:  # unreadable, or not a results document
         return None
     entry = index_entry(results)
     entry["run_id"] = run_dir.name
@@ -67,7 +65,7 @@ def _load_entry(reports: Path, run_dir: Path) -> dict[str, Any] | None:
 def _runs(reports: Path) -> list[dict[str, Any]]:
     runs = []
     for run_dir in sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()):
-        if not ((run_dir / "run.json").is_file() or (run_dir / "results.json").is_file()):
+        if not ((run_dir / "run.json").is_file() or (run_dir / RESULTS_JSON).is_file()):
             continue
         entry = _load_entry(reports, run_dir) or {"run_id": run_dir.name, "start": None, "devices": []}
         bundle = reports / f"{run_dir.name}.zip"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +19,7 @@ from rich.table import Table
 from ..errors import HarnessError, describe_os_error
 from ..report.publish import publish
 from ..results.build import write_results
+from ..results.document import ResultsDocument
 from ..results.model import Verdict
 from ..results.run_info import RunInfo
 from . import output
@@ -60,18 +60,17 @@ def finish_run(run: RunDir, info: RunInfo, *, interrupted: bool, junit_paths: li
     return EXIT_INCOMPLETE if output.cut_short() else code
 
 
-def print_summary(devices: list[str], results: dict[str, Any], gates: dict[str, DeviceGate], run: RunDir,
+def print_summary(devices: list[str], results: ResultsDocument, gates: dict[str, DeviceGate], run: RunDir,
                   code: int, interrupted: bool) -> None:
-    """The verdict table, from the same results.json the reports are made of."""
-    by_name = {d["name"]: d for d in results.get("devices", [])}
+    """The verdict table, from the same results document the reports are made of."""
     table = Table(header_style="bold")
     for column in ("device", "verdict", "pass", "fail", "error", "skip", "not run", "build"):
         table.add_column(column, overflow="fold")
     for name in devices:
         gate = gates[name]
-        entry = by_name.get(name, {})
-        counts = entry.get("summary", {})
-        ident = entry.get("identity") or {}
+        entry = results.device(name)
+        counts = entry.summary if entry else {}
+        ident = (entry.identity if entry else None) or {}
         verdict = str(gate.verdict) + ("" if gate.reachable else " (unreachable)")
         table.add_row(escape(name), f"[{_STYLE.get(str(gate.verdict), '')}]{verdict}[/]",
                       *(str(counts.get(o, 0)) for o in ("PASS", "FAIL", "ERROR", "SKIP", "NOT_RUN")),

@@ -12,9 +12,9 @@ the operator cut it short, so its results are not a verdict at all: 3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..results.document import ResultsDocument
 from ..results.model import Verdict
 
 EXIT_PASS = 0
@@ -42,27 +42,6 @@ def gate_code(devices: list[DeviceGate], *, strict: bool = False, interrupted: b
     return EXIT_PASS
 
 
-def parse_verdict(value: object) -> Verdict:
-    """A verdict as results.json spells it; anything unknown counts as INCOMPLETE (never a pass)."""
-    text = str(value or "").replace("_", " ").upper()
-    for v in Verdict:
-        if text == v.value:
-            return v
-    return Verdict.INCOMPLETE
-
-
-def gates_from_results(results: Mapping[str, object]) -> list[DeviceGate]:
-    """Per-device verdicts out of results.json."""
-    raw = results.get("devices", [])
-    items = list(raw.values()) if isinstance(raw, dict) else list(raw) if isinstance(raw, list) else []
-    gates = []
-    for dev in items:
-        if not isinstance(dev, dict):
-            continue
-        reachable = dev.get("reachable")
-        gates.append(DeviceGate(
-            device=str(dev.get("name") or dev.get("device") or "?"),
-            verdict=parse_verdict(dev.get("verdict")),
-            reachable=reachable is not False,
-        ))
-    return gates
+def gates_from_results(results: ResultsDocument) -> list[DeviceGate]:
+    """Per-device verdicts out of the results document."""
+    return [DeviceGate(device=d.name, verdict=d.verdict, reachable=d.reachable) for d in results.devices]

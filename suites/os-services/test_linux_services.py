@@ -88,10 +88,11 @@ def test_system_running(dut):
 
 @pytest.mark.requirement("OSS-SYSD-002")
 def test_no_failed_units(dut):
-    text = _systemctl(dut, "list-units --state=failed --no-legend --plain --no-pager")
-    absent = osservices.systemd_absent(text)
+    result = dut.run("systemctl list-units --state=failed --no-legend --plain --no-pager 2>&1", timeout=60)
+    absent = osservices.systemd_absent(result.stdout_text)
     assert absent is None, f"cannot list the failed units, systemd is not managing the system: {absent}"
-    failed = osservices.failed_units(text)
+    assert result.ok, f"systemctl list-units failed {reads.failure_detail(result)}"  # an error lists no unit
+    failed = osservices.failed_units(result.stdout_text)
     assert not failed, f"failed units: {failed}"
 
 
@@ -147,21 +148,24 @@ def test_timezone_configured(dut):
     assert problem is None, problem
 
 
-@pytest.fixture(scope="module")
-def locales(dut) -> str:
+def _locales(dut) -> str:
+    # In the test body, not a fixture: a device without `locale` fails the requirement (a FAIL), it is
+    # no lab trouble (a fixture's failure is an ERROR).
     result = dut.run("locale -a", timeout=30)
     assert result.ok, f"locale -a failed {reads.failure_detail(result)}"
     return result.stdout_text
 
 
 @pytest.mark.requirement("OSS-LOC-001")
-def test_chinese_locale(locales, suite_data):
+def test_chinese_locale(dut, suite_data):
+    locales = _locales(dut)
     wanted = suite_data["required_locale"]
     assert osservices.has_locale(locales, wanted), f"locale -a does not list {wanted}: {locales.split()}"
 
 
 @pytest.mark.requirement("OSS-LOC-002")
-def test_system_locale(dut, locales, suite_data):
+def test_system_locale(dut, suite_data):
+    locales = _locales(dut)
     lang = osservices.system_lang(_files(dut, suite_data["locale_files"]))
     problem = osservices.system_locale_problem(lang, locales)
     assert problem is None, problem
@@ -188,8 +192,7 @@ def test_log_rotation(dut):
     assert problem is None, problem
 
 
-@pytest.fixture(scope="module")
-def sshd_options(dut) -> dict[str, str]:
+def _sshd_options(dut) -> dict[str, str]:
     files = _files(dut, ["/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/*.conf"])
     if "/etc/ssh/sshd_config" not in files:
         if reads.which(dut, "sshd") is None and not reads.exists(dut, "/usr/sbin/sshd", "-x"):
@@ -199,14 +202,14 @@ def sshd_options(dut) -> dict[str, str]:
 
 
 @pytest.mark.requirement("OSS-SSH-001")
-def test_sshd_no_root_password_login(sshd_options):
-    problem = osservices.root_login_problem(sshd_options)
+def test_sshd_no_root_password_login(dut):
+    problem = osservices.root_login_problem(_sshd_options(dut))
     assert problem is None, problem
 
 
 @pytest.mark.requirement("OSS-SSH-002")
-def test_sshd_no_empty_passwords_protocol_2(sshd_options):
-    problems = osservices.sshd_auth_problems(sshd_options)
+def test_sshd_no_empty_passwords_protocol_2(dut):
+    problems = osservices.sshd_auth_problems(_sshd_options(dut))
     assert not problems, "; ".join(problems)
 
 

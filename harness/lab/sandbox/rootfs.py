@@ -210,6 +210,12 @@ def _write_persona_data(persona: Persona, root: Path) -> None:
     key, value = persona.boot_completed
     (data / "boot").write_text(f"boot_completed={key}={value}\n")
     (data / "log.kmsg").write_text("".join(f"{line}\n" for line in persona.console.kernel_messages))
+    if persona.systemd is not None:
+        units = persona.systemd
+        (data / "systemd").write_text(f"default {units.default_target}\n"
+                                      + "".join(f"enabled {u}\n" for u in units.enabled)
+                                      + "".join(f"failed {u}\n" for u in units.failed))
+    (data / "locales").write_text("".join(f"{name}\n" for name in persona.locales))
     for buffer, lines in persona.logs.items():
         (data / f"log.{buffer}").write_text("".join(f"{line}\n" for line in lines))
     if persona.selinux != "Disabled":
