@@ -72,6 +72,10 @@ def test_an_agent_killed_mid_job_its_run_is_resumed_never_run_twice_at_once(
                                for c in command_logs(inventory, since)["host-a-05"]), 120, interval=0.1,
                    what="the first job's command to start")
         first.kill()
+        # Its host silent past the timeout (as if for good): the job is stalled, never "running".
+        sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-a'")
+        stalled = jobs_json(queue_db)[ids[0]]
+        assert stalled["state"] == "stalled" and "silent since" in str(stalled["note"]), stalled
         second = suite_agent(queue_db, inventory, "host-a", tmp_path, env=env, log="second")
         second.wait_registered()
         states = wait_all_done(queue_db, 2, timeout=180)

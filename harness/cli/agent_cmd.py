@@ -19,7 +19,7 @@ from ..agent import queue as jobq
 from ..agent.db import Db
 from ..agent.dburl import DB_ENV, resolve_url
 from ..agent.loop import Agent, AgentConfig
-from ..agent.names import DEFAULT_HEALTH_SUITE
+from ..agent.names import DEFAULT_HEALTH_SUITE, HOST_TIMEOUT
 from ..agent.owner import me, parse_duration
 from ..agent.runner import SuiteRunner
 from ..config_check import suggest
@@ -31,7 +31,6 @@ from .params import HOUR, WEEK, Seconds
 
 DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
                          help=f"The queue's PostgreSQL (default: ${DB_ENV}).")
-HOST_TIMEOUT = 30.0
 
 
 class Duration(click.ParamType):
