@@ -346,3 +346,16 @@ def test_a_camera_needs_a_name_and_its_node() -> None:
     planted = sysfs.Tree({"/sys/class/video4linux/video0/name": "!", "/sys/class/video4linux/v4l-subdev0/name": "=x",
                           "/sys/class/video4linux/video1/name": "=uvcvideo", "/dev/video1": "c"})
     assert media.camera(planted) == ["video0 has no name", "video0 has no /dev/video0"]
+
+
+def test_media_problems_quote_what_was_read_cut_short() -> None:
+    assert media.gadget_configfs(sysfs.Tree({})) == [
+        "/sys/kernel/config/usb_gadget is missing (configfs not mounted, or no USB_CONFIGFS)"]
+    assert media.sound_cards(" 0 [PCH            ]: HDA-Intel\n                      HDA Intel PCH\n"
+                             " 1 [NVidia         ]: HDA-Intel - HDA NVidia\n") == ["PCH", "NVidia"]
+    long = "x" * 300
+    assert media.sound_card(sysfs.Tree({"/proc/asound/cards": "=" + long})) == [
+        f"ALSA lists no sound card ({'x' * 80!r})"]
+    cards = " 0 [PCH            ]: HDA-Intel - HDA Intel PCH"
+    assert media.playback_pcm(sysfs.Tree({"/proc/asound/cards": "=" + cards, "/proc/asound/pcm": "=" + long})) == [
+        f"no playback PCM in /proc/asound/pcm ({'x' * 120!r})"]

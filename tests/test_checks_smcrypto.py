@@ -212,3 +212,22 @@ def test_digests_bytes_symbols_and_verification_as_printed():
     assert smcrypto.exported_sm_symbols("xEVP_sm3 EVP_sm2 EVP_sm4_ctr EVP_sm3x") == {"EVP_sm2", "EVP_sm4_ctr"}
     assert smcrypto.verified("Reading\n  Verified OK  \n")
     assert not smcrypto.verified("Not Verified OK\n")
+
+
+def test_a_record_value_is_all_after_the_first_colon_and_a_missing_priority_is_zero():
+    algs = smcrypto.parse_proc_crypto("name : sm4\ndriver : sm4-ce:v8\nmodule : sm4_ce\n")
+    assert algs == [smcrypto.KernelAlg("sm4", "sm4-ce:v8", "sm4_ce", "", 0, "")]
+
+
+def test_an_unreadable_config_offers_nothing():
+    assert smcrypto.kernel_offers([], "sm2", None, ["/x/sm2_generic.ko"]) == (
+        False, "/proc/crypto does not list sm2 and the kernel config is unreadable")
+
+
+@pytest.mark.parametrize(("listing", "names"), [
+    ("{ 1.2.156.10197.1.401, SM3 } @ default\n", {"SM3"}),  # OpenSSL 3: the OID, then the names
+    ("  { 1.2.156.10197.1.104.2, SM4-CBC, SM4 } @ default\n", {"SM4-CBC", "SM4"}),
+    ("SM3\n  RSA-SM3 => sm3WithRSAEncryption\n", {"SM3", "RSA-SM3", "SM3WITHRSAENCRYPTION"}),  # 1.1: aliases
+])
+def test_each_form_of_an_openssl_list_line(listing, names):
+    assert smcrypto.listed_names(listing) == names
