@@ -72,6 +72,10 @@ def test_an_agent_killed_mid_job_its_run_is_resumed_never_run_twice_at_once(
                                for c in command_logs(inventory, since)["host-a-05"]), 120, interval=0.1,
                    what="the first job's command to start")
         first.kill()
+        # Its host silent past the timeout (as if for good): the job is stalled, never "running".
+        sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-a'")
+        stalled = jobs_json(queue_db)[ids[0]]
+        assert stalled["state"] == "stalled" and "silent since" in str(stalled["note"]), stalled
         second = suite_agent(queue_db, inventory, "host-a", tmp_path, env=env, log="second")
         second.wait_registered()
         states = wait_all_done(queue_db, 2, timeout=180)
@@ -200,7 +204,12 @@ def test_a_reservation_holds_queued_jobs_refuses_others_exec_and_expires(
         assert harness("reserve", leased, "--for", "10m", "--owner", "carol", "--db", queue_db).returncode == 0
         [cancelled] = submit(queue_db, "--device", leased)
         wait_state(queue_db, cancelled, "waiting")
-        gone = harness("cancel", str(cancelled), "--db", queue_db)
+        # Someone else's job: refused (exit 3, as for a reservation) unless forced (its submitter's own
+        # cancel is in the SIGTERM test).
+        theirs = harness("cancel", str(cancelled), "--owner", "mallory", "--db", queue_db)
+        assert theirs.returncode == 3 and f"job {cancelled}: submitted by " in theirs.stderr, theirs.stderr
+        assert jobs_json(queue_db)[cancelled]["state"] == "waiting"
+        gone = harness("cancel", str(cancelled), "--owner", "mallory", "--force", "--db", queue_db)
         assert gone.returncode == 0 and f"job {cancelled}: cancelled" in gone.stdout
         assert harness("reserve", leased, "--release", "--owner", "carol", "--db", queue_db).returncode == 0
         assert jobs_json(queue_db)[cancelled]["state"] == "cancelled"

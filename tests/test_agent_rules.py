@@ -93,6 +93,9 @@ def test_job_states_as_shown() -> None:
     assert view_state("todo", None) == "queued"
     assert view_state("todo", "waiting") == "waiting"
     assert view_state("doing", "running") == "running"
+    assert view_state("doing", "running", host_alive=False) == "stalled"  # never "running" on a dead host
+    assert view_state("todo", None, host_alive=False) == "queued"
+    assert view_state("succeeded", "pass", host_alive=False) == "pass"
     assert view_state("succeeded", "pass") == "pass"
     assert view_state("failed", "fail") == "fail"
     assert view_state("failed", None) == "error"

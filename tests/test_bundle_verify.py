@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -114,6 +115,22 @@ def test_an_intact_bundle_verifies_as_folder_and_as_zip(signed: tuple[Path, Sign
         assert (trusted.key_id, trusted.key_source) == (key.id, "--pubkey")
         embedded = verify_bundle(path)
         assert (embedded.ok, embedded.key_id, embedded.key_source) == (True, key.id, EMBEDDED)
+
+
+def test_a_zip_in_an_open_file_verifies_as_its_path_does(signed: tuple[Path, SigningKey], tmp_path: Path) -> None:
+    # What a server holds: an upload, open, never a path.
+    run, key = signed
+    zipped = zip_bundle(run)
+    with zipped.open("rb") as fh:
+        assert verify_bundle(fh, _pub(key)) == verify_bundle(zipped, _pub(key))
+        assert not fh.closed  # the caller's to close
+    tampered = _rezip(zipped, tmp_path / "tampered.zip", drop=f"{RUN_ID}/results.json",
+                      add={f"{RUN_ID}/results.json": b"{}"})
+    in_memory = io.BytesIO(tampered.read_bytes())
+    result = verify_bundle(in_memory)
+    assert not result.ok and result.problems == ["results.json: changed (SHA-256 differs from the manifest)"]
+    with pytest.raises(ConfigError, match="neither a run folder nor a zip bundle"):
+        verify_bundle(io.BytesIO(b"not a zip"))
 
 
 def test_a_zip_made_with_zip_r_from_the_reports_folder_verifies(

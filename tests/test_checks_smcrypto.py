@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.checks import kconfig, smcrypto
 
 DATA = Path(__file__).parent / "data" / "captured"
@@ -122,3 +124,110 @@ def test_scope_is_the_domestic_profiles_or_a_tag():
 def test_openharmony_library_symbols():
     found = smcrypto.exported_sm_symbols("EVP_sm3\nEVP_sm4_cbc\nEVP_sm4_ecb\nEVP_sha256\n")
     assert found == {"EVP_sm3", "EVP_sm4_cbc", "EVP_sm4_ecb"}
+
+
+# -- rules of the parsers and judgements, on records written inline ------------------------------------
+def test_proc_crypto_records_with_missing_or_odd_fields():
+    algs = smcrypto.parse_proc_crypto("name : sm3\npriority : high\n \ndriver : nameless\n\n"
+                                      "name: sm4\ndriver: sm4-ce\nmodule: kernel\ntype: cipher\npriority: 300\n"
+                                      "selftest: unknown\n")
+    assert algs == [smcrypto.KernelAlg("sm3", "", "", "", 0, ""),
+                    smcrypto.KernelAlg("sm4", "sm4-ce", "kernel", "cipher", 300, "unknown")]
+    assert smcrypto.failed_selftests(algs) == ["sm4 (sm4-ce): selftest unknown"]  # only passed (or none) passes
+
+
+def test_listed_algorithms_name_every_driver():
+    algs = smcrypto.parse_proc_crypto(SM_RECORDS)
+    assert smcrypto.kernel_offers(algs, "sm3", None, []) == (True, "/proc/crypto lists sm3 (driver sm3-ce, sm3-generic)")
+
+
+@pytest.mark.parametrize(("files", "offered"), [
+    (["/lib/modules/6.6/kernel/crypto/sm3.ko"], True),
+    (["/lib/modules/6.6/kernel/arch/arm64/crypto/sm3-ce.ko.zst"], True),
+    (["sm3_generic.ko"], True),  # a bare name, as `find -printf %f` gives it
+    (["/lib/modules/6.6/kernel/crypto/xsm3.ko"], False),
+    (["/lib/modules/6.6/kernel/crypto/sm3.ko.orig/"], False),
+    (["/lib/modules/6.6/kernel/crypto/sm3.kox"], False),
+])
+def test_which_module_file_is_the_algorithm(files, offered):
+    config = {"CONFIG_CRYPTO_SM3": "m"}
+    assert smcrypto.kernel_offers([], "sm3", config, files)[0] is offered
+
+
+def test_the_config_is_quoted_option_by_option():
+    config = {"CONFIG_CRYPTO_SM3": "y"}
+    assert smcrypto.kernel_offers([], "sm3", config, []) == (
+        False, "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3=y, CONFIG_CRYPTO_SM3_GENERIC not set")
+    modular = {"CONFIG_CRYPTO_SM3": "n", "CONFIG_CRYPTO_SM3_GENERIC": "m"}
+    assert smcrypto.kernel_offers([], "sm3", modular, ["/x/sm3_generic.ko"]) == (
+        True, "CONFIG_CRYPTO_SM3_GENERIC=m and the module is installed (/x/sm3_generic.ko)")
+    assert smcrypto.kernel_offers([], "sm3", modular, []) == (
+        False, "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3=n, CONFIG_CRYPTO_SM3_GENERIC=m but no sm3 "
+               "module is installed")
+
+
+def test_national_algorithms_and_their_selftests_include_templates_over_them():
+    algs = [smcrypto.KernelAlg(n, f"{n}-drv", "", "", 0, t) for n, t in
+            [("hmac(sm3)", "failed"), ("cbc(sm4)", "passed"), ("sm2", ""), ("sm30", "failed"), ("xsm3", "failed"),
+             ("hmac(sha256)", "failed")]]
+    assert [a.name for a in smcrypto.national_algs(algs)] == ["hmac(sm3)", "cbc(sm4)", "sm2"]
+    assert smcrypto.failed_selftests(algs) == ["hmac(sm3) (hmac(sm3)-drv): selftest failed",
+                                               "sm30 (sm30-drv): selftest failed"]
+
+
+def test_cpu_features_on_arm_and_x86():
+    assert smcrypto.cpu_features("processor : 0\nflags\t\t: fpu sm3\nFeatures: sm4\nmodel: sm2\n") == {
+        "fpu", "sm3", "sm4"}
+
+
+def test_acceleration_judged_per_offered_feature():
+    def alg(name: str, driver: str, priority: int) -> smcrypto.KernelAlg:
+        return smcrypto.KernelAlg(name, driver, "", "", priority, "passed")
+    low = [alg("sm4", "sm4-ce", 100), alg("sm4", "sm4-generic", 100)]
+    assert smcrypto.missing_accelerated(low, {"sm4"}) == [
+        "sm4-ce is registered at a priority no higher than sm4-generic"]
+    high = [alg("sm4", "sm4-ce", 300), alg("sm4", "sm4-neon", 200), alg("sm4", "sm4-generic", 100)]
+    assert smcrypto.missing_accelerated(high, {"sm4"}) == []
+    alone = [alg("sm4", "sm4-ce-ccm", 0)]  # no generic driver to rank below
+    assert smcrypto.missing_accelerated(alone, {"sm4"}) == []
+    assert smcrypto.missing_accelerated([], {"sm4"}) == ["the CPU offers sm4 but no sm4-ce driver is registered"]
+
+
+def test_openssl_versions_and_listed_names():
+    assert smcrypto.openssl_version("OpenSSL 1.1.1w  11 Sep 2023") == (1, 1, 1)
+    assert smcrypto.openssl_version("LibreSSL 3.8.2") is None
+    listing = ("Legacy:\n  SM3 => SM3\n  { 1.2.156.10197.1.401, sm3 } @ default\n"
+               "  { 1.2.156.10197.1.104.2, SM4-CBC, SM4\n  sm4-ctr something\n"
+               " Name: OpenSSL SM2 implementation\n")
+    assert smcrypto.listed_names(listing) >= {"SM3", "SM4-CBC", "SM4", "SM4-CTR", "SM2"}
+    assert "LEGACY:" not in smcrypto.listed_names(listing) and "1.2.156.10197.1.401" not in smcrypto.listed_names(
+        listing)
+    assert smcrypto.missing_names(listing, ["sm4-ctr", "SM9"]) == ["SM9"]
+
+
+def test_digests_bytes_symbols_and_verification_as_printed():
+    assert smcrypto.digest_of("SM3(stdin)= " + smcrypto.SM3_ABC.upper() + "\n") == smcrypto.SM3_ABC
+    assert smcrypto.digest_of("SM3(stdin)= 66c7f0f4") is None  # too short to be a digest
+    assert smcrypto.hex_of_od("0000000 68 1E df\n0000003\n") == "681edf"
+    assert smcrypto.exported_sm_symbols("xEVP_sm3 EVP_sm2 EVP_sm4_ctr EVP_sm3x") == {"EVP_sm2", "EVP_sm4_ctr"}
+    assert smcrypto.verified("Reading\n  Verified OK  \n")
+    assert not smcrypto.verified("Not Verified OK\n")
+
+
+def test_a_record_value_is_all_after_the_first_colon_and_a_missing_priority_is_zero():
+    algs = smcrypto.parse_proc_crypto("name : sm4\ndriver : sm4-ce:v8\nmodule : sm4_ce\n")
+    assert algs == [smcrypto.KernelAlg("sm4", "sm4-ce:v8", "sm4_ce", "", 0, "")]
+
+
+def test_an_unreadable_config_offers_nothing():
+    assert smcrypto.kernel_offers([], "sm2", None, ["/x/sm2_generic.ko"]) == (
+        False, "/proc/crypto does not list sm2 and the kernel config is unreadable")
+
+
+@pytest.mark.parametrize(("listing", "names"), [
+    ("{ 1.2.156.10197.1.401, SM3 } @ default\n", {"SM3"}),  # OpenSSL 3: the OID, then the names
+    ("  { 1.2.156.10197.1.104.2, SM4-CBC, SM4 } @ default\n", {"SM4-CBC", "SM4"}),
+    ("SM3\n  RSA-SM3 => sm3WithRSAEncryption\n", {"SM3", "RSA-SM3", "SM3WITHRSAENCRYPTION"}),  # 1.1: aliases
+])
+def test_each_form_of_an_openssl_list_line(listing, names):
+    assert smcrypto.listed_names(listing) == names

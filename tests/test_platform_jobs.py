@@ -47,6 +47,12 @@ class Queue:
     seeded: Seeded
     server: PlatformServer
 
+    def host_heartbeats(self, ago: str = "0 seconds") -> None:
+        """host-a's agent heartbeats (as it does every few seconds), or fell silent `ago`."""
+        with _connect(self.url) as conn:
+            conn.execute("UPDATE harness_hosts SET heartbeat_at = now() - %s::interval WHERE name = 'host-a'",
+                         (ago,))
+
 
 def _connect(url: str) -> psycopg.Connection[dict[str, Any]]:
     return psycopg.connect(conninfo(url), autocommit=True, row_factory=dict_row)
@@ -102,6 +108,7 @@ def _cli_jobs(url: str) -> dict[int, dict[str, Any]]:
 
 def test_the_api_shows_what_harness_jobs_shows(queue: Queue) -> None:
     officer = api(queue.server, queue.seeded.tokens["officer"])
+    queue.host_heartbeats()
     body = officer.get("/api/v1/jobs").json()
     shown = {j["id"]: j for j in body["jobs"]}
     assert {i: _same_times(j) for i, j in shown.items()} == _cli_jobs(queue.url)  # the same, field for field
@@ -118,6 +125,14 @@ def test_the_api_shows_what_harness_jobs_shows(queue: Queue) -> None:
     assert [j["id"] for j in officer.get("/api/v1/jobs", params={"device": "dev-2"}).json()["jobs"]] == [queue.failed]
     one = officer.get(f"/api/v1/jobs/{queue.failed}")
     assert one.status_code == 200 and one.json() == failed
+    # Its host silent past the timeout: the running job is stalled, here as in `harness jobs`.
+    queue.host_heartbeats(ago="1 hour")
+    try:
+        stalled = officer.get(f"/api/v1/jobs/{queue.running}").json()
+        assert stalled["state"] == "stalled" and "silent since" in stalled["note"], stalled
+        assert _cli_jobs(queue.url)[queue.running]["state"] == "stalled"
+    finally:
+        queue.host_heartbeats()
     assert officer.get("/api/v1/jobs/987654").status_code == 404
     assert officer.get("/api/v1/jobs", params={"devcie": "dev-2"}).status_code == 422  # a typo is no filter
 
@@ -142,6 +157,7 @@ def test_the_jobs_page_in_a_browser(queue: Queue, page: tuple[Any, dict[str, lis
     from playwright.sync_api import expect
 
     tab, seen = page
+    queue.host_heartbeats()
     log_in(tab, queue.server.url, "officer")
     tab.click("#nav-jobs")
     tab.wait_for_url(queue.server.url + "/jobs", timeout=DEADLINE_MS)

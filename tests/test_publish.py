@@ -210,3 +210,23 @@ def test_unwritable_key_dir_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="signing key"):
         publish(run, key_dir=blocker / "keys", announce=io.StringIO())
     assert (run / "junit.xml").is_file()  # CI still gets its junit before signing fails
+
+
+def test_the_steps_of_publishing_can_be_taken_apart(tmp_path: Path) -> None:
+    """What a server does with a run it received: build, render, then sign and bundle, each alone."""
+    from harness.report.publish import build, render, sign_and_bundle
+    from harness.report.signing import init_key
+
+    run = make_run(tmp_path / "reports", tmp_path / "suites")
+    document = build(run)
+    assert json.loads((run / "results.json").read_text()) == document.to_dict()
+    key = init_key(tmp_path / "keys")
+    rendered = render(run, document, lang="en", key_id=key.id)
+    assert rendered.junit == run / "junit.xml" and rendered.report == run / "report.html"
+    assert key.id in rendered.report.read_text()
+    assert not (run / "manifest.json").exists()  # rendering signs nothing
+    signed = sign_and_bundle(run, key)
+    assert signed.bundle == tmp_path / "reports" / f"{run.name}.zip"
+    with signed.bundle.open("rb") as upload:
+        assert verify_bundle(upload, (tmp_path / "keys" / PUBLIC_NAME).read_text()).ok
+    assert not (tmp_path / "reports" / "index.html").exists()  # indexing is a step of its own

@@ -12,6 +12,11 @@ HEALTH_PRIORITY = 10
 DEFAULT_HEALTH_SUITE = "smoke"
 
 
+# A host whose agent has not heartbeaten this long is offline: its devices get no jobs picked for
+# them, and its running jobs are shown stalled.
+HOST_TIMEOUT = 30.0
+
+
 def host_queue(host: str) -> str:
     return f"host:{host}"
 

@@ -14,10 +14,12 @@ from typing import Any
 import psycopg
 from procrastinate import sql
 
+from ..errors import HarnessError
 from .db import Conn
 from .names import (
     HEALTH_PRIORITY,
     HEALTH_TASK,
+    HOST_TIMEOUT,
     RUN_PRIORITY,
     RUN_TASK,
     device_lock,
@@ -164,11 +166,20 @@ def hand_back(conn: Conn, job_id: int, at: dt.datetime | None = None, *, wait: b
     return cur.fetchone() is not None if wait else True
 
 
-def cancel(conn: Conn, job_id: int) -> str | None:
-    """Cancel a queued job, or ask the agent running it to stop it. The job's status before, or None."""
-    row = conn.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,)).fetchone()
+class CancelRefused(HarnessError):
+    """The job is someone else's (exit 3, as a reservation of someone else's is)."""
+
+
+def cancel(conn: Conn, job_id: int, who: str, force: bool = False) -> str | None:
+    """Cancel a queued job, or ask the agent running it to stop it: its submitter may, anyone else
+    only with `force` (as with a reservation). The job's status before, or None."""
+    row = conn.execute("SELECT status, args->>'submitter' AS submitter FROM procrastinate_jobs WHERE id = %s",
+                       (job_id,)).fetchone()
     if row is None:
         return None
+    submitter = row["submitter"] or ""
+    if row["status"] in ("todo", "doing") and submitter and submitter != who and not force:
+        raise CancelRefused(f"job {job_id}: submitted by {submitter} (--force to cancel it anyway)")
     if row["status"] in ("todo", "doing"):
         conn.execute(sql.queries["cancel_job"], {"job_id": job_id, "abort": True, "delete_job": False})
         if row["status"] == "todo":
@@ -341,31 +352,38 @@ class JobView:
         }
 
 
-def view_state(status: str, run_state: str | None) -> str:
-    """Pure: what `harness jobs` calls a job, from procrastinate's status and the run's record."""
+def view_state(status: str, run_state: str | None, host_alive: bool = True) -> str:
+    """Pure: what `harness jobs` calls a job, from procrastinate's status, the run's record and whether
+    its host still heartbeats. A running job of a silent host is "stalled", never "running": only that
+    host's agent can tell what became of it (it resumes or requeues it when it comes back)."""
     if status == "cancelled" or (status == "aborted"):
         return "cancelled"
     if status == "todo":
         return "waiting" if run_state == "waiting" else "queued"
     if status == "doing":
-        return "running"
+        return "running" if host_alive else "stalled"
     if run_state in DONE_STATES:
         return run_state
     return "error" if status == "failed" else (run_state or status)
 
 
 def list_jobs(
-    conn: Conn, *, ids: Sequence[int] = (), include_done: bool = True, limit: int = 200, device: str = ""
+    conn: Conn, *, ids: Sequence[int] = (), include_done: bool = True, limit: int = 200, device: str = "",
+    host_timeout: float = HOST_TIMEOUT,
 ) -> list[JobView]:
-    """The newest `limit` jobs (of `ids`, of `device` when given), oldest first."""
+    """The newest `limit` jobs (of `ids`, of `device` when given), oldest first. A host silent for
+    `host_timeout` seconds (or stopped) makes its running jobs stalled."""
     rows = conn.execute(
         """
         SELECT j.id, j.task_name, j.status, j.args, j.queue_name, j.abort_requested,
                (SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'deferred')
                    AS queued_at,
                r.state AS run_state, r.host, r.verdict, r.note, r.started_at, r.first_started_at, r.ended_at,
-               r.bundle_sha256, r.starts
+               r.bundle_sha256, r.starts, h.heartbeat_at,
+               COALESCE(h.stopped_at IS NULL AND h.heartbeat_at > now() - make_interval(secs => %(timeout)s),
+                        false) AS host_alive
           FROM procrastinate_jobs j LEFT JOIN harness_job_runs r ON r.job_id = j.id
+          LEFT JOIN harness_hosts h ON h.name = COALESCE(r.host, substr(j.queue_name, 6))
          WHERE (cardinality(%(ids)s::bigint[]) = 0 OR j.id = ANY(%(ids)s::bigint[]))
            AND (%(done)s OR j.status IN ('todo', 'doing'))
            AND (%(device)s = '' OR j.lock = %(lock)s)
@@ -373,14 +391,18 @@ def list_jobs(
          ORDER BY j.id DESC LIMIT %(limit)s
         """,
         {"ids": list(ids), "done": include_done, "limit": limit, "run": RUN_TASK, "health": HEALTH_TASK,
-         "device": device, "lock": device_lock(device)},
+         "device": device, "lock": device_lock(device), "timeout": host_timeout},
     ).fetchall()
     out = []
     for r in reversed(rows):
         args = r["args"] or {}
         note = r["note"]
+        state = view_state(r["status"], r["run_state"], bool(r["host_alive"]))
         if r["abort_requested"] and r["status"] == "doing":
             note = "cancel requested"
+        if state == "stalled":
+            silent = f" since {r['heartbeat_at'].astimezone():%Y-%m-%d %H:%M:%S}" if r["heartbeat_at"] else ""
+            note = f"its host's agent is silent{silent}: it resumes the job when it returns"
         out.append(
             JobView(
                 id=int(r["id"]),
@@ -388,7 +410,7 @@ def list_jobs(
                 device=str(args.get("device", "")),
                 host=r["host"] or r["queue_name"].removeprefix("host:"),
                 suites=tuple(args.get("suites") or ()),
-                state=view_state(r["status"], r["run_state"]),
+                state=state,
                 verdict=r["verdict"],
                 submitter=str(args.get("submitter") or ""),
                 note=note,

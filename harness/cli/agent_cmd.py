@@ -19,7 +19,7 @@ from ..agent import queue as jobq
 from ..agent.db import Db
 from ..agent.dburl import DB_ENV, resolve_url
 from ..agent.loop import Agent, AgentConfig
-from ..agent.names import DEFAULT_HEALTH_SUITE
+from ..agent.names import DEFAULT_HEALTH_SUITE, HOST_TIMEOUT
 from ..agent.owner import me, parse_duration
 from ..agent.runner import SuiteRunner
 from ..config_check import suggest
@@ -31,7 +31,6 @@ from .params import HOUR, WEEK, Seconds
 
 DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
                          help=f"The queue's PostgreSQL (default: ${DB_ENV}).")
-HOST_TIMEOUT = 30.0
 
 
 class Duration(click.ParamType):
@@ -192,13 +191,17 @@ def _device_json(s: selection.DeviceState) -> dict[str, Any]:
 
 @cli.command("cancel")
 @click.argument("job_ids", nargs=-1, type=int, required=True)
+@click.option("--force", is_flag=True, help="Cancel jobs someone else submitted.")
+@click.option("--owner", default=None, help="Who you are (default: $HARNESS_OWNER or user@host).")
 @DB_OPTION
-def cancel(job_ids: tuple[int, ...], db_url: str | None) -> int:
-    """Cancel queued jobs; a running one is stopped by its agent (its records are kept)."""
+def cancel(job_ids: tuple[int, ...], force: bool, owner: str | None, db_url: str | None) -> int:
+    """Cancel queued jobs; a running one is stopped by its agent (its records are kept). Another's job
+    only with --force."""
     db = _db(db_url)
+    who = owner or me()
     code = 0
     for job_id in job_ids:
-        before = db.run(lambda c, j=job_id: jobq.cancel(c, j))  # type: ignore[misc]
+        before = db.run(lambda c, j=job_id: jobq.cancel(c, j, who, force))  # type: ignore[misc]
         if before is None:
             click.echo(f"harness: job {job_id}: no such job", err=True)
             code = 2

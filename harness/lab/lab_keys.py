@@ -12,6 +12,8 @@ from harness.inventory import Inventory
 from harness.lab.lab_config import LabConfig
 from harness.lab.ssh.keys import _new_ed25519_pem, load_or_create_host_key
 
+from ..atomic_file import write_atomic
+
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 
 
@@ -32,9 +34,7 @@ def prepare_ssh_keys(inventory: Inventory, config: LabConfig, names: list[str]) 
         if name in names and spec.key_file is not None and not spec.key_file.exists():
             _make_client_key(spec.key_file, config)
     if lines:
-        tmp = config.known_hosts.with_suffix(".tmp")
-        tmp.write_text("".join(lines))
-        os.replace(tmp, config.known_hosts)
+        write_atomic(config.known_hosts, "".join(lines))
 
 
 def _make_client_key(path: Path, config: LabConfig) -> None:

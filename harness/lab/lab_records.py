@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic_file import write_atomic
+
 
 @dataclass(frozen=True)
 class ProcessRecord:
@@ -61,9 +63,7 @@ class LabRecords:
         return procs + [s for s in (self.adb_server, self.hdc_server) if s is not None]
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> LabRecords | None:

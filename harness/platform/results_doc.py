@@ -1,18 +1,16 @@
 """The platform's one reader of results.json: validated against the shipped JSON Schema, then turned
 into the typed summary the database keeps (devices, identity, requirement statuses, failures first).
 
-A later typed results document replaces the body of `read_results`; nothing else reads the file."""
+The schema and its check are the harness's own (harness.results.schema); nothing else of the platform
+reads the file."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
+from ..results.schema import json_path, validator
 from .intake.refusal import Refused, Step
 
 MAX_FAILURES_KEPT = 500  # failures copied per device; the bundle holds every one
@@ -69,18 +67,6 @@ class RunSummary:
     def verdict(self) -> str:
         verdicts = [d.verdict for d in self.devices]
         return next((v for v in VERDICT_ORDER if v in verdicts), "INCOMPLETE")
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
-    text = resources.files("harness").joinpath("schemas/results.schema.json").read_text(encoding="utf-8")
-    schema = json.loads(text)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-def _path(error: Any) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
 
 
 def storable(text: str) -> str:
@@ -152,9 +138,9 @@ def read_results(data: bytes) -> RunSummary:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(Step.RESULTS, f"results.json: not JSON ({exc})") from None
-    error = next(iter(_validator().iter_errors(doc)), None)
+    error = next(iter(validator().iter_errors(doc)), None)
     if error is not None:
-        raise Refused(Step.RESULTS, f"results.json: {_path(error)}: {_cut(error.message, 300)}")
+        raise Refused(Step.RESULTS, f"results.json: {json_path(error)}: {_cut(error.message, 300)}")
     run = doc["run"]
     return RunSummary(
         run_id=_cut(run["run_id"], 200),

@@ -1,10 +1,10 @@
 """Signed bundles: manifest.json lists the SHA-256 of every file of a run; manifest.sig signs it.
 
-`verify_bundle` checks a run folder or its zip: the signature over the exact manifest bytes, then every
-listed file's hash, then that no file is missing or extra. Each problem names the file. A bundle is
-untrusted input: manifest and signature are read up to a bound (harness.report.manifest), a manifest's
-file names are checked before use, and in a folder nothing outside it is ever opened (no '..', no
-symbolic link followed, nothing but regular files read).
+`verify_bundle` checks a run folder or its zip (a path, or an open binary file): the signature over the
+exact manifest bytes, then every listed file's hash, then that no file is missing or extra. Each
+problem names the file. A bundle is untrusted input: manifest and signature are read up to a bound
+(harness.report.manifest), a manifest's file names are checked before use, and in a folder nothing
+outside it is ever opened (no '..', no symbolic link followed, nothing but regular files read).
 
 Writing is whole or nothing: the old signature goes first, the manifest and then its signature are
 each written under a temporary name and renamed, and so is the zip. A failure (a full disk) leaves an
@@ -23,7 +23,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..atomic_file import atomic_output, write_atomic
 from ..errors import ConfigError
@@ -123,19 +125,29 @@ class _Tree:
     """A run folder or a zip of one, read the same way, by names already checked to be plain paths
     inside the bundle (harness.report.manifest.unsafe_name)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, source: Path | BinaryIO) -> None:
         self.zip: zipfile.ZipFile | None = None
         self.prefix = ""
-        if path.is_file():
-            try:
-                self.zip = zipfile.ZipFile(path)
-            except (zipfile.BadZipFile, OSError, ValueError):
-                raise ConfigError(f"{path}: neither a run folder nor a zip bundle") from None
-            names = [n for n in self.zip.namelist() if n.endswith("/" + MANIFEST) or n == MANIFEST]
-            self.prefix = min(names, key=len)[: -len(MANIFEST)] if names else ""
-        elif not path.is_dir():
-            raise ConfigError(f"{path}: no such bundle")
+        if isinstance(source, str | os.PathLike):
+            self.path = Path(source)
+            if not self.path.is_file():
+                if not self.path.is_dir():
+                    raise ConfigError(f"{self.path}: no such bundle")
+                return
+            opened: Path | BinaryIO = self.path
+        else:  # an open binary file (an upload, say): a zip
+            self.path = Path(str(getattr(source, "name", None) or "bundle"))
+            opened = source
+        try:
+            self.zip = zipfile.ZipFile(opened)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise ConfigError(f"{self.path}: neither a run folder nor a zip bundle") from None
+        names = [n for n in self.zip.namelist() if n.endswith("/" + MANIFEST) or n == MANIFEST]
+        self.prefix = min(names, key=len)[: -len(MANIFEST)] if names else ""
+
+    def close(self) -> None:
+        if self.zip:
+            self.zip.close()  # an open file given to it stays open: it is the caller's
 
     def names(self) -> set[str]:
         if self.zip:
@@ -247,11 +259,20 @@ def _read_bounded(tree: _Tree, name: str, limit: int, result: Verification) -> b
     return data
 
 
-def verify_bundle(path: Path, pubkey_text: str | None = None) -> Verification:
-    result = Verification()
+def verify_bundle(source: Path | BinaryIO, pubkey_text: str | None = None) -> Verification:
+    """Check a run folder, a zip bundle, or a zip in an open binary file (read from where it stands;
+    the caller closes it)."""
     # A key given by the user that is not one is a usage error (ConfigError, exit 2), found first.
     trusted = public_from_text(pubkey_text) if pubkey_text is not None else None
-    tree = _Tree(path)
+    tree = _Tree(source)
+    try:
+        return _verify(tree, trusted)
+    finally:
+        tree.close()
+
+
+def _verify(tree: _Tree, trusted: Ed25519PublicKey | None) -> Verification:
+    result = Verification()
     manifest_bytes = _read_bounded(tree, MANIFEST, MAX_MANIFEST_BYTES, result)
     if manifest_bytes is None:
         return result

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from ..atomic_file import write_atomic
 from ..profiles import IDENTITY_FIELDS
 from ..results.document import DeviceResult, ResultsDocument, SuiteEntry, TestEntry
+from ..results.gc_pause import gc_paused
 from ..results.model import Evidence, Outcome
 from . import charts
 from .clean import html_text
@@ -245,7 +246,8 @@ def report_context(results: ResultsDocument, lang: str = DEFAULT_LANG, key_id: s
 
 
 def render_report(results: ResultsDocument, lang: str = DEFAULT_LANG, key_id: str = "") -> str:
-    return template("report.html.j2").render(report_context(results, lang, key_id))
+    with gc_paused():  # the page's rows and views hold no cycles
+        return template("report.html.j2").render(report_context(results, lang, key_id))
 
 
 def write_report(results: ResultsDocument, path: Path, lang: str = DEFAULT_LANG, key_id: str = "") -> Path:

@@ -18,6 +18,7 @@ from junit_xml import TestCase, TestSuite
 from .. import __version__
 from ..atomic_file import write_atomic
 from ..results.document import DeviceResult, ResultsDocument, TestEntry
+from ..results.gc_pause import gc_paused
 from ..results.model import Outcome, TestRecord
 
 # C0 controls but tab/newline/CR, DEL and most C1 controls, UTF-16 surrogates, the BMP noncharacters.
@@ -212,7 +213,8 @@ def junit_tree(results: ResultsDocument) -> ET.Element:
 
 
 def junit_xml(results: ResultsDocument) -> bytes:
-    root = junit_tree(results)
+    with gc_paused():  # a tree of 100,000 cases holds no cycles
+        root = junit_tree(results)
     ET.indent(root, space=" ")
     # ElementTree writes characters as they are; one pass over the whole text removes every character
     # XML 1.0 forbids, wherever device text ended up (names, messages, properties, system-out).

@@ -24,6 +24,7 @@ from .document import (
     TestEntry,
     WaiverEntry,
 )
+from .gc_pause import gc_paused
 from .journal import DeviceJournal, TestHistory, read_journals
 from .model import Outcome
 from .run_info import RunInfo, SuiteRef, read_run_info
@@ -190,7 +191,8 @@ def build_results(run_dir: Path, *, suites_root: Path | None = None) -> dict[str
 def results_text(document: ResultsDocument) -> str:
     """results.json's text. One json.dumps without indent runs the C encoder: 100,000 results with
     evidence take ~1 s, where json.dump(indent=2) takes ~5 s. (`jq .` indents it for reading.)"""
-    return json.dumps(document.to_dict(), ensure_ascii=False) + "\n"
+    with gc_paused():
+        return json.dumps(document.to_dict(), ensure_ascii=False) + "\n"
 
 
 def save_results(run_dir: Path, document: ResultsDocument) -> Path:
@@ -203,6 +205,7 @@ def save_results(run_dir: Path, document: ResultsDocument) -> Path:
 
 def write_results(run_dir: Path, **kwargs: Any) -> ResultsDocument:
     """Build and write results.json; returns the document."""
-    document = build_document(Path(run_dir), **kwargs)
+    with gc_paused():
+        document = build_document(Path(run_dir), **kwargs)
     save_results(Path(run_dir), document)
     return document

@@ -39,7 +39,7 @@ class TestEntry(TestRecord):
         return TestRecord(**{name: getattr(self, name) for name in _RECORD_FIELDS})
 
     def to_dict(self) -> dict[str, Any]:
-        d = self.record().to_dict()
+        d = TestRecord.to_dict(self)  # the record's own fields only
         d.update(repeats=self.repeats, flaky=self.flaky, attempts=[a.to_dict() for a in self.attempts])
         if self.waived_by:
             d["waived_by"] = list(self.waived_by)

@@ -6,34 +6,19 @@ file and why. The bundle's signature is not checked here: `harness verify` does 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import zipfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..run.rundir import resolve_run
 from .build import RESULTS_JSON
+from .gc_pause import gc_paused
 from .view import RunView, run_view
 
 MAX_RESULTS_BYTES = 512 << 20  # as much as the platform accepts in a bundle
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic collection while millions of objects are made that hold no cycles (a results document):
-    the collector would walk them again and again (a third of the parse time at 100,000 results)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _parse(data: bytes, source: str) -> Any:

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from ..errors import ConfigError
 from .document import ResultsDocument
+from .gc_pause import gc_paused
 from .schema import first_violation
 
 MAX_RESULTS_BYTES = 512 << 20  # as much as the platform accepts in a bundle
@@ -45,8 +46,9 @@ def read_results(source: Path | bytes | BinaryIO, name: str | None = None) -> Re
     """The results document in a file (a Path), in bytes, or in an open binary file."""
     name = name or (str(source) if isinstance(source, Path) else "results.json")
     data = _read(source, name)
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{name}: not JSON ({exc})") from None
-    return parse_results(document, name)
+    with gc_paused():
+        try:
+            document = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{name}: not JSON ({exc})") from None
+        return parse_results(document, name)

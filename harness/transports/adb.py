@@ -28,6 +28,7 @@ from harness.links.adb import AdbSpec
 from harness.profiles import Profile
 from harness.waiting import Deadline, poll_until
 
+from ..atomic_file import replace_durably
 from . import adb_files
 from .adb_host import AdbHost, close_quietly
 from .adb_sync import sync_quit, sync_recv, sync_send, sync_stat
@@ -268,7 +269,7 @@ class AdbTransport:
             self._sync(transfer, timeout, what)
             adb_files.check_digest(remote, Path(part), self._digest, deadline, what)
             try:
-                os.replace(part, local)
+                replace_durably(part, local)
             except OSError as exc:
                 raise TransferError(f"{what}: cannot write {local}: {exc.strerror}") from None
         finally:

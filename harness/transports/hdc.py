@@ -31,6 +31,7 @@ from harness.links.hdc import HdcSpec
 from harness.profiles import Profile
 from harness.waiting import Deadline, poll_until
 
+from ..atomic_file import replace_durably
 from .adb import _parse_marker_end, _split_marker_tail  # the same end-of-output marker parsing
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback, monotonic
 from .hdc_host import Channel, ChannelTimeout, HdcHost
@@ -180,7 +181,7 @@ class HdcTransport:
             if got != expected:
                 raise TransferError(f"pull {remote}: got {got[0]} bytes (sha256 {got[1][:12]}), the device "
                                     f"has {expected[0]} (sha256 {expected[1][:12]})")
-            os.replace(partial, local)
+            replace_durably(partial, local)
         finally:
             partial.unlink(missing_ok=True)
 

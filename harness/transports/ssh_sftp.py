@@ -17,6 +17,7 @@ from pathlib import Path
 
 import paramiko
 
+from ..atomic_file import replace_durably
 from ..waiting import Deadline
 
 
@@ -94,7 +95,7 @@ def get(sftp: paramiko.SFTPClient, remote: str, local: Path, deadline: Deadline,
         if size is not None and mode is not None and stat.S_ISREG(mode) and got != size:
             raise Damaged(f"received {got} of the {size} bytes the device has")
         _check_digest(remote, Path(part), got, digest, deadline)
-        os.replace(part, local)
+        replace_durably(part, local)
     finally:
         if os.path.exists(part):
             os.unlink(part)

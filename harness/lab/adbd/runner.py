@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...atomic_file import write_atomic
+
 _GETPROP = r"""#!/bin/sh
 # getprop of the simulated device: the table is kept in $ADBD_PROPS as key=value lines.
 if [ $# -eq 0 ]; then
@@ -58,10 +60,8 @@ class DeviceContext:
     def write_properties(self) -> None:
         with self._lock:
             lines = "".join(f"{k}={v}\n" for k, v in sorted(self.properties.items()) if "\n" not in k + v)
-        path = self.state_dir / "props"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(lines)
-        os.replace(tmp, path)  # a getprop running right now sees the old or the new table, whole
+        # A getprop running right now sees the old or the new table, whole; scratch state: no fsync.
+        write_atomic(self.state_dir / "props", lines, fsync=False)
 
     def command_env(self) -> dict[str, str]:
         env = dict(os.environ)

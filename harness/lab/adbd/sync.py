@@ -22,6 +22,8 @@ from harness.transports.adb_wire import (
     sync_frame,
 )
 
+from ...atomic_file import replace_durably
+
 
 class _Closed(Exception):
     pass
@@ -172,7 +174,7 @@ def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path]
                 os.truncate(tmp, os.stat(tmp).st_size // 2)
             os.chmod(tmp, int(mode_text) & 0o7777 or 0o644)
             os.utime(tmp, (mtime, mtime))
-            os.replace(tmp, target)
+            replace_durably(tmp, target, fsync=False)  # the device's own write: as adbd does it
         except (OSError, ValueError) as exc:
             error = f"couldn't finish file: {exc}"
     if error is None:

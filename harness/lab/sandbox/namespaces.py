@@ -26,6 +26,8 @@ from harness.lab.sandbox import rootfs
 from harness.lab.sandbox.setup import SETUP_EXIT, SETUP_SCRIPT
 from harness.waiting import Deadline, poll_until
 
+from ...atomic_file import write_atomic
+
 READY_LINE = b"sandbox-ready\n"
 # Root powers the device keeps inside its namespaces (ownership and signals, not mounts or chroot).
 KEPT_CAPS = ("chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
@@ -267,9 +269,8 @@ class Sandbox:
             raise ValueError(f"property {key!r} cannot hold '=' in its key or a newline")
         self._host_props[key] = value
         path = self.control_dir / "props.host"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(f"{k}={v}\n" for k, v in self._host_props.items()))
-        os.replace(tmp, path)  # a getprop running now reads the old or the new table, whole
+        # A getprop running now reads the old or the new table, whole; scratch state: no fsync.
+        write_atomic(path, "".join(f"{k}={v}\n" for k, v in self._host_props.items()), fsync=False)
 
     def host_path(self, device_path: str) -> Path:
         """Where a device path (/data/x, /tmp/y) lives on the host."""

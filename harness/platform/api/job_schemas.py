@@ -16,7 +16,8 @@ class JobOut(BaseModel):
     device: str
     host: str
     suites: list[str]
-    state: str = Field(description="queued, waiting, running, pass, fail, error or cancelled")
+    state: str = Field(description="queued, waiting, running, stalled (its host silent), pass, fail, error "
+                                   "or cancelled")
     verdict: str | None
     submitter: str
     note: str | None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ...agent import queue as jobq
 from ...agent import registry
 from ...agent.db import Conn, Db, DbUnavailable
+from ...agent.names import HOST_TIMEOUT
 from ...agent.selection import DeviceState
 from ..auth.policy import Action, Principal, Scope
 from ..config import PlatformConfig
@@ -29,7 +30,6 @@ from .errors import NotVisible, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger("harness.platform.jobs")
-HOST_TIMEOUT = 30.0  # a host silent this long is shown offline (as `harness jobs --devices` does)
 MAX_LIMIT = 1000
 MAX_DEVICE = 200
 

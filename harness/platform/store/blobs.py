@@ -19,16 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ...atomic_file import replace_durably
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 STALE_PARTIAL_S = 24 * 3600  # another host's partial this old is abandoned
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -89,8 +83,7 @@ class BlobStore:
         if target.is_file():
             incoming.discard()
             return target
-        os.replace(incoming.path, target)
-        _fsync_dir(target.parent)
+        replace_durably(incoming.path, target)
         return target
 
     @contextlib.contextmanager

@@ -26,6 +26,7 @@ JOB_STRINGS: dict[str, tuple[str, str]] = {
     "job_state_queued": ("queued", "排队中"),
     "job_state_waiting": ("waiting", "等待中"),
     "job_state_running": ("running", "运行中"),
+    "job_state_stalled": ("stalled (host silent)", "停滞（主机无响应）"),
     "job_state_pass": ("pass", "通过"),
     "job_state_fail": ("fail", "失败"),
     "job_state_error": ("error (lab trouble)", "错误（实验室故障）"),
