@@ -56,6 +56,8 @@ MODULES: dict[str, list[str]] = {
     "harness/checks/power.py": ["tests/test_checks_power_media.py"],
     "harness/checks/media.py": ["tests/test_checks_power_media.py"],
     "harness/checks/smcrypto.py": ["tests/test_checks_smcrypto.py"],
+    "harness/checks/osservices.py": ["tests/test_checks_osservices.py"],
+    "harness/checks/ohos_services.py": ["tests/test_checks_ohos_services.py"],
     "harness/capabilities.py": ["tests/test_capabilities.py"],
 }
 

@@ -24,6 +24,13 @@ def test_system_abilities_come_from_the_columns_under_the_header():
     assert oh.missing_abilities(found, ["BundleMgr", "PowerManagerService"]) == ["PowerManagerService"]
 
 
+def test_every_list_after_the_first_header_counts_and_no_header_is_an_ability():
+    twice = "noise before\n" + HIDUMPER_LS + "System ability list:\nHiviewService\n"
+    found = oh.system_abilities(twice)
+    assert found is not None and {"SystemAbilityManager", "HiviewService"} <= found
+    assert not {"System", "ability", "noise", "before"} & found
+
+
 def test_hidumper_error_with_exit_0_is_no_list():
     # hidumper answers a bad option with this line and exit code 0: no header, no abilities.
     assert oh.system_abilities("hidumper: option pid missed. help\n") is None
@@ -74,7 +81,8 @@ def test_hilog_entries_and_noise():
 
 
 def test_bundles_skip_the_user_header():
-    text = "ID: 100:\n\tcom.ohos.launcher\n\tcom.ohos.settings\n\tohos.global.systemres\n"
-    assert oh.bundles(text) == ["com.ohos.launcher", "com.ohos.settings", "ohos.global.systemres"]
+    text = "ID: 100:\n\tcom.ohos.launcher\n\tcom.ohos.settings\n\tohos.global.systemres\n\tCom.Vendor.Tool\n"
+    assert oh.bundles(text) == ["com.ohos.launcher", "com.ohos.settings", "ohos.global.systemres", "Com.Vendor.Tool"]
+    assert oh.bundles("ID.100.x\n") == ["ID.100.x"]  # a bundle may begin with ID: only the header is skipped
     assert oh.bundles("error: failed to get bundle manager proxy.\n") == []
     assert oh.bundles("ID: 100:\n") == []

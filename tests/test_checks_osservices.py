@@ -96,12 +96,12 @@ def test_yum_repos_enabled_by_default_gpgcheck_from_main_else_off():
     files = {"/etc/yum.repos.d/openEuler.repo": "[OS]\nname=OS\nbaseurl=http://repo.openeuler.org/x/OS/$basearch/\n"
                                                  "gpgcheck=1\n[debuginfo]\nbaseurl=http://d/\nenabled=0\n"
                                                  "[everything]\nmetalink=https://m/\n"}
-    repos = o.yum_repos(files)
+    repos = o.yum_repos(files, "")
     assert [(r.where.split("[")[1], r.enabled, r.signed) for r in repos] == [
         ("OS]", True, True), ("debuginfo]", False, False), ("everything]", True, False)]
     assert o.unsigned_repos(repos) == ["/etc/yum.repos.d/openEuler.repo[everything] (https://m/)"]
     assert o.unsigned_repos(o.yum_repos(files, "[main]\ngpgcheck=True\n")) == []
-    assert o.enabled_repos(o.yum_repos({"/etc/yum.repos.d/x.repo": "[x]\nname=no url\n"})) == []
+    assert o.enabled_repos(o.yum_repos({"/etc/yum.repos.d/x.repo": "[x]\nname=no url\n"}, "")) == []
 
 
 # -- systemd ----------------------------------------------------------------------------------------
@@ -289,3 +289,187 @@ def test_timer_units_and_none_without_systemd():
             "logrotate.timer logrotate.service\n")
     assert o.timer_units(text) == ["logrotate.timer"]
     assert o.timer_units(debian_command("systemctl list-timers --all --no-legend --no-pager")) == []
+
+
+
+# -- the exact rules, edge by edge (what `make mutate` holds these checks to) ---------------------------
+
+
+def test_rpm_errors_on_either_stream_in_order_and_blank_lines_are_no_package():
+    db = o.rpm_packages("bash-5.1\n\nerror: rpmdb open failed\n  zlib-1.2  \n", "error: db5 error")
+    assert db == o.PackageDb(2, ("error: db5 error", "error: rpmdb open failed"))
+    assert o.package_db_problems(db, "rpm") == ["rpm: error: db5 error", "rpm: error: rpmdb open failed"]
+    assert o.package_db_problems(o.PackageDb(0, ()), "dpkg") == ["dpkg lists no installed package"]
+    assert len(o.package_db_problems(o.PackageDb(1, tuple(f"e{i}" for i in range(30))), "rpm")) == 20
+
+
+def test_dpkg_short_lines_are_skipped_not_fatal():
+    assert o.dpkg_packages("install ok\ninstall ok installed bash\n") == o.PackageDb(1, ())
+    assert o.dpkg_packages("install ok unpacked foo\n") == o.PackageDb(0, ("foo: ok unpacked",))
+
+
+def test_ini_sections_comments_and_keys_outside_a_section():
+    text = ("junk before any section\nkey=outside\n; a comment\n# another\n\n[OS]\nname=OS [x]\n"
+            "baseurl=http://r/os/?arch=aarch64\nnot a key\n[two]\nmirrorlist=http://m/list\n")
+    repos = o.yum_repos({"/r.repo": text}, "")
+    assert repos == [o.Repo("/r.repo[OS]", "http://r/os/?arch=aarch64", True, False),
+                     o.Repo("/r.repo[two]", "http://m/list", True, False)]
+
+
+def test_yum_skips_a_main_section_and_reads_each_kind_of_url_and_truth():
+    text = ("[main]\ngpgcheck=1\n[a]\nbaseurl=http://a/ http://a2/\nenabled=yes\ngpgcheck=on\n"
+            "[b]\nmetalink=https://b/\nenabled=\ngpgcheck=YES\n[c]\nmirrorlist=http://c/\nenabled=off\n"
+            "gpgcheck=true\n")
+    repos = o.yum_repos({"/y.repo": text}, "[main]\ngpgcheck=0\n")
+    assert [(r.where, r.url, r.enabled, r.signed) for r in repos] == [
+        ("/y.repo[a]", "http://a/", True, True), ("/y.repo[b]", "https://b/", True, True),
+        ("/y.repo[c]", "http://c/", False, True)]
+    assert o.yum_repos({"/z.repo": "[z]\nbaseurl=http://z/\n"}, "[main]\ngpgcheck=1\n")[0].signed
+
+
+def test_apt_deb822_stanzas_continuations_and_insecure_fields():
+    text = ("# leading comment\nTypes: deb-src\nURIs: http://src/\n\n"
+            "Types: deb\nURIs: http://a/ http://a2/\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n"
+            " Enabled: no\n\n"
+            "Types: deb deb-src\nURIs: http://b/\nTrusted: yes\n\n"
+            "Types: deb\nURIs: http://c/\nAllow-Insecure: yes\n\n"
+            "Types: deb\n# URIs: http://commented/\n\n"
+            "Types: deb\nURIs: http://d/\nEnabled: no\n")
+    repos = o.apt_sources({"/etc/apt/sources.list.d/x.sources": text})
+    where = "/etc/apt/sources.list.d/x.sources stanza "
+    assert repos == [o.Repo(where + "2", "http://a/", True, True), o.Repo(where + "3", "http://b/", True, False),
+                     o.Repo(where + "4", "http://c/", True, False), o.Repo(where + "6", "http://d/", False, True)]
+
+
+def test_apt_one_line_forms():
+    text = ("deb http://a/ s main # a comment\n#deb http://off/ s main\ndeb-src http://src/ s main\n"
+            "deb [trusted=yes] http://b/ s\ndeb [ allow-insecure=yes ] http://c/ s\n"
+            "deb [signed-by=/k.gpg] http://d/ s\ndeb http://no-suite/\n")
+    assert o.apt_sources({"/l": text}) == [
+        o.Repo("/l:1", "http://a/", True, True), o.Repo("/l:4", "http://b/", True, False),
+        o.Repo("/l:5", "http://c/", True, False), o.Repo("/l:6", "http://d/", True, True)]
+
+
+def test_unit_state_descriptions():
+    assert o.describe_states({"a.service": "active", "b.service": ""}) == "a.service active, b.service unknown"
+    assert o.describe_states({}) == "no unit asked"
+    assert o.unit_states("  a.service   active  \n\nb.service\n") == {"a.service": "active", "b.service": ""}
+
+
+def test_exact_systemd_messages():
+    assert o.default_target_problem("emergency.target\n") == (
+        "the default target is 'emergency.target', not one of ['multi-user.target', 'graphical.target']")
+    assert o.default_target_problem("Failed to connect to bus: Host is down\n") == (
+        "systemctl get-default failed: Failed to connect to bus: Host is down")
+    assert o.systemd_absent("running\n") is None
+    assert o.systemd_absent("ok\nsh: systemctl: not found\n") == "sh: systemctl: not found"
+    assert o.failed_units("x\n\u25cf  a.service loaded failed\n") == ["a.service"]
+
+
+def test_exact_clock_messages():
+    assert o.clock_sync_problem("NTP=no\n", "") == (
+        "the clock is not synchronised (timedatectl: no NTPSynchronized; chronyc tracking: no output)")
+    assert o.clock_sync_problem("NTPSynchronized=no\n", "Leap status     : Not synchronised\n") == (
+        "the clock is not synchronised (timedatectl: no; chronyc tracking: Not synchronised)")
+    long_error = "506 Cannot talk to daemon " * 10
+    assert o.clock_sync_problem("", long_error).endswith(f"chronyc tracking: {' '.join(long_error.split())[:120]})")
+    assert o.key_values("a=1\n=x\nnoeq\n b = 2 \n") == {"a": "1", "b": "2"}
+
+
+def test_exact_kdump_and_zone_messages():
+    euler = "ro crashkernel=512M"
+    assert o.crash_reservation_problem(euler, None) == (
+        "/sys/kernel/kexec_crash_size is missing: the kernel has no kexec crash support (CONFIG_CRASH_DUMP)")
+    assert o.crash_reservation_problem(euler, "x1\n") == (
+        "crashkernel=512M is asked for but /sys/kernel/kexec_crash_size is 'x1'")
+    assert o.crash_reservation_problem("crashkernel=256M quiet", "1") is None
+    assert o.crash_loaded_problem("0") == "/sys/kernel/kexec_crash_loaded is '0': no crash kernel is loaded"
+    assert o.crash_loaded_problem(None) == (
+        "/sys/kernel/kexec_crash_loaded is missing: the kernel has no kexec crash support")
+    assert o.timezone_problem(None, True) == (
+        "/etc/localtime is not a link into the zoneinfo database: no time zone is configured")
+    assert o.timezone_problem("/usr/share/zoneinfo/", True) == (
+        "/etc/localtime points at '/usr/share/zoneinfo/', outside a zoneinfo database")
+    assert o.timezone_problem("/a/zoneinfo/posix/zoneinfo/Asia/Shanghai", True) is None
+    assert o.timezone_problem("../usr/share/zoneinfo/Asia/Shanghai", False) == (
+        "/etc/localtime points at '../usr/share/zoneinfo/Asia/Shanghai', which does not exist")
+
+
+def test_exact_locale_rules():
+    assert o.normal_locale(" de_DE.ISO-8859-1 ") == "de_DE.iso88591"
+    assert o.normal_locale("C") == "C" and o.normal_locale("zh_CN") == "zh_CN"
+    assert o.normal_locale("be_BY@latin") == "be_BY@latin"
+    assert o.normal_locale("ca_ES.UTF-8@valencia.x") == "ca_ES.utf8@valencia.x"
+    assert o.system_lang({"/a": "#LANG=x\nLANG=\n", "/b": "LANG='en_US.UTF-8'\n"}) == "en_US.UTF-8"
+    assert o.system_lang({"/a": "LANGUAGE=zh_CN\n"}) is None
+    assert o.system_locale_problem(None, "") == (
+        "no system locale: LANG is set in neither /etc/locale.conf nor /etc/default/locale")
+    assert o.system_locale_problem("en_US.UTF-8", "C\n") == (
+        "the system locale en_US.UTF-8 is not installed (locale -a does not list it)")
+    assert o.system_locale_problem("zh_CN.GB18030", "zh_CN.gb18030\n") == "the system locale zh_CN.GB18030 is not UTF-8"
+
+
+def test_journald_drop_ins_follow_their_file_names_not_their_folders():
+    files = {"/etc/systemd/journald.conf.d/90-z.conf": "Storage=persistent\n",
+             "/usr/lib/systemd/journald.conf.d/10-a.conf": "Storage=volatile\n",
+             "/etc/systemd/journald.conf": "[Journal]\nStorage=none\n"}
+    assert o.journald_storage(files) == "persistent"
+    assert o.journald_storage({"/etc/systemd/journald.conf": " Storage= \n#Storage=none\n"}) == "auto"
+    assert o.journald_storage({"/etc/systemd/journald.conf": "Storage=Persistent\n"}) == "persistent"
+    assert o.journald_storage({}) == "auto"
+    assert o.journald_problem("auto", False) == (
+        "journald Storage=auto and /var/log/journal does not exist: the journal is lost at reboot")
+    assert o.journald_problem("none", True) == "journald Storage=none: the journal is not kept across reboots"
+
+
+def test_exact_logrotate_messages():
+    assert o.logrotate_problem(None, []) == "/etc/logrotate.conf does not exist: logs are never rotated"
+    assert o.logrotate_problem("\n  # x\n", ["t"]) == "/etc/logrotate.conf is empty"
+    assert o.logrotate_problem("weekly\n", []) == (
+        "nothing runs logrotate (no logrotate.timer enabled, no /etc/cron.daily/logrotate)")
+
+
+def test_sshd_includes_relative_self_and_match_inside_an_include():
+    files = {
+        "/etc/ssh/sshd_config": "# comment\n\nInclude sshd_config.d/*.conf /etc/ssh/sshd_config\n"
+                                "PermitRootLogin yes\n",
+        "/etc/ssh/sshd_config.d/10-a.conf": "Match Address 10.0.0.0/8\nPermitRootLogin no\n",
+    }
+    # The include's Match makes the rest of the whole configuration conditional: the main file's
+    # PermitRootLogin after it is no global option either.
+    options = o.sshd_options(files)
+    assert options == o.SSHD_DEFAULTS
+    del files["/etc/ssh/sshd_config.d/10-a.conf"]
+    assert o.sshd_options(files)["permitrootlogin"] == "yes"  # the self-include is read once
+    assert o.sshd_options({}) == o.SSHD_DEFAULTS
+    two = {"/etc/ssh/sshd_config": "Include /x/*.conf\nProtocol 1\n", "/x/a.conf": "ciphers=aes128-ctr\n",
+           "/x/b.conf": "PermitEmptyPasswords=yes extra\n"}
+    got = o.sshd_options(two)
+    assert got["ciphers"] == "aes128-ctr" and got["permitemptypasswords"] == "yes extra"
+    assert got["protocol"] == "1" and "include" not in got
+
+
+def test_exact_sshd_rules():
+    assert o.root_login_problem({}) == "sshd permits root to log in with a password (PermitRootLogin unset)"
+    for value in ("no", "prohibit-password", "without-password", "forced-commands-only", "No"):
+        assert o.root_login_problem({"permitrootlogin": value}) is None, value
+    assert o.sshd_auth_problems({}) == []
+    assert o.sshd_auth_problems({"permitemptypasswords": "NO", "protocol": "2"}) == []
+    assert o.sshd_auth_problems({"permitemptypasswords": "yes", "protocol": "1"}) == [
+        "PermitEmptyPasswords yes: accounts without a password log in",
+        "Protocol 1: SSH protocol 1 is broken and must not be offered"]
+    assert o.sshd_auth_problems({"protocol": "2, 1"})[0].startswith("Protocol 2, 1:")
+
+
+def test_exact_host_and_os_release_rules():
+    assert o.hostname_problem(None) == "the host name is unreadable (/proc/sys/kernel/hostname)"
+    assert o.hostname_problem("localhost\n") == (
+        "the host name is the placeholder 'localhost': the device cannot be told apart on a network")
+    assert o.hostname_problem("EC-Board-01\n") is None
+    assert o.hostname_problem("-lead\n") == "the host name '-lead' is not a valid RFC 1123 name"
+    text = ('# a comment\n\nNAME="Kylin Linux"\nbroken line\nID=kylin\nVERSION_ID="V10"\n'
+            "PRETTY_NAME='Kylin V10 (Lance)'\nBUG_REPORT_URL=\"http://x/?a=b\"\nODD=\"unbalanced\n")
+    fields = o.parse_os_release(text)
+    assert fields == {"NAME": "Kylin Linux", "ID": "kylin", "VERSION_ID": "V10",
+                      "PRETTY_NAME": "Kylin V10 (Lance)", "BUG_REPORT_URL": "http://x/?a=b", "ODD": '"unbalanced'}
+    assert o.os_release_problems({}) == [f"{k} is missing or empty" for k in o.OS_RELEASE_FIELDS]

@@ -20,11 +20,15 @@ def service_param(name: str) -> str:
 
 def system_abilities(text: str) -> set[str] | None:
     """The names `hidumper -ls` lists in its columns, or None when its header is missing (hidumper
-    printed an error, which it does with exit code 0)."""
-    if SA_LIST_HEADER.lower() not in text.lower():
+    printed an error, which it does with exit code 0). Everything after the first header counts; a
+    repeated header line is no ability."""
+    header = SA_LIST_HEADER.lower()
+    lines = text.splitlines()
+    marks = [i for i, line in enumerate(lines) if line.strip().lower() == header]
+    if not marks:
         return None
-    body = text[text.lower().index(SA_LIST_HEADER.lower()) + len(SA_LIST_HEADER):]
-    return {word for word in body.split() if re.fullmatch(r"[A-Za-z0-9_.]+", word)}
+    return {word for line in lines[marks[0] + 1:] if line.strip().lower() != header
+            for word in line.split() if re.fullmatch(r"[A-Za-z0-9_.]+", word)}
 
 
 def missing_abilities(found: set[str], wanted: list[str] | tuple[str, ...]) -> list[str]:
@@ -79,6 +83,6 @@ def bundles(text: str) -> list[str]:
     names = []
     for line in text.splitlines():
         word = line.strip()
-        if word and not word.startswith("ID") and re.fullmatch(r"[A-Za-z][\w]*(\.[\w]+)+", word):
+        if re.fullmatch(r"[A-Za-z]\w*(\.\w+)+", word):  # the 'ID: 100:' headers never match
             names.append(word)
     return names

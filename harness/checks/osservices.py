@@ -110,7 +110,7 @@ def _true(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "yes", "true", "on")
 
 
-def yum_repos(files: dict[str, str], main_conf: str = "") -> list[Repo]:
+def yum_repos(files: dict[str, str], main_conf: str) -> list[Repo]:
     """*.repo files (dnf.conf(5)/yum.conf(5)): enabled defaults to 1; gpgcheck to the [main] value,
     else off."""
     main = _ini(main_conf).get("main", {})
@@ -120,13 +120,14 @@ def yum_repos(files: dict[str, str], main_conf: str = "") -> list[Repo]:
         for name, keys in _ini(text).items():
             if name == "main":
                 continue
-            url = keys.get("baseurl") or keys.get("metalink") or keys.get("mirrorlist") or ""
-            repos.append(Repo(f"{path}[{name}]", url.split()[0] if url else "",
+            url = next((keys[k].split()[0] for k in ("baseurl", "metalink", "mirrorlist") if keys.get(k)), "")
+            repos.append(Repo(f"{path}[{name}]", url,
                               _true(keys.get("enabled"), True), _true(keys.get("gpgcheck"), default_gpg)))
     return repos
 
 
 _APT_INSECURE = ("trusted=yes", "allow-insecure=yes", "allow-weak=yes")
+_APT_LINE = re.compile(r"deb\s+(?:\[([^\]]*)\]\s*)?(\S+)\s+\S")  # deb [options] uri suite ...
 
 
 def apt_sources(files: dict[str, str]) -> list[Repo]:
@@ -149,18 +150,10 @@ def apt_sources(files: dict[str, str]) -> list[Repo]:
                                   _true(fields.get("enabled"), True), not insecure))
             continue
         for number, raw in enumerate(text.splitlines(), 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line.startswith("deb "):
-                continue
-            options = ""
-            rest = line[4:].strip()
-            if rest.startswith("["):
-                options, _, rest = rest[1:].partition("]")
-            words = rest.split()
-            if not words:
-                continue
-            insecure = any(o in options.split() for o in _APT_INSECURE)
-            repos.append(Repo(f"{path}:{number}", words[0], True, not insecure))
+            m = _APT_LINE.match(raw.partition("#")[0].strip())
+            if m:
+                insecure = any(o in (m.group(1) or "").split() for o in _APT_INSECURE)
+                repos.append(Repo(f"{path}:{number}", m.group(2), True, not insecure))
     return repos
 
 
@@ -351,15 +344,16 @@ def system_locale_problem(lang: str | None, listing: str) -> str | None:
 JOURNALD_STORAGE = ("volatile", "persistent", "auto", "none")
 
 
-def journald_storage(files: dict[str, str]) -> str:
-    """Storage= of journald.conf(5): the main file, then drop-ins in name order, the last setting wins;
-    'auto' when none sets it."""
+def journald_storage(files: dict[str, str], main: str = "/etc/systemd/journald.conf") -> str:
+    """Storage= of journald.conf(5): the main file, then the drop-ins in the order of their file names
+    (whichever folder holds them); the last setting wins, 'auto' when none sets it."""
     storage = "auto"
-    for _path, text in sorted(files.items(), key=lambda item: (".conf.d/" in item[0], item[0])):
-        for line in text.splitlines():
-            line = line.strip()
-            if line.startswith("Storage="):
-                storage = line.split("=", 1)[1].strip().lower() or "auto"
+    drop_ins = sorted((p for p in files if p != main), key=lambda p: p.rsplit("/", 1)[-1])
+    for path in [main, *drop_ins]:
+        for line in files.get(path, "").splitlines():
+            key, _, value = line.strip().partition("=")
+            if key == "Storage":
+                storage = value.strip().lower() or "auto"
     return storage
 
 
@@ -479,12 +473,12 @@ OS_RELEASE_FIELDS = ("NAME", "ID", "VERSION_ID", "PRETTY_NAME")
 
 def os_release_problems(fields: dict[str, str]) -> list[str]:
     problems = [f"{k} is missing or empty" for k in OS_RELEASE_FIELDS if not fields.get(k)]
-    os_id = fields.get("ID", "")
+    os_id = fields.get("ID")
     # os-release(5) asks for lower case, but openEuler's own file says ID="openEuler": case is tolerated,
     # spaces and other characters (which break the scripts that match on ID) are not.
     if os_id and not re.fullmatch(r"[A-Za-z0-9._-]+", os_id):
         problems.append(f"ID={os_id!r} has characters outside letters, digits, '.', '_' and '-'")
-    version = fields.get("VERSION_ID", "")
+    version = fields.get("VERSION_ID")
     if version and re.search(r"\s", version):
         problems.append(f"VERSION_ID={version!r} contains spaces")
     return problems
