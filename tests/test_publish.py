@@ -230,3 +230,17 @@ def test_the_steps_of_publishing_can_be_taken_apart(tmp_path: Path) -> None:
     with signed.bundle.open("rb") as upload:
         assert verify_bundle(upload, (tmp_path / "keys" / PUBLIC_NAME).read_text()).ok
     assert not (tmp_path / "reports" / "index.html").exists()  # indexing is a step of its own
+
+
+def test_a_run_without_an_index_entry_is_read_once_from_its_results(tmp_path: Path) -> None:
+    """A run an older harness published has no reports/.index entry: the index reads its results.json."""
+    from harness.report.index import write_index
+
+    run = make_run(tmp_path / "reports", tmp_path / "suites")
+    publish(run, key_dir=tmp_path / "keys", announce=io.StringIO())
+    entry = tmp_path / "reports" / ".index" / f"{run.name}.json"
+    written = json.loads(entry.read_text())
+    entry.unlink()
+    page = write_index(tmp_path / "reports").read_text()
+    assert json.loads(entry.read_text()) == written  # made again, the same
+    assert "dev-a" in page and "NOT CERTIFIED" in page

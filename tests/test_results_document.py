@@ -59,6 +59,14 @@ def test_a_document_against_the_schema_is_one_line_naming_the_path(built: dict, 
     assert text.startswith(f"{path}: ") and "$.devices[0].verdict" in text and "PASSED" in text
 
 
+def test_unchecked_a_document_of_the_wrong_shape_is_still_one_line(built: dict) -> None:
+    del built["devices"][0]["verdict"]
+    with pytest.raises(ConfigError, match=r"^old: not a harness results.json: KeyError: 'verdict'$"):
+        read_results(json.dumps(built).encode(), "old", check=False)
+    with pytest.raises(ConfigError, match=r"^old: not a harness results.json: not a JSON object$"):
+        read_results(b"[]", "old", check=False)
+
+
 def test_not_json_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^upload: not JSON"):
         read_results(b"{", "upload")
