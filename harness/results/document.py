@@ -34,10 +34,6 @@ class TestEntry(TestRecord):
     def of(cls, record: TestRecord, **entry: Any) -> TestEntry:
         return cls(**{name: getattr(record, name) for name in _RECORD_FIELDS}, **entry)
 
-    def record(self) -> TestRecord:
-        """The deciding record alone, as its journal line had it."""
-        return TestRecord(**{name: getattr(self, name) for name in _RECORD_FIELDS})
-
     def to_dict(self) -> dict[str, Any]:
         d = TestRecord.to_dict(self)  # the record's own fields only
         d.update(repeats=self.repeats, flaky=self.flaky, attempts=[a.to_dict() for a in self.attempts])
