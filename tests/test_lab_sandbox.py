@@ -436,3 +436,11 @@ def test_a_device_sees_only_its_own_listening_sockets(devices: dict[str, Sandbox
         tables = sh(box, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
         assert port_hex not in tables
         assert "127.0.0.1" in sh(box, "ip -4 addr show lo 2>/dev/null || echo 127.0.0.1")
+
+
+def test_the_package_holds_no_dangling_link() -> None:
+    """A link into the host's tree (a persona's /etc/localtime into /usr/share/zoneinfo) dangles in the
+    checkout, and the wheel build and every copy of the tree refuse it: personas declare such links in
+    persona.toml, and the sandbox makes them at boot."""
+    dangling = [str(p.relative_to(REPO)) for p in (REPO / "harness").rglob("*") if p.is_symlink() and not p.exists()]
+    assert dangling == []

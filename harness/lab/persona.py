@@ -116,6 +116,9 @@ class Persona:
     # None: the systemctl shim answers as before it knew units (every unit active, no default target).
     systemd: SystemdUnits | None = None
     locales: tuple[str, ...] = ()  # what `locale -a` lists besides C, C.utf8 and POSIX
+    # Symbolic links the device has (path under / -> target), made in its root at boot: kept out of
+    # files/ because a link into the host's /usr dangles in the checkout, which copies and wheels refuse.
+    symlinks: dict[str, str] = field(default_factory=dict)
 
     @property
     def files_dir(self) -> Path:
@@ -184,6 +187,13 @@ def _composable_keys(value: Any, where: Where) -> dict[str, int]:
     return modes
 
 
+def _composable_links(value: Any, where: Where) -> dict[str, str]:
+    links = map_of(string, "link targets")(value, where)
+    for path in links:
+        _composable(path, where.child(path))
+    return links
+
+
 _lines = list_of(text, "lines")
 
 DEFECT_KEYS: dict[str, Checker] = {"id": string, "area": string, "detail": text, "evidence": text,
@@ -225,6 +235,7 @@ def _persona_keys() -> dict[str, Checker]:
         "systemd": table_of({"default_target": string, "enabled": list_of(string, "unit names"),
                              "failed": list_of(string, "unit names")}),
         "locales": list_of(string, "locale names"),
+        "symlinks": _composable_links,
     }
 
 
@@ -287,6 +298,7 @@ def _persona_from(data: dict[str, Any], folder: Path, where: Where) -> Persona:
         defects=tuple(Defect(**{"requirements": (), **d}) for d in data.get("defects", ())),
         systemd=SystemdUnits(**data["systemd"]) if "systemd" in data else None,
         locales=tuple(data.get("locales", ())),
+        symlinks=dict(data.get("symlinks", {})),
         folder=folder,
     )
 

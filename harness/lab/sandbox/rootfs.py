@@ -64,6 +64,7 @@ def build_rootfs(persona: Persona, root: Path) -> None:
             (root / "etc" / name).mkdir()
             mounts.append(f"host /etc/{name}")
     overlays = _copy_persona_files(persona, root)
+    _make_symlinks(persona, root)
     if "usr/lib/os-release" not in overlays and Path("/usr/lib/os-release").exists():
         # /etc/os-release is often a symlink to /usr/lib/os-release: the host's must never show
         # through. A persona without one (Android, OpenHarmony) gets an empty file there.
@@ -163,6 +164,15 @@ def _copy_persona_files(persona: Persona, root: Path) -> list[str]:
             target.unlink()  # persona files replace composed ones (e.g. its own /etc/passwd)
         shutil.copy2(source, target, follow_symlinks=False)
     return overlays
+
+
+def _make_symlinks(persona: Persona, root: Path) -> None:
+    for path, target in sorted(persona.symlinks.items()):
+        link = root / path.lstrip("/")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(target)
 
 
 def _park_overlay(root: Path, rel: str, source: Path | None) -> None:
