@@ -72,17 +72,17 @@ def test_a_crashed_holder_frees_the_lock_and_its_leftover_is_taken_as_stale(lock
 def test_a_forked_child_does_not_keep_a_crashed_parents_lock(locks: Path) -> None:
     """A run's workers are forked from it: when the runner dies (kill -9) the device must be free even
     if a worker lingers for a moment."""
-    # The child says "forked" once fork() has returned in it (its at-fork hook has run); the parent
-    # prints the child's pid. Both lines arrive before the kill, in either order.
+    # The child says "forked" on stderr once fork() has returned in it (its at-fork hook has run); the
+    # parent prints the child's pid on stdout: two pipes, so the two lines cannot interleave.
     code = ("import os, sys, time; from harness.locks import device_lock, LockHolder; "
             "device_lock('dev').acquire(LockHolder.me('run', 'parent')); child = os.fork(); "
-            "child == 0 and (print('forked', flush=True), time.sleep(600)); "
+            "child == 0 and (print('forked', file=sys.stderr, flush=True), time.sleep(600)); "
             "print(child, flush=True); time.sleep(600)")
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    lines = {parent.stdout.readline().strip(), parent.stdout.readline().strip()}
-    assert "forked" in lines, lines
-    child = int((lines - {"forked"}).pop())
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    assert parent.stdout is not None and parent.stderr is not None
+    child = int(parent.stdout.readline())
+    assert parent.stderr.readline().strip() == "forked"
     try:
         assert not device_lock("dev").try_acquire(LockHolder.me("run", "next"))
         parent.send_signal(signal.SIGKILL)
