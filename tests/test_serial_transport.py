@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import shutil
 import socket
@@ -24,6 +23,7 @@ from harness.specs import SerialSpec
 from harness.transports.serial import SerialTransport
 from harness.transports.serial_protocol import BODY_TAG, END_TAG, PROMPT_TAG, STATUS_TAG, posix_cksum
 from harness.waiting import free_port, poll_until
+from tests.host_processes import processes_with, unique_duration
 
 pytestmark = pytest.mark.peer("console")
 
@@ -48,25 +48,6 @@ def console(peer: ConsolePeer, kind: str) -> Iterator[SerialTransport]:
     transport.connect()
     yield transport
     transport.close()
-
-
-def unique_duration() -> str:
-    """A sleep length no other test run on this host uses, so its process can be looked for by name."""
-    return f"40.{random.randrange(10**8):08d}"
-
-
-def processes_with(*argv: str) -> list[int]:
-    """Pids whose command line is exactly `argv` (the peer's shell runs on this host)."""
-    wanted = "\0".join(argv).encode() + b"\0"
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def test_logs_in_and_runs_in_the_boards_shell(console: SerialTransport, peer: ConsolePeer) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from harness.errors import CommandTimeout, ConnectFailed, NotReady, TransferErro
 from harness.links import LINKS
 from harness.transports.base import Transport
 from harness.waiting import poll_until
+from tests.host_processes import processes_with, unique_duration
 
 from .link_peers import MB, PEERS, LinkPeer, contract_adb_server, start_peer
 
@@ -63,26 +63,6 @@ def cut_size(peer: LinkPeer) -> int:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def unique_duration() -> str:
-    """A sleep length no other test on this host uses, so its processes can be found by name."""
-    return f"40.{random.randrange(10**8):08d}"
-
-
-def processes_with(*argv: str) -> list[int]:
-    """Pids whose command line is exactly `argv`. Every peer's commands run on this host (the hdc
-    device in namespaces of its own, whose processes this host's /proc lists too)."""
-    wanted = "\0".join(argv).encode() + b"\0"
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 # -- the link --------------------------------------------------------------------------------------
