@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,6 @@ from harness.cli import main
 from harness.platform.db.notify_models import NotifyAttempt, NotifyDelivery, NotifyEndpoint, NotifySettings
 from harness.platform.notify import signing
 from harness.platform.notify.worker import Notifier
-from harness.waiting import free_port
 from tests.notify_peers import HookReceiver, SmtpServer
 from tests.platform_peers import PlatformServer, Seeded, api, fill_submissions, login, seed
 
@@ -183,9 +183,15 @@ def test_failures_are_retried_with_a_growing_wait(platform: Seeded, notifier: No
                               time.time())
 
 
-def test_a_dead_receiver_is_given_up_and_logged(platform: Seeded, notifier: Notifier, admin: Admin) -> None:
+def test_a_dead_receiver_is_given_up_and_logged(platform: Seeded, notifier: Notifier, admin: Admin,
+                                                request: pytest.FixtureRequest) -> None:
     assert admin(platform, "notify", "policy", "--attempts", "3", "--backoff", "0.05").returncode == 0
-    dead = f"http://127.0.0.1:{free_port()}/nobody"  # nothing listens there
+    # A port held bound but never listening: every connection is refused, and no other test's server
+    # can take it meanwhile (a free port alone was once taken, and answered, by another test).
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    request.addfinalizer(held.close)
+    dead = f"http://127.0.0.1:{held.getsockname()[1]}/nobody"
     assert admin(platform, "notify", "webhook", "add", dead, "--org", "vendor-a").returncode == 0
     assert admin(platform, "notify", "email", "add", "vendor@a.example", "--org", "vendor-a").returncode == 0
     notifier.on_change(change())
