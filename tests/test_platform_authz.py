@@ -380,8 +380,17 @@ def test_anonymous_sees_the_opted_in_list_and_nothing_else(world: World) -> None
     assert [item["certificate_id"] for item in listed] == [own_id]
     assert set(listed[0]) == {"company", "product", "kind", "soc", "os_name", "os_version", "certificate_id",
                               "issued", "expires", "verify_url"}
+    # A revoked certificate of its own (the matrix's revocations depend on what it ran before): the
+    # revocation list names it, with when and why, and nothing more.
+    gone_bundle = make_bundle_with(s.base / "revoked", s.keys["lab-a"], "revoked-run", ALL_PASS)
+    gone_sub = publish_in_process(s, gone_bundle, declared={"dev-a": {"model": "Gone-1"}, "dev-b": {"model": "Gone-1"}})
+    for state in (State.IN_REVIEW, State.APPROVED):
+        lifecycle.change_state(s.platform.db, cert_actor("officer"), officer, gone_sub, state)
+    gone = certificates.certify(s.platform.db, s.platform.signer, cert_actor("officer"), officer, gone_sub)
+    certificates.revoke(s.platform.db, cert_actor("officer"), officer, gone.id, "authz test")
     revoked = anonymous.get("/public/revocations.json").json()["body"]["revoked"]
-    assert revoked and all(set(r) == {"certificate_id", "revoked_at", "reason"} for r in revoked)
+    assert gone.cert_id in [r["certificate_id"] for r in revoked]
+    assert all(set(r) == {"certificate_id", "revoked_at", "reason"} for r in revoked)
     shown = "\n".join(public_text)
     assert "Listed-1" in shown and own_id in shown
     for secret in (foreign_product, foreign_id, *hidden, "Lab-A Org", "vendor-a-user"):
