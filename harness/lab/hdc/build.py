@@ -195,7 +195,9 @@ def _build(src: Path, work: Path, log_path: Path, jobs: int | None, nice: bool =
 
 def _unpack(tarball: Path, dest: Path) -> Path:
     """Extract a tarball of the peers folder (never outside dest: the 'data' filter refuses links out,
-    absolute names and devices); returns the folder holding build.sh."""
+    absolute names and devices); returns the folder holding build.sh. The tarball is the lab admin's
+    own hdc source (an argument or $HARNESS_HDC_SOURCE), never an upload or device output, and dest is
+    a fresh folder of ours: its names are the sources' own file names."""
     dest.mkdir(parents=True)
     try:
         with tarfile.open(tarball) as tar:
