@@ -393,33 +393,41 @@ class Agent:
             self._launch(job)
 
     def _start_tag_jobs(self, conn: Conn, free: list[str]) -> None:
-        """Jobs of the tags of these free devices, oldest first, each claiming the first of its tag's
-        devices it may have (its gate passed, no job running on it) in the transaction that fetched it;
-        one that gets none is rolled back into its queue as it was."""
-        eligible = set(leases.free_for_jobs(conn, self.config.host, free))
+        """Jobs of the tags of these free devices, one per device, oldest first, claimed in the
+        transaction that fetched them: each device's gate (its row locked, in name order), then its lock.
+        A job that cannot have its device after all goes back to its tag's queue."""
+        if not jobq.tag_jobs_waiting(conn, [t for d in free for t in self.devices[d].tags]):
+            return
+        eligible = leases.free_for_jobs(conn, self.config.host, free)
+        if not eligible:
+            return
         started: list[jobq.QueuedJob] = []
-        while eligible:
-            tags = sorted({t for d in eligible for t in self.devices[d].tags})
-            candidates: list[str] = []
+        try:
             with conn.transaction():
-                job = jobq.fetch_tagged(conn, tags, self._worker())
-                if job is None:
-                    break
-                candidates = sorted(d for d in eligible if job.tag in self.devices[d].tags)
-                if not candidates:
-                    raise psycopg.Rollback()  # a digest's queue shared with another tag (see names.py)
-                for device in candidates:
-                    eligible.discard(device)  # taken now, or not to be had in this pass
-                    gate, starts = leases.check_gate(conn, device, job.task, job.id)
-                    if gate.go and jobq.claim(conn, job.id, device, self.config.host):
+                wants = [(d, self.devices[d].tags) for d in eligible]
+                fetched = jobq.fetch_tagged(conn, wants, self._worker())
+                if not fetched:
+                    return
+                # A digest's queue shared with another tag (names.py) gives a job not for this device.
+                ok = [(d, j) for d, j in fetched if j.tag in self.devices[d].tags]
+                back = [j for d, j in fetched if j.tag not in self.devices[d].tags]
+                gates = leases.check_gates(conn, [(d, j.task, j.id) for d, j in ok])
+                passed = [(d, j, starts) for (d, j), (gate, starts) in zip(ok, gates, strict=True) if gate.go]
+                back += [j for (_, j), (gate, _) in zip(ok, gates, strict=True) if not gate.go]
+                claimed = jobq.claim(conn, [(j.id, d) for d, j, _ in passed], self.config.host)
+                with conn.pipeline():
+                    for (device, job, starts), won in zip(passed, claimed, strict=True):
                         mine = replace(job, device=device)
-                        if self._gate_step(conn, mine, gate, starts):
+                        if not won:
+                            back.append(job)
+                        elif self._gate_step(conn, mine, leases.Gate(True), starts):
                             started.append(mine)
-                        break
-                else:
-                    raise psycopg.Rollback()  # none of them now: back to its queue, untouched
-            if not candidates:
-                break
+                    for job in back:
+                        jobq.hand_back(conn, job.id, wait=False)
+        except psycopg.errors.UniqueViolation:
+            # A device got a running job between the check and the claim: the whole batch stays queued.
+            self.say("a device of this host took a job meanwhile; its tags' jobs wait for the next round")
+            return
         for job in started:
             self.say(f"job {job.id}: for any device tagged {job.tag!r}, takes {job.device}")
             self._launch(job)

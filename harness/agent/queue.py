@@ -160,32 +160,55 @@ def fetch_many(conn: Conn, host: str, worker_id: int, count: int) -> list[Queued
     return [QueuedJob.from_row(r) for r in rows if r is not None and r["id"] is not None]
 
 
-def fetch_tagged(conn: Conn, tags: Sequence[str], worker_id: int) -> QueuedJob | None:
-    """The next job of these tags' queues (oldest first), inside the caller's transaction: until the
-    caller claims it a device (claim) and commits, it is nobody's, and rolling back leaves it queued."""
-    queues = sorted({tag_queue(t) for t in tags})
-    row = conn.execute(sql.queries["fetch_job"], {"queues": queues, "worker_id": worker_id}).fetchone()
-    if row is None or row["id"] is None:
-        return None
-    return QueuedJob.from_row(row)
+def tag_jobs_waiting(conn: Conn, tags: Sequence[str]) -> bool:
+    """Whether any job of these tags' queues could start now (one cheap look before fetching for each
+    free device)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = ANY(%s) AND status = 'todo'"
+        " AND (scheduled_at IS NULL OR scheduled_at <= now())) AS waiting",
+        (sorted({tag_queue(t) for t in tags}),),
+    ).fetchone()
+    return bool(row and row["waiting"])
 
 
+def fetch_tagged(
+    conn: Conn, wants: Sequence[tuple[str, Sequence[str]]], worker_id: int
+) -> list[tuple[str, QueuedJob]]:
+    """For each (device, its tags) in turn, the oldest job of those tags' queues, in one round trip and
+    inside the caller's transaction (until the caller claims and commits, the jobs are nobody's; rolling
+    back leaves them queued as they were). Each fetch skips the jobs the previous ones took."""
+    with conn.pipeline():
+        cursors = [
+            (device, conn.execute(sql.queries["fetch_job"],
+                                  {"queues": sorted({tag_queue(t) for t in tags}), "worker_id": worker_id}))
+            for device, tags in wants
+        ]
+    out = []
+    for device, cur in cursors:
+        row = cur.fetchone()
+        if row is not None and row["id"] is not None:
+            out.append((device, QueuedJob.from_row(row)))
+    return out
+
+
+# A device with a running job is left alone here; were one to start meanwhile all the same, the unique
+# index on the running jobs' locks refuses this claim (and the caller's transaction with it).
 CLAIM = """UPDATE procrastinate_jobs SET lock = %(lock)s, queue_name = %(queue)s,
     args = jsonb_set(args, '{device}', to_jsonb(%(device)s::text))
-    WHERE id = %(id)s AND status = 'doing' AND lock IS NULL"""
+    WHERE id = %(id)s AND status = 'doing' AND lock IS NULL
+      AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs o WHERE o.lock = %(lock)s AND o.status = 'doing')"""
 
 
-def claim(conn: Conn, job_id: int, device: str, host: str) -> bool:
-    """Make a fetched tag job the running job of `device` (its lock, its host's queue), in a savepoint:
-    False when the device has a running job already (procrastinate's unique index on the lock of the
-    running jobs refuses a second), and then nothing changed."""
-    try:
-        with conn.transaction():
-            params = {"lock": device_lock(device), "queue": host_queue(host), "device": device, "id": job_id}
-            cur = conn.execute(CLAIM, params)
-            return cur.rowcount == 1
-    except psycopg.errors.UniqueViolation:
-        return False
+def claim(conn: Conn, claims: Sequence[tuple[int, str]], host: str) -> list[bool]:
+    """Make fetched tag jobs the running jobs of their devices (each its device's lock, this host's
+    queue), in one round trip inside the caller's transaction: False for a device that has a running
+    job already (the job was not changed)."""
+    with conn.pipeline():
+        cursors = [
+            conn.execute(CLAIM, {"lock": device_lock(d), "queue": host_queue(host), "device": d, "id": j})
+            for j, d in claims
+        ]
+    return [cur.rowcount == 1 for cur in cursors]
 
 
 def finish(conn: Conn, job_id: int, status: str, *, wait: bool = True) -> bool:
