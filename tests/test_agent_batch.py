@@ -1,73 +1,139 @@
-"""The agent's batched steps on the real PostgreSQL: one round trip fetches a job per free device and
-never two of one device; one gates several jobs, each by its own device's lease."""
+"""The agent's batched steps on the real PostgreSQL: one round trip fetches the next job of each free
+device (the oldest of its own queue and its tags' queues, priorities first) and never two of one device;
+one gates several jobs, each by its own device's lease; a tag job claims its device only while the
+device runs nothing, procrastinate's unique index backing that."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from harness.agent import leases
+from harness.agent import health, leases
 from harness.agent import queue as jobq
 from harness.agent.dburl import conninfo
+from harness.agent.names import HEALTH_TASK
 from harness.agent.schema import ensure_schema
 from tests.agent_fixtures import agent_pg, queue_db  # noqa: F401  (fixtures)
 
-
-def test_one_fetch_takes_a_job_per_device_never_two_of_one_and_gates_each_by_its_lease(
-    queue_db: str,  # noqa: F811
-) -> None:
-    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as conn:
-        ensure_schema(conn)
-        conn.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('h', 'i', 1)")
-        conn.execute("INSERT INTO harness_devices (name, host) VALUES ('h-a', 'h'), ('h-b', 'h')")
-        ids = jobq.submit_many(
-            conn, [jobq.JobRequest(device=d, host="h") for d in ("h-a", "h-a", "h-b", "h-a")]
-        )
-        worker = jobq.register_worker(conn)
-        jobs = jobq.fetch_many(conn, "h", worker, 4)
-        assert sorted((j.device, j.id) for j in jobs) == [("h-a", ids[0]), ("h-b", ids[2])]
-        assert jobq.fetch_many(conn, "h", worker, 4) == []  # each device has its job running
-        # A lease on h-b (written straight in: reserve refuses while h-b runs a job).
-        conn.execute(
-            "INSERT INTO harness_reservations (device, owner, expires_at)"
-            " VALUES ('h-b', 'alice', now() + interval '1 hour')"
-        )
-        with conn.transaction():
-            gates = leases.check_gates(
-                conn, [(j.device, j.task, j.id) for j in sorted(jobs, key=lambda j: j.device)]
-            )
-        (a, a_starts), (b, _) = gates
-        assert a.go and a_starts == 0
-        assert not b.go and b.until is not None and "alice" in (b.note or "")
+T = ("t",)
 
 
-def test_a_tag_job_claims_a_device_only_while_it_runs_nothing_and_the_index_backs_that(
-    queue_db: str,  # noqa: F811
-) -> None:
-    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as conn:
-        ensure_schema(conn)
-        conn.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('h', 'i', 1)")
-        conn.execute("INSERT INTO harness_devices (name, host, tags) VALUES ('h-a', 'h', '{t}'), ('h-b', 'h', '{t}')")
-        [busy] = jobq.submit_many(conn, [jobq.JobRequest(device="h-a", host="h")])
-        tagged = jobq.submit_many(conn, [jobq.JobRequest(device="", host="", tag="t") for _ in range(3)])
-        worker = jobq.register_worker(conn)
-        assert [j.id for j in jobq.fetch_many(conn, "h", worker, 2)] == [busy]  # tag jobs are not the host's
-        with conn.transaction():
-            fetched = jobq.fetch_tagged(conn, [("h-a", ("t",)), ("h-b", ("t",))], worker)
-            assert [(d, j.id, j.tag, j.device) for d, j in fetched] == [
-                ("h-a", tagged[0], "t", ""), ("h-b", tagged[1], "t", "")]
-            assert jobq.claim(conn, [(tagged[0], "h-a"), (tagged[1], "h-b")], "h") == [False, True]
-            assert jobq.hand_back(conn, tagged[0])  # as the agent does with a job that got no device
-        row = conn.execute("SELECT lock, queue_name, args->>'device' AS d FROM procrastinate_jobs WHERE id = %s",
-                           (tagged[1],)).fetchone()
-        assert row == {"lock": "device:h-b", "queue_name": "host:h", "d": "h-b"}
-        # Past the check, procrastinate's unique index on the running jobs' locks still refuses a second.
-        with pytest.raises(psycopg.errors.UniqueViolation):
-            conn.execute("UPDATE procrastinate_jobs SET lock = 'device:h-a' WHERE id = %s", (tagged[1],))
-        # Rolled back, a fetched job is queued as it was; the next fetch gets it again.
-        with conn.transaction():
-            [(_, again)] = jobq.fetch_tagged(conn, [("h-b", ("t",))], worker)
-            raise psycopg.Rollback()
-        [(_, first)] = jobq.fetch_tagged(conn, [("h-b", ("t",))], worker)
-        assert again.id == first.id == tagged[0] and first.device == ""  # still first in its queue
+@pytest.fixture
+def conn(queue_db: str) -> Iterator[psycopg.Connection]:  # noqa: F811
+    """A queue with host h and its devices h-a and h-b, both tagged t."""
+    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as c:
+        ensure_schema(c)
+        c.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('h', 'i', 1)")
+        c.execute("INSERT INTO harness_devices (name, host, tags) VALUES ('h-a', 'h', '{t}'), ('h-b', 'h', '{t}')")
+        yield c
+
+
+def own(device: str) -> jobq.JobRequest:
+    return jobq.JobRequest(device=device, host="h")
+
+
+def tagged(tag: str = "t") -> jobq.JobRequest:
+    return jobq.JobRequest(device="", host="", tag=tag)
+
+
+def take(conn: psycopg.Connection, device: str, worker: int, tags: tuple[str, ...] = T) -> int | None:
+    """What the agent does for one free device: fetch its next job, claim it if it is a tag job, run it
+    (at once done); the job's id, or None when there was nothing for it."""
+    with conn.transaction():
+        fetched = jobq.fetch_next(conn, "h", [(device, tags)], worker)
+        if not fetched:
+            return None
+        [(_, job)] = fetched
+        if job.tag and not job.device:
+            assert jobq.claim(conn, [(job.id, device)], "h") == [True]
+    assert jobq.finish(conn, job.id, "succeeded")
+    return job.id
+
+
+def test_one_fetch_takes_a_job_per_device_never_two_of_one_and_gates_each_by_its_lease(conn) -> None:
+    ids = jobq.submit_many(conn, [own(d) for d in ("h-a", "h-a", "h-b", "h-a")])
+    worker = jobq.register_worker(conn)
+    # h-a asked for twice in one round trip (as a bug might): its second fetch finds its first running.
+    with conn.transaction():
+        jobs = jobq.fetch_next(conn, "h", [("h-a", ()), ("h-a", ()), ("h-b", ())], worker)
+    assert sorted((d, j.id) for d, j in jobs) == [("h-a", ids[0]), ("h-b", ids[2])]
+    with conn.transaction():
+        assert jobq.fetch_next(conn, "h", [("h-a", ()), ("h-b", ())], worker) == []  # each runs its job
+    # A lease on h-b (written straight in: reserve refuses while h-b runs a job).
+    conn.execute(
+        "INSERT INTO harness_reservations (device, owner, expires_at)"
+        " VALUES ('h-b', 'alice', now() + interval '1 hour')"
+    )
+    with conn.transaction():
+        gates = leases.check_gates(conn, [(d, j.task, j.id) for d, j in sorted(jobs, key=lambda x: x[0])])
+    (a, a_starts), (b, _) = gates
+    assert a.go and a_starts == 0
+    assert not b.go and b.until is not None and "alice" in (b.note or "")
+
+
+def test_a_busy_device_takes_the_older_tag_job_before_its_own_and_its_own_older_before_a_tag_job(conn) -> None:
+    # h-a always has jobs of its own waiting; tag jobs arrive in between.
+    ids = jobq.submit_many(conn, [own("h-a"), own("h-a"), tagged(), own("h-a"), tagged(), tagged(),
+                                  own("h-a")])
+    worker = jobq.register_worker(conn)
+    order = []
+    while (job := take(conn, "h-a", worker)) is not None:
+        order.append(job)
+    assert order == ids  # by age, whichever queue each is on
+    # A tag of another device is no job of h-a's.
+    [other] = jobq.submit_many(conn, [tagged("u")])
+    assert take(conn, "h-a", worker) is None
+    assert take(conn, "h-a", worker, ("u",)) == other
+
+
+def test_a_health_check_goes_before_older_tag_jobs_and_a_reserved_or_quarantined_device_takes_none(conn) -> None:
+    worker = jobq.register_worker(conn)
+    runs = jobq.submit_many(conn, [tagged(), own("h-a")])
+    check = jobq.submit(conn, jobq.JobRequest(device="h-a", host="h", kind=HEALTH_TASK, suites=("smoke",)))
+    assert check is not None
+    assert take(conn, "h-a", worker) == check  # its priority first
+    assert [take(conn, "h-a", worker), take(conn, "h-a", worker)] == runs
+
+    jobq.submit_many(conn, [tagged()])
+    health.set_quarantine(conn, "h-a", True, "by hand")
+    conn.execute("INSERT INTO harness_reservations (device, owner, expires_at)"
+                 " VALUES ('h-b', 'alice', now() + interval '1 hour')")
+    assert take(conn, "h-a", worker) is None and take(conn, "h-b", worker) is None  # the tag job waits
+    again = jobq.submit(conn, jobq.JobRequest(device="h-a", host="h", kind=HEALTH_TASK, suites=("smoke",)))
+    assert take(conn, "h-a", worker) == again  # how a quarantined device gets out of it
+
+
+def test_a_tag_job_claims_a_device_only_while_it_runs_nothing_and_the_index_backs_that(conn) -> None:
+    [busy] = jobq.submit_many(conn, [own("h-a")])
+    tag_jobs = jobq.submit_many(conn, [tagged() for _ in range(3)])
+    worker = jobq.register_worker(conn)
+    with conn.transaction():
+        [(_, first)] = jobq.fetch_next(conn, "h", [("h-a", ())], worker)  # no tags: only its own
+    assert first.id == busy
+    with conn.transaction():
+        fetched = jobq.fetch_next(conn, "h", [("h-a", T), ("h-b", T)], worker)
+        assert [(d, j.id, j.tag, j.device) for d, j in fetched] == [
+            ("h-a", tag_jobs[0], "t", ""), ("h-b", tag_jobs[1], "t", "")]
+        assert jobq.claim(conn, [(tag_jobs[0], "h-a"), (tag_jobs[1], "h-b")], "h") == [False, True]
+        assert jobq.hand_back(conn, tag_jobs[0])  # as the agent does with a job that got no device
+    row = conn.execute("SELECT lock, queue_name, args->>'device' AS d FROM procrastinate_jobs WHERE id = %s",
+                       (tag_jobs[1],)).fetchone()
+    assert row == {"lock": "device:h-b", "queue_name": "host:h", "d": "h-b"}
+    # Past the check, procrastinate's unique index on the running jobs' locks still refuses a second.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute("UPDATE procrastinate_jobs SET lock = 'device:h-a' WHERE id = %s", (tag_jobs[1],))
+    # Rolled back, a fetched job is queued as it was; the next fetch gets it again.
+    assert jobq.finish(conn, busy, "succeeded")
+    with conn.transaction():
+        [(_, again)] = jobq.fetch_next(conn, "h", [("h-a", T)], worker)
+        raise psycopg.Rollback()
+    assert again.id == tag_jobs[0] and take(conn, "h-a", worker) == tag_jobs[0]  # still first in its queue
+
+
+def test_a_job_of_the_hosts_queue_for_a_device_it_does_not_serve_is_found(conn) -> None:
+    conn.execute("INSERT INTO harness_devices (name, host) VALUES ('h-gone', 'h')")
+    ids = jobq.submit_many(conn, [own("h-gone"), own("h-a")])
+    assert [j.id for j in jobq.foreign_jobs(conn, "h", ["h-a", "h-b"])] == ids[:1]

@@ -10,8 +10,12 @@ import signal
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
+from harness.agent import queue as jobq
+from harness.agent.dburl import conninfo
 from harness.waiting import poll_until
 from tests.agent_fixtures import (  # noqa: F401  (fixtures)
     Labs,
@@ -50,14 +54,19 @@ def one_command(logs: dict[str, list], job_id: int):  # -> (device, LoggedComman
     return device, cmd
 
 
-def trio_inventory(labs: Labs) -> Path:
-    """Three of host-c's boards, tagged "trio" too, in an inventory of their own (same lab, same state)."""
+def tagged_inventory(labs: Labs, tag: str, boards: slice) -> Path:
+    """Some of host-c's boards, tagged `tag` too, in an inventory of their own (same lab, same state)."""
     source = labs.inventories["host-c"]
     head, *tables = source.read_text().split("\n[devices.")
-    kept = [t.replace('"bench-c"]', '"bench-c", "trio"]', 1) for t in tables[:3]]
-    path = source.parent / "trio.toml"
+    kept = [t.replace('"bench-c"]', f'"bench-c", "{tag}"]', 1) for t in tables[boards]]
+    path = source.parent / f"{tag}.toml"
     path.write_text("\n[devices.".join([head, *kept]))
     return path
+
+
+def trio_inventory(labs: Labs) -> Path:
+    """Three of host-c's boards, tagged "trio" too."""
+    return tagged_inventory(labs, "trio", slice(0, 3))
 
 
 def test_tag_jobs_spread_over_the_hosts_that_have_the_tag_never_two_at_once_on_a_device(
@@ -163,12 +172,37 @@ def test_a_stalled_job_ended_by_hand_is_stopped_by_its_agent_when_it_returns_and
         if stopped:
             os.kill(agent.proc.pid, signal.SIGCONT)
         agent.stop()
-    text = agent.text()
-    assert f"job {old} on host-a-04: ended elsewhere (ended by admin" in text
-    assert f"job {new} on host-a-04: waits; the device still runs job {old}" in text
+    # The new job waited for the old run to stop (only a device free here fetches): see overlaps below.
+    assert f"job {old} on host-a-04: ended elsewhere (ended by admin" in agent.text()
     view = jobs_json(queue_db)[old]
     assert view["state"] == "error" and str(view["note"]).startswith("ended by admin"), view  # nothing over it
     logs = command_logs(inventory, since)
     assert overlaps(logs) == []
     runs = completed_jobs(logs)
     assert runs[(old, "host-a-04")] == 0 and runs[(new, "host-a-04")] == 1
+
+
+def test_a_device_with_a_steady_stream_of_its_own_jobs_still_takes_an_older_tag_job_next(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    inventory = tagged_inventory(three_labs, "solo", slice(5, 6))  # host-c-05 alone has the tag
+    since = time.time()
+    agent = probe_agent(queue_db, inventory, "host-solo", tmp_path / "solo.log", "--job-seconds", "1")
+    device = jobq.JobRequest(device="host-c-05", host="host-solo")
+    tag = jobq.JobRequest(device="", host="", tag="solo")
+    try:
+        agent.wait_registered()
+        with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as conn:
+            [first] = jobq.submit_many(conn, [device])
+            wait_state(queue_db, first, "running")
+            # While it runs, more of its own jobs and tag jobs between them, in one statement (ids in
+            # this order): there is always a job of its own waiting when the device comes free.
+            rest = jobq.submit_many(conn, [device, tag, device, device, tag, device])
+        for job in (first, *rest):
+            wait_state(queue_db, job, "pass", timeout=90)
+    finally:
+        agent.stop()
+    logs = command_logs(inventory, since)
+    assert overlaps(logs) == []
+    starts = {job: one_command(logs, job) for job in (first, *rest)}
+    assert {d for d, _ in starts.values()} == {"host-c-05"}
+    assert sorted(starts, key=lambda j: starts[j][1].start) == [first, *rest]  # by age, own and tag alike

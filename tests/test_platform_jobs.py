@@ -79,7 +79,8 @@ def queue(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresCluster) -
     ids = {j["device"]: j["id"] for j in json.loads(queued.stdout)}
     with _connect(url) as conn:  # an agent takes both; dev-1's runs, dev-2's ends in lab trouble
         worker = jobq.register_worker(conn)
-        fetched = {j.device: j for j in jobq.fetch_many(conn, "host-a", worker, 2)}
+        with conn.transaction():
+            fetched = {d: j for d, j in jobq.fetch_next(conn, "host-a", [("dev-1", ()), ("dev-2", ())], worker)}
         assert {d: j.id for d, j in fetched.items()} == ids
         jobq.record_run(conn, jobq.RunRecord(ids["dev-1"], "dev-1", "running", host="host-a", started=True))
         jobq.record_run(conn, jobq.RunRecord(ids["dev-2"], "dev-2", "error", host="host-a", verdict="ERROR",
@@ -124,6 +125,16 @@ def test_the_api_shows_what_harness_jobs_shows(queue: Queue) -> None:
     devices = {d["name"]: d for d in body["devices"]}
     assert set(devices) == {"dev-1", "dev-2"} and devices["dev-1"]["running"] == 1
     assert devices["dev-1"]["tags"] == ["arm64"] and devices["dev-1"]["host"] == "host-a"
+    # The tag job is no device's yet: in no device's "queued", but in each tagged one's count, and per tag.
+    assert [(d["queued"], d["tag_waiting"]) for d in devices.values()] == [(0, 1), (0, 1)]
+    assert body["tags"] == [{"tag": "arm64", "waiting": 1, "devices": 2}]
+    listed = harness("jobs", "--devices", "--json", "--db", queue.url)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"devices": body["devices"], "tags": body["tags"]}  # as the CLI has it
+    text = harness("jobs", "--devices", "--db", queue.url).stdout
+    assert "queued 0 (+1 for its tags)" in text.splitlines()[0], text
+    assert text.splitlines()[-1].startswith("tag:arm64") and text.endswith(
+        "1 waiting for any device tagged 'arm64' (2 have it)\n"), text
 
     waiting = shown[queue.tagged]  # no device until one of its tag takes it
     assert (waiting["state"], waiting["device"], waiting["host"], waiting["tag"]) == ("queued", "", "", "arm64")
@@ -154,7 +165,7 @@ def test_who_sees_the_queue(queue: Queue) -> None:
                                                                                   queue.tagged}
         assert as_user(user, f"/api/v1/jobs/{queue.running}").status_code == 200
     other_lab = as_user("lab-b-user", "/api/v1/jobs")  # another lab: an empty queue, and no job exists
-    assert other_lab.status_code == 200 and other_lab.json() == {"jobs": [], "devices": []}
+    assert other_lab.status_code == 200 and other_lab.json() == {"jobs": [], "devices": [], "tags": []}
     assert as_user("lab-b-user", f"/api/v1/jobs/{queue.running}").status_code == 404
     for path in ("/api/v1/jobs", f"/api/v1/jobs/{queue.running}"):
         assert as_user("vendor-a-user", path).status_code == 403
@@ -182,9 +193,13 @@ def test_the_jobs_page_in_a_browser(queue: Queue, page: tuple[Any, dict[str, lis
     assert tab.evaluate("window.__pwned") is None
     running = tab.locator(f'#jobs tr[data-job="{queue.running}"]')
     assert running.locator(".state").inner_text() == "运行中"  # Chinese first ...
+    assert tab.locator("#tag-queues li").inner_text() == "1 个任务等待任一带标签 arm64 的设备（共 2 台设备带此标签）"
     tab.click("#lang-switch")
     assert running.locator(".state").inner_text() == "running"  # ... English at a click
     assert tab.locator('#lab-devices tr[data-device="dev-1"]').count() == 1
+    assert tab.locator('#lab-devices tr[data-device="dev-1"] .tag-waiting').inner_text() == "1"
+    backlog = tab.locator('#tag-queues li[data-tag="arm64"]')
+    assert backlog.inner_text() == "1 waiting for any device tagged arm64 (2 have it)"
     tagged = tab.locator(f'#jobs tr[data-job="{queue.tagged}"]')
     assert tagged.locator(".device").inner_text() == "any device tagged arm64"
 

@@ -10,17 +10,18 @@ started twice because its agent was out of reach. A job left running by a previo
 times without finishing is an ERROR. First SIGINT/SIGTERM: finish the running jobs, start no more;
 second: stop them cleanly and hand them back to the queue.
 
-A job for "any device tagged T" waits on that tag's queue with no device: an agent with a free device of
-that tag (not running anything here, not reserved, not quarantined) fetches it and, in the same
-transaction, claims the device (its lock, this host's queue), after which it is an ordinary job of that
-device. A running job ended elsewhere while this host was silent (`harness cancel --force`) has its run
-stopped here and nothing recorded over that end; and whatever the database's locks say, this agent
-never starts a job on a device it still runs one on."""
+A job for "any device tagged T" waits on that tag's queue with no device. A free device (not running
+anything here) takes the oldest job of its own queue and of its tags' queues, priorities first (a health
+check before runs), so a device with a steady stream of its own jobs still serves its tags in turn; a
+tag job it fetches (only while it is not reserved nor quarantined) claims the device in the same
+transaction (its lock, this host's queue), after which it is an ordinary job of that device. A running
+job ended elsewhere while this host was silent (`harness cancel --force`) has its run stopped here and
+nothing recorded over that end; and whatever the database's locks say, this agent never starts a job on
+a device it still runs one on (only the devices free here fetch)."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import queue as queues
 import secrets
@@ -45,9 +46,6 @@ from .runner import JobResult, JobRunner, JobSpec, RunningJob
 from .schema import ensure_schema
 
 MAX_BACKOFF = 2.0
-# A job fetched for a device that still runs a job here (one ended elsewhere, its run stopping) goes back
-# to the queue for this long; the run's end wakes it sooner.
-LOCAL_BUSY_RECHECK = 5.0
 
 
 @dataclass
@@ -235,16 +233,10 @@ class Agent:
         if self._health.ready(now):
             self.db.run(self._queue_health_checks)
         while free := self._free_devices():
-            # One round trip fetches a job for each free device, two more start them all.
-            jobs = self.db.run(lambda c: jobq.fetch_many(c, self.config.host, self._worker(), len(free)))  # noqa: B023
-            if jobs:
-                self.db.run(lambda c: self._start_many(c, jobs))  # noqa: B023
-            # The devices still free take the jobs of their tags' queues.
-            taken = {j.device for j in jobs}
-            left = [d for d in self._free_devices() if d not in taken and self.devices[d].tags]
-            if left:
-                self.db.run(lambda c: self._start_tag_jobs(c, left))  # noqa: B023
-            if len(jobs) < len(free):
+            # Each free device takes the oldest job of its own queue and its tags' queues: one transaction
+            # of three round trips (four when a tag job is among them).
+            fetched = self.db.run(lambda c: self._start_next(c, free))  # noqa: B023
+            if fetched < len(free):
                 break
 
     def _busy(self) -> dict[str, int]:
@@ -312,6 +304,12 @@ class Agent:
                     ),
                 )
                 self.say(f"job {job.id} on {job.device}: marked running, not running here; queued again")
+        for job in jobq.foreign_jobs(conn, self.config.host, list(self.devices)):
+            jobq.finish(conn, job.id, "failed")
+            note = f"host {self.config.host} has no device {job.device!r}"
+            jobq.record_run(conn, jobq.RunRecord(job_id=job.id, device=job.device, state="error", ended=True,
+                                                 note=note))
+            self.say(f"job {job.id}: {note}; ended as an error")
 
     def _check_runs(self, conn: Conn, job_ids: list[int]) -> None:
         pending = {f.job.id: f for f in self.pending}
@@ -350,87 +348,46 @@ class Agent:
             ),
         )
 
-    def _start_many(self, conn: Conn, jobs: list[jobq.QueuedJob]) -> None:
-        ours = sorted((j for j in jobs if j.device in self.devices), key=lambda j: j.device)
-        for job in jobs:
-            if job.device not in self.devices:
-                jobq.finish(conn, job.id, "failed")
-                jobq.record_run(
-                    conn,
-                    jobq.RunRecord(
-                        job_id=job.id,
-                        device=job.device,
-                        state="error",
-                        ended=True,
-                        note=f"host {self.config.host} has no device {job.device!r}",
-                    ),
-                )
-        # Never two jobs at once on a device: one that still runs a job here waits, whatever the
-        # database's lock says (that job was ended elsewhere and its run is stopping).
-        busy = self._busy()
-        for job in (j for j in ours if j.device in busy):
-            jobq.hand_back(conn, job.id, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=LOCAL_BUSY_RECHECK))
-            jobq.record_run(
-                conn,
-                jobq.RunRecord(
-                    job_id=job.id, device=job.device, state="waiting", host=self.config.host,
-                    note=f"its device still runs job {busy[job.device]} on host {self.config.host}",
-                ),
-            )
-            self.say(f"job {job.id} on {job.device}: waits; the device still runs job {busy[job.device]}")
-        ours = [j for j in ours if j.device not in busy]
-        if not ours:
-            return
-        # One round trip for the gates (the devices' rows locked, in the order of their names: a lease
-        # and a start never both win), one for the records and the commit.
-        go: list[jobq.QueuedJob] = []
-        with conn.pipeline(), conn.transaction():
-            gates = leases.check_gates(conn, [(j.device, j.task, j.id) for j in ours])
-            for job, (gate, starts) in zip(ours, gates, strict=True):
-                if self._gate_step(conn, job, gate, starts):
-                    go.append(job)
-        for job in go:
-            self._launch(job)
-
-    def _start_tag_jobs(self, conn: Conn, free: list[str]) -> None:
-        """Jobs of the tags of these free devices, one per device, oldest first, claimed in the
-        transaction that fetched them: each device's gate (its row locked, in name order), then its lock.
-        A job that cannot have its device after all goes back to its tag's queue."""
-        if not jobq.tag_jobs_waiting(conn, [t for d in free for t in self.devices[d].tags]):
-            return
-        eligible = leases.free_for_jobs(conn, self.config.host, free)
-        if not eligible:
-            return
+    def _start_next(self, conn: Conn, free: list[str]) -> int:
+        """The next job of each free device (`queue.fetch_next`), started in the transaction that fetched
+        it: each device's gate (its row locked, in name order), the claim of the tag jobs among them (their
+        device's lock, this host's queue), the records, the commit. A device's own job that may not start
+        waits as its gate says; a tag job that cannot have its device after all goes back to its tag's
+        queue. Returns how many jobs were fetched."""
+        wants = [(d, self.devices[d].tags) for d in sorted(free)]
         started: list[jobq.QueuedJob] = []
         try:
-            with conn.transaction():
-                wants = [(d, self.devices[d].tags) for d in eligible]
-                fetched = jobq.fetch_tagged(conn, wants, self._worker())
+            with conn.pipeline(), conn.transaction():
+                fetched = jobq.fetch_next(conn, self.config.host, wants, self._worker())
                 if not fetched:
-                    return
-                # A digest's queue shared with another tag (names.py) gives a job not for this device.
-                ok = [(d, j) for d, j in fetched if j.tag in self.devices[d].tags]
-                back = [j for d, j in fetched if j.tag not in self.devices[d].tags]
-                gates = leases.check_gates(conn, [(d, j.task, j.id) for d, j in ok])
-                passed = [(d, j, starts) for (d, j), (gate, starts) in zip(ok, gates, strict=True) if gate.go]
-                back += [j for (_, j), (gate, _) in zip(ok, gates, strict=True) if not gate.go]
-                claimed = jobq.claim(conn, [(j.id, d) for d, j, _ in passed], self.config.host)
-                with conn.pipeline():
-                    for (device, job, starts), won in zip(passed, claimed, strict=True):
-                        mine = replace(job, device=device)
-                        if not won:
-                            back.append(job)
-                        elif self._gate_step(conn, mine, leases.Gate(True), starts):
-                            started.append(mine)
-                    for job in back:
-                        jobq.hand_back(conn, job.id, wait=False)
+                    return 0
+                gates = leases.check_gates(conn, [(d, j.task, j.id) for d, j in fetched])
+                tagged = [(d, j, starts) for (d, j), (gate, starts) in zip(fetched, gates, strict=True)
+                          if j.tag and not j.device and gate.go]
+                back = [j for (_, j), (gate, _) in zip(fetched, gates, strict=True)
+                        if j.tag and not j.device and not gate.go]
+                claimed = dict(zip((j.id for _, j, _ in tagged),
+                                   jobq.claim(conn, [(j.id, d) for d, j, _ in tagged], self.config.host)
+                                   if tagged else [], strict=True))
+                for (device, job), (gate, starts) in zip(fetched, gates, strict=True):
+                    if job.tag and not job.device:
+                        if not claimed.get(job.id):
+                            continue  # back to its tag's queue, below
+                        job = replace(job, device=device)
+                    if self._gate_step(conn, job, gate, starts):
+                        started.append(job)
+                back += [j for _, j, _ in tagged if not claimed[j.id]]
+                for job in back:
+                    jobq.hand_back(conn, job.id, wait=False)
         except psycopg.errors.UniqueViolation:
             # A device got a running job between the check and the claim: the whole batch stays queued.
-            self.say("a device of this host took a job meanwhile; its tags' jobs wait for the next round")
-            return
+            self.say("a device of this host took a job meanwhile; its jobs wait for the next round")
+            return 0
         for job in started:
-            self.say(f"job {job.id}: for any device tagged {job.tag!r}, takes {job.device}")
+            if claimed.get(job.id):
+                self.say(f"job {job.id}: for any device tagged {job.tag!r}, takes {job.device}")
             self._launch(job)
+        return len(fetched)
 
     def _gate_step(self, conn: Conn, job: jobq.QueuedJob, gate: leases.Gate, starts: int) -> bool:
         """The job's writes after its gate (sent, not waited for); True when it starts."""

@@ -1,8 +1,8 @@
-"""Jobs on procrastinate's queue, through its own SQL functions (defer, fetch, finish, retry, cancel,
-workers and heartbeats): submitting runs and health checks, fetching the next job of a host's queue,
-claiming a device for a job of a tag's queue, finishing, handing back, cancelling and ending a stalled
-job, and the list `harness jobs` shows. What each job's run gave
-(state, verdict, bundle digest) is the harness's own table, harness_job_runs."""
+"""Jobs on procrastinate's queue, through its own SQL functions (defer, finish, retry, cancel, workers
+and heartbeats) and its fetch's rules: submitting runs and health checks, fetching a free device's next
+job (the oldest of its own queue and its tags'), claiming a device for a job of a tag's queue,
+finishing, handing back, cancelling and ending a stalled job, and the list `harness jobs` shows. What
+each job's run gave (state, verdict, bundle digest) is the harness's own table, harness_job_runs."""
 
 from __future__ import annotations
 
@@ -139,56 +139,65 @@ def submit_many(conn: Conn, requests: Sequence[JobRequest]) -> list[int]:
     return sorted(int(r["id"]) for r in rows)  # one INSERT: ids rise in the order of its rows
 
 
-def fetch(conn: Conn, host: str, worker_id: int) -> QueuedJob | None:
-    row = conn.execute(
-        sql.queries["fetch_job"], {"queues": [host_queue(host)], "worker_id": worker_id}
-    ).fetchone()
-    if row is None or row["id"] is None:
-        return None
-    return QueuedJob.from_row(row)
+# The next job of one free device: the oldest (highest priority first, then by id, i.e. submission
+# order) of two heads. Its own queue's head follows procrastinate's rule for a lock (nothing of the device
+# running, no job of its lock queued before it or above it in priority, so a health check overtakes runs);
+# its tags' queues' oldest job counts only while the device may take one now (still this host's, not
+# quarantined nor reserved: its own jobs wait out those by their gates instead). The tags are matched on
+# the job's own `args.tag` too (a digest's queue may be shared by two long tags, names.py). SKIP LOCKED:
+# another agent's fetch in flight is passed by, never waited for.
+FETCH_NEXT = """
+WITH candidate AS (
+  SELECT j.id FROM procrastinate_jobs j
+   WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+     AND ((j.lock = %(lock)s AND j.queue_name = %(queue)s
+           AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs o WHERE o.lock = j.lock
+                             AND (o.status = 'doing' OR (o.status = 'todo' AND (o.priority > j.priority
+                                  OR (o.priority = j.priority AND o.id < j.id))))))
+          OR (j.lock IS NULL AND j.queue_name = ANY(%(tag_queues)s) AND j.args->>'tag' = ANY(%(tags)s)
+              AND EXISTS (SELECT 1 FROM harness_devices d WHERE d.name = %(device)s AND d.host = %(host)s
+                            AND NOT d.quarantined
+                            AND NOT EXISTS (SELECT 1 FROM harness_reservations r
+                                             WHERE r.device = d.name AND r.expires_at > now()))))
+   ORDER BY j.priority DESC, j.id LIMIT 1
+   FOR UPDATE OF j SKIP LOCKED)
+UPDATE procrastinate_jobs j SET status = 'doing', worker_id = %(worker)s FROM candidate
+ WHERE j.id = candidate.id RETURNING j.*
+"""
 
 
-def fetch_many(conn: Conn, host: str, worker_id: int, count: int) -> list[QueuedJob]:
-    """Up to `count` jobs of the host's queue in one round trip: procrastinate's own fetch, `count` times
-    in a pipeline (each skips the devices whose job the previous ones took, as one by one would)."""
-    if count <= 0:
-        return []
-    params = {"queues": [host_queue(host)], "worker_id": worker_id}
-    with conn.pipeline():
-        cursors = [conn.execute(sql.queries["fetch_job"], params) for _ in range(count)]
-    rows = [cur.fetchone() for cur in cursors]
-    return [QueuedJob.from_row(r) for r in rows if r is not None and r["id"] is not None]
-
-
-def tag_jobs_waiting(conn: Conn, tags: Sequence[str]) -> bool:
-    """Whether any job of these tags' queues could start now (one cheap look before fetching for each
-    free device)."""
-    row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = ANY(%s) AND status = 'todo'"
-        " AND (scheduled_at IS NULL OR scheduled_at <= now())) AS waiting",
-        (sorted({tag_queue(t) for t in tags}),),
-    ).fetchone()
-    return bool(row and row["waiting"])
-
-
-def fetch_tagged(
-    conn: Conn, wants: Sequence[tuple[str, Sequence[str]]], worker_id: int
+def fetch_next(
+    conn: Conn, host: str, wants: Sequence[tuple[str, Sequence[str]]], worker_id: int
 ) -> list[tuple[str, QueuedJob]]:
-    """For each (device, its tags) in turn, the oldest job of those tags' queues, in one round trip and
-    inside the caller's transaction (until the caller claims and commits, the jobs are nobody's; rolling
-    back leaves them queued as they were). Each fetch skips the jobs the previous ones took."""
+    """For each (free device, its tags), the oldest job it may start of its own queue and its tags'
+    queues (FETCH_NEXT), in one round trip and inside the caller's transaction: until the caller claims
+    the tag jobs and commits, rolling back leaves every job queued as it was. Each fetch sees the jobs
+    the previous ones took as running, so a tag job goes to one device only."""
     with conn.pipeline():
         cursors = [
-            (device, conn.execute(sql.queries["fetch_job"],
-                                  {"queues": sorted({tag_queue(t) for t in tags}), "worker_id": worker_id}))
+            (device, conn.execute(FETCH_NEXT, {
+                "lock": device_lock(device), "queue": host_queue(host), "device": device, "host": host,
+                "tag_queues": sorted({tag_queue(t) for t in tags}), "tags": sorted(set(tags)),
+                "worker": worker_id}))
             for device, tags in wants
         ]
     out = []
     for device, cur in cursors:
         row = cur.fetchone()
-        if row is not None and row["id"] is not None:
+        if row is not None:
             out.append((device, QueuedJob.from_row(row)))
     return out
+
+
+def foreign_jobs(conn: Conn, host: str, devices: Sequence[str]) -> list[QueuedJob]:
+    """Queued jobs of this host's queue for a device it does not serve (one left out of its inventory
+    since): no fetch of this host's takes them, so the agent ends them as errors."""
+    rows = conn.execute(
+        "SELECT * FROM procrastinate_jobs WHERE queue_name = %s AND status = 'todo'"
+        " AND (lock IS NULL OR NOT lock = ANY(%s))",
+        (host_queue(host), [device_lock(d) for d in devices]),
+    ).fetchall()
+    return [QueuedJob.from_row(r) for r in rows]
 
 
 # A device with a running job is left alone here; were one to start meanwhile all the same, the unique
@@ -452,6 +461,36 @@ def _device_of(conn: Conn, job_id: int) -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class TagBacklog:
+    """The jobs queued for any device with a tag that no device has taken yet (a device's own "queued"
+    count leaves them out: they are no device's until one claims them)."""
+
+    tag: str
+    waiting: int
+    devices: int  # registered devices with the tag
+
+    def describe(self) -> str:
+        return f"{self.waiting} waiting for any device tagged {self.tag!r} ({self.devices} have it)"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tag": self.tag, "waiting": self.waiting, "devices": self.devices}
+
+
+def tag_backlog(conn: Conn) -> list[TagBacklog]:
+    """Per tag with jobs waiting on its queue, by name."""
+    rows = conn.execute(
+        """
+        SELECT w.tag, w.waiting, (SELECT count(*) FROM harness_devices d WHERE w.tag = ANY(d.tags)) AS devices
+          FROM (SELECT args->>'tag' AS tag, count(*) AS waiting FROM procrastinate_jobs
+                 WHERE status = 'todo' AND lock IS NULL AND queue_name LIKE 'tag:%%' AND args ? 'tag'
+                 GROUP BY 1) w
+         ORDER BY w.tag
+        """
+    ).fetchall()
+    return [TagBacklog(str(r["tag"]), int(r["waiting"]), int(r["devices"])) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,9 @@ def device_states(conn: Conn, host_timeout: float) -> list[DeviceState]:
                (SELECT count(*) FROM procrastinate_jobs j WHERE j.lock = 'device:' || d.name
                   AND j.status = 'doing') AS running,
                (SELECT count(*) FROM procrastinate_jobs j WHERE j.lock = 'device:' || d.name
-                  AND j.status = 'todo') AS queued
+                  AND j.status = 'todo') AS queued,
+               (SELECT count(*) FROM procrastinate_jobs j WHERE j.status = 'todo' AND j.lock IS NULL
+                  AND j.queue_name LIKE 'tag:%%' AND j.args->>'tag' = ANY(d.tags)) AS tag_waiting
           FROM harness_devices d JOIN harness_hosts h ON h.name = d.host
           LEFT JOIN harness_reservations r ON r.device = d.name AND r.expires_at > now()
          ORDER BY d.name
@@ -154,6 +156,7 @@ def device_states(conn: Conn, host_timeout: float) -> list[DeviceState]:
             reserved_by=r["reserved_by"],
             running=int(r["running"]),
             queued=int(r["queued"]),
+            tag_waiting=int(r["tag_waiting"]),
             health=r["health"],
             kind=r["kind"],
             profile=r["profile"],

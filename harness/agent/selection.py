@@ -22,6 +22,7 @@ class DeviceState:
     reserved_by: str | None = None
     running: int = 0  # jobs running on it now (0 or 1)
     queued: int = 0  # jobs waiting for it
+    tag_waiting: int = 0  # jobs for any device with one of its tags, that no device has taken yet
     health: str = "unknown"
     kind: str = ""
     profile: str = ""

@@ -162,7 +162,8 @@ def _job_line(v: jobq.JobView) -> str:
 @click.argument("job_ids", nargs=-1, type=int)
 @click.option("--active", is_flag=True, help="Only queued, waiting and running jobs.")
 @click.option("--watch", is_flag=True, help="Refresh until every job shown is done (Ctrl-C to leave).")
-@click.option("--devices", "show_devices", is_flag=True, help="The registered devices instead of jobs.")
+@click.option("--devices", "show_devices", is_flag=True,
+              help="The registered devices, and the jobs waiting for any device of a tag, instead of jobs.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @DB_OPTION
@@ -174,14 +175,19 @@ def jobs(job_ids: tuple[int, ...], active: bool, watch: bool, show_devices: bool
 
     db.run(ensure_schema)
     if show_devices:
-        states = db.run(lambda c: registry.device_states(c, HOST_TIMEOUT))
+        states, backlog = db.run(lambda c: (registry.device_states(c, HOST_TIMEOUT), jobq.tag_backlog(c)))
         if as_json:
-            click.echo(json.dumps([_device_json(s) for s in states], indent=2))
-        for s in states if not as_json else ():
+            click.echo(json.dumps({"devices": [_device_json(s) for s in states],
+                                   "tags": [b.as_json() for b in backlog]}, indent=2))
+            return 0
+        for s in states:
             flags = [f for f, on in (("offline", not s.host_alive), ("QUARANTINED", s.quarantined),
                                      (f"reserved by {s.reserved_by}", bool(s.reserved_by))) if on]
+            for_tags = f" (+{s.tag_waiting} for its tags)" if s.tag_waiting else ""
             click.echo(f"{s.name:<22} {s.host:<14} health {s.health:<8} running {s.running} queued {s.queued}"
-                       f"{'  ' + ', '.join(flags) if flags else ''}")
+                       f"{for_tags}{'  ' + ', '.join(flags) if flags else ''}")
+        for b in backlog:  # no device's yet, so in no device's count above
+            click.echo(f"tag:{b.tag:<18} {'':<14} {b.describe()}")
         return 0
     last = ""
     while True:
@@ -202,7 +208,7 @@ def jobs(job_ids: tuple[int, ...], active: bool, watch: bool, show_devices: bool
 def _device_json(s: selection.DeviceState) -> dict[str, Any]:
     return {"name": s.name, "host": s.host, "host_alive": s.host_alive, "tags": list(s.tags),
             "health": s.health, "quarantined": s.quarantined, "reserved_by": s.reserved_by,
-            "running": s.running, "queued": s.queued}
+            "running": s.running, "queued": s.queued, "tag_waiting": s.tag_waiting}
 
 
 @cli.command("cancel")

@@ -31,13 +31,15 @@ def list_jobs(
     device: Annotated[str, Query(max_length=jobs.MAX_DEVICE, description="one device's jobs")] = "",
     limit: Annotated[int, Query(ge=1, le=jobs.MAX_LIMIT, description="the newest this many")] = 200,
 ) -> job_schemas.QueueOut:
-    """The lab's jobs (device, host, state, verdict) and its registered devices."""
+    """The lab's jobs (device, host, state, verdict), its registered devices, and the jobs waiting for
+    any device of a tag."""
     platform = platform_of(request)
     with platform.db.read() as db:
         view = jobs.list_queue(db, platform.config, principal, jobs.JobFilter(active, device, limit))
     return job_schemas.QueueOut(
         jobs=[job_schemas.JobOut.of(j) for j in view.jobs],
         devices=[job_schemas.LabDeviceOut.of(d) for d in view.devices],
+        tags=[job_schemas.TagQueueOut.of(b) for b in view.tags],
     )
 
 

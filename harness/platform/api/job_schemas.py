@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from ...agent.queue import JobView
+from ...agent.queue import JobView, TagBacklog
 from ...agent.selection import DeviceState
 
 
@@ -48,16 +48,31 @@ class LabDeviceOut(BaseModel):
     quarantined: bool
     reserved_by: str | None
     running: int
-    queued: int
+    queued: int = Field(description="jobs queued for this device by name")
+    tag_waiting: int = Field(description="jobs queued for any device with one of its tags, that no device "
+                                         "has taken yet (see tags)")
 
     @classmethod
     def of(cls, d: DeviceState) -> LabDeviceOut:
         return cls(
             name=d.name, host=d.host, host_alive=d.host_alive, tags=list(d.tags), health=d.health,
             quarantined=d.quarantined, reserved_by=d.reserved_by, running=d.running, queued=d.queued,
+            tag_waiting=d.tag_waiting,
         )
+
+
+class TagQueueOut(BaseModel):
+    tag: str
+    waiting: int = Field(description="jobs waiting for any device with this tag (no device's yet)")
+    devices: int = Field(description="registered devices with this tag")
+
+    @classmethod
+    def of(cls, b: TagBacklog) -> TagQueueOut:
+        return cls(tag=b.tag, waiting=b.waiting, devices=b.devices)
 
 
 class QueueOut(BaseModel):
     jobs: list[JobOut] = Field(description="the newest jobs, oldest first")
     devices: list[LabDeviceOut] = Field(description="the devices the lab's agents registered")
+    tags: list[TagQueueOut] = Field(default_factory=list, description="per tag with jobs waiting for any "
+                                                                      "device of it, by name")

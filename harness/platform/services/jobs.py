@@ -45,6 +45,7 @@ class JobFilter:
 class QueueView:
     jobs: list[jobq.JobView]
     devices: list[DeviceState]
+    tags: list[jobq.TagBacklog]  # jobs for any device of a tag, in no device's count until one takes them
 
 
 def enabled(config: PlatformConfig) -> bool:
@@ -93,16 +94,16 @@ def _may_see(db: Session, config: PlatformConfig, principal: Principal, action: 
 
 def list_queue(db: Session, config: PlatformConfig, principal: Principal, f: JobFilter) -> QueueView:
     if not _may_see(db, config, principal, Action.JOB_LIST):
-        return QueueView([], [])
+        return QueueView([], [], [])
     limit = max(1, min(f.limit, MAX_LIMIT))
     device = f.device[:MAX_DEVICE]
 
     def step(conn: Conn) -> QueueView:
         jobs = jobq.list_jobs(conn, include_done=not f.active, limit=limit, device=device)
         devices = registry.device_states(conn, HOST_TIMEOUT)
-        return QueueView(jobs, devices)
+        return QueueView(jobs, devices, jobq.tag_backlog(conn))
 
-    return _read(config, step, QueueView([], []))
+    return _read(config, step, QueueView([], [], []))
 
 
 def get_job(db: Session, config: PlatformConfig, principal: Principal, job_id: int) -> jobq.JobView:

@@ -43,6 +43,7 @@ def jobs_page(
         viewer=viewer,
         jobs=view.jobs,
         devices=view.devices,
+        tags=view.tags,
         params={"active": "1" if f.active else "", "device": device},
         state_text=state_text,
     )
