@@ -156,3 +156,13 @@ def test_a_host_name_is_one_agents_unless_that_agent_is_gone() -> None:
     assert not host_in_use(alive=True, same_instance=False, same_machine=True, pid_alive=False)  # killed here
     assert not host_in_use(alive=False, same_instance=False, same_machine=False, pid_alive=True)  # silent
     assert not host_in_use(alive=True, same_instance=True, same_machine=True, pid_alive=True)
+
+
+def test_a_host_name_too_long_for_its_queues_notify_channel_is_refused_before_anything() -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "harness", "-i", "/nonexistent.toml", "agent", "--db",
+            "postgresql://u@127.0.0.1:9/x", "--host", "h" * 36]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "give a name of 1 to 35 bytes" in done.stderr

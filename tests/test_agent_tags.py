@@ -143,8 +143,12 @@ def test_a_stalled_job_ended_by_hand_is_stopped_by_its_agent_when_it_returns_and
         poll_until(lambda: began(inventory, since, old), 60, interval=0.05, what="the job's command to start")
         os.kill(agent.proc.pid, signal.SIGSTOP)
         stopped = True
-        sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-a'")
-        assert jobs_json(queue_db)[old]["state"] == "stalled"
+
+        def silent() -> bool:  # (again, should a heartbeat sent just before the stop land after it)
+            sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-a'")
+            return jobs_json(queue_db)[old]["state"] == "stalled"
+
+        poll_until(silent, 10, interval=0.2, what="the job to show stalled")
         plain = harness("cancel", str(old), "--db", queue_db)  # its submitter, not forced: it may come back
         assert plain.returncode == 0 and "stalled (its host is silent)" in plain.stdout, plain.stdout
         ended = harness("cancel", str(old), "--force", "--owner", "admin", "--db", queue_db)

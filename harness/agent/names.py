@@ -28,6 +28,8 @@ def host_queue(host: str) -> str:
 # PostgreSQL's NOTIFY channel names (procrastinate's "procrastinate_queue_v1#" + queue) are at most 63
 # bytes: a longer tag has its queue named by a digest (the claim checks the job's own tag anyway).
 TAG_QUEUE_MAX = 32
+# A host's queue is named by the host (`harness jobs` shows it), so a longer host name is refused.
+HOST_NAME_MAX = 63 - len("procrastinate_queue_v1#host:")
 
 
 def tag_queue(tag: str) -> str:

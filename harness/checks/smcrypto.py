@@ -83,10 +83,17 @@ def kernel_offers(algs: list[KernelAlg], alg: str, config: dict[str, str] | None
         return True, f"{modular[0]}=m and the module is installed ({files[0]})"
     if config is None:
         return False, f"/proc/crypto does not list {alg} and the kernel config is unreadable"
-    said = ", ".join(f"{o}={v}" if v else f"{o} not set" for o, v in values.items())
+    said = ", ".join(_option_said(o, v) for o, v in values.items())
     if modular:
         return False, f"/proc/crypto does not list {alg}; {said} but no {alg} module is installed"
     return False, f"/proc/crypto does not list {alg}; {said}"
+
+
+def _option_said(option: str, value: str | None) -> str:
+    """An option as the config has it: set to a value, '# ... is not set', or not in the file at all."""
+    if value is None:
+        return f"{option} absent"
+    return f"{option} is not set" if value == kconfig.NOT_SET else f"{option}={value}"
 
 
 def _module_file(name: str, module_files: list[str]) -> str | None:
@@ -110,12 +117,8 @@ def user_api_problems(config: dict[str, str], module_files: list[str], loaded: s
             continue
         if value == "m":
             problems.append(f"{option}=m but the {module} module is neither loaded nor installed")
-        elif value is None:
-            problems.append(f"{option} is absent from the kernel config")
-        elif value == kconfig.NOT_SET:
-            problems.append(f"{option} is not set")
         else:
-            problems.append(f"{option}={value}")
+            problems.append(_option_said(option, value))
     return problems
 
 

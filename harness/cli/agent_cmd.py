@@ -19,7 +19,7 @@ from ..agent import queue as jobq
 from ..agent.db import Db
 from ..agent.dburl import DB_ENV, resolve_url
 from ..agent.loop import Agent, AgentConfig
-from ..agent.names import DEFAULT_HEALTH_SUITE, HOST_TIMEOUT
+from ..agent.names import DEFAULT_HEALTH_SUITE, HOST_NAME_MAX, HOST_TIMEOUT
 from ..agent.owner import me, parse_duration
 from ..agent.runner import SuiteRunner
 from ..config_check import suggest
@@ -75,6 +75,10 @@ def agent(ctx: click.Context, db_url: str | None, host: str | None, reports: Pat
     One job per device at a time, with `harness run`; the first Ctrl-C (or SIGTERM) finishes the
     running jobs and starts no more, a second stops them and hands them back to the queue."""
     url = resolve_url(db_url)
+    host = host or socket.gethostname()
+    if not host or len(host.encode()) > HOST_NAME_MAX:
+        raise ConfigError(f"--host {host!r}: give a name of 1 to {HOST_NAME_MAX} bytes (it names the host's "
+                          "queue, and PostgreSQL's NOTIFY channel names are short)")
     inventory_path = Path(ctx.obj["inventory"]).resolve()
     specs = list(load_inventory(inventory_path).devices.values())
     if not specs:
@@ -82,7 +86,7 @@ def agent(ctx: click.Context, db_url: str | None, host: str | None, reports: Pat
     root = (suites_root or default_suites_root()).resolve()
     if health_every and health_suite not in discover_suites(root):
         raise ConfigError(f"--health-suite {health_suite!r}: no such suite in {root}")
-    config = AgentConfig(host=host or socket.gethostname(), db_url=url, devices=specs, heartbeat=heartbeat,
+    config = AgentConfig(host=host, db_url=url, devices=specs, heartbeat=heartbeat,
                          host_timeout=host_timeout, health_every=health_every, health_suite=health_suite)
     runner = SuiteRunner(inventory=inventory_path, reports=reports.resolve(), suites_root=root,
                          publish_url=publish_url, test_timeout=test_timeout)

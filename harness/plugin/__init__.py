@@ -24,4 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "requirement(*ids): the suite.toml requirement(s) this test checks (certification verdicts use them)",
     )
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line(
+        "markers",
+        "reboots: the test makes the device reboot or reset (a forced crash, a watchdog, a power cut); "
+        "a lab that must keep its devices up deselects them with -m 'not reboots'",
+    )
     start_session(config)

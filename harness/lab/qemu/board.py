@@ -36,6 +36,11 @@ SHELL_PROMPT = r"[#$] $"
 # The SoC a bench declares for QEMU's virt machine: its device tree's root compatible is
 # "linux,dummy-virt" (the CPU model, e.g. cortex-a57, is no SoC).
 VIRT_SOC = "dummy-virt"
+# A crash kernel with its initrd (the base image plus the kdump tools) boots in 256 MiB; the board keeps
+# the rest. The disk kdump writes /var/crash to: a sparse file, two or three filtered dumps.
+KDUMP_CRASH_MEMORY = "256M"
+KDUMP_MIN_MEMORY_MB = 768
+KDUMP_DISK_BYTES = 256 << 20
 # Another process may take a port between free_port() and QEMU binding it: QEMU then exits at once.
 PORT_ATTEMPTS = 3
 _PORT_TAKEN = re.compile(r"in use|host forwarding rule", re.IGNORECASE)
@@ -56,7 +61,14 @@ class QemuBoard:
         cpu: str = "cortex-a57",
         image: BoardImage | None = None,
         boot_timeout: float = BOOT_TIMEOUT,
+        kdump: bool = False,
     ) -> None:
+        """`kdump`: reserve crash memory (crashkernel=), give the board a virtio disk for /var/crash (a
+        fresh one at every start) and the kdump parts, so a forced crash is captured by a crash kernel."""
+        if kdump and memory_mb < KDUMP_MIN_MEMORY_MB:
+            raise ConfigError(f"a kdump board needs memory_mb >= {KDUMP_MIN_MEMORY_MB} "
+                              f"({KDUMP_CRASH_MEMORY} of it for the crash kernel), got {memory_mb}")
+        self.kdump = kdump
         self.state_dir = state_dir or default_state_dir()
         self.name = name
         self.memory_mb = memory_mb
@@ -121,7 +133,8 @@ class QemuBoard:
         return SshSpec(
             host=self.ssh_host, port=self.ssh_port, user=self.user,
             key_file=self.identity.client_key if use_key else None,
-            password=self.identity.password, host_key=self.host_key_fingerprint, connect_timeout=10.0,
+            password=self.identity.password, host_key=self.host_key_fingerprint,
+            connect_timeout=30.0,  # an emulated CPU under a loaded host: the key exchange alone took >10 s
         )
 
     def serial_spec(self) -> SerialSpec:
@@ -169,6 +182,18 @@ class QemuBoard:
             "-device", "virtio-rng-device",
         ]
 
+    def _kdump_args(self, command: list[str]) -> list[str]:
+        if not self.kdump:
+            return command
+        at = command.index("-append") + 1
+        command[at] += f" crashkernel={KDUMP_CRASH_MEMORY}"
+        return [*command, "-drive", f"if=none,id=crash,format=raw,file={self.kdump_disk}",
+                "-device", "virtio-blk-device,drive=crash"]
+
+    @property
+    def kdump_disk(self) -> Path:
+        return self.board_dir / "kdump-disk.img"
+
     def start(self) -> None:
         if self.alive:
             return
@@ -177,8 +202,12 @@ class QemuBoard:
         image = self.image
         self._identity, overlay = provision(self.board_dir, self.name, self._password)
         initrd = self.board_dir / "initrd.cpio.gz"
-        # Two gzip'd cpio archives back to back: the kernel unpacks the board's files over the base.
-        initrd.write_bytes(image.initramfs.read_bytes() + overlay)
+        # Gzip'd cpio archives back to back: the kernel unpacks the board's files over the base.
+        kdump_parts = image.kdump_overlay.read_bytes() if self.kdump else b""
+        initrd.write_bytes(image.initramfs.read_bytes() + kdump_parts + overlay)
+        if self.kdump:
+            with self.kdump_disk.open("wb") as disk:  # empty: tar finds no archive, /var/crash starts empty
+                disk.truncate(KDUMP_DISK_BYTES)
         for attempt in range(1, PORT_ATTEMPTS + 1):
             started = time.monotonic()
             self._launch(initrd)
@@ -204,7 +233,7 @@ class QemuBoard:
         while self.ssh_port == self.serial_port:
             self.ssh_port = free_port()
         with (self.board_dir / "qemu.log").open("wb") as qemu_log:
-            self._proc = subprocess.Popen(self.command(initrd), stdin=subprocess.DEVNULL,
+            self._proc = subprocess.Popen(self._kdump_args(self.command(initrd)), stdin=subprocess.DEVNULL,
                                           stdout=qemu_log, stderr=subprocess.STDOUT)
 
     def wait_stopped(self, timeout: float) -> int:
