@@ -5,6 +5,7 @@ device runs nothing, procrastinate's unique index backing that."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import psycopg
@@ -16,6 +17,7 @@ from harness.agent import queue as jobq
 from harness.agent.dburl import conninfo
 from harness.agent.names import HEALTH_TASK
 from harness.agent.schema import ensure_schema
+from harness.waiting import poll_until
 from tests.agent_fixtures import agent_pg, queue_db  # noqa: F401  (fixtures)
 
 T = ("t",)
@@ -137,3 +139,37 @@ def test_a_job_of_the_hosts_queue_for_a_device_it_does_not_serve_is_found(conn) 
     conn.execute("INSERT INTO harness_devices (name, host) VALUES ('h-gone', 'h')")
     ids = jobq.submit_many(conn, [own("h-gone"), own("h-a")])
     assert [j.id for j in jobq.foreign_jobs(conn, "h", ["h-a", "h-b"])] == ids[:1]
+
+
+def test_a_lease_committed_while_a_gate_waits_for_the_device_is_seen_by_that_gate(
+    queue_db: str,  # noqa: F811
+) -> None:
+    # reserve() holds the device's row lock while it writes the lease; the agent's gate waits for that
+    # lock. A gate that read the leases in the statement that waited would not see this one and start.
+    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as gate_conn, \
+            psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as lease_conn:
+        ensure_schema(gate_conn)
+        gate_conn.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('g', 'i', 1)")
+        gate_conn.execute("INSERT INTO harness_devices (name, host) VALUES ('g-a', 'g')")
+        [job] = jobq.submit_many(gate_conn, [jobq.JobRequest(device="g-a", host="g")])
+        gate_pid = gate_conn.info.backend_pid
+        gates: list[tuple[leases.Gate, int]] = []
+        with lease_conn.transaction():
+            lease_conn.execute("SELECT name FROM harness_devices WHERE name = 'g-a' FOR UPDATE")
+            lease_conn.execute(
+                "INSERT INTO harness_reservations (device, owner, expires_at)"
+                " VALUES ('g-a', 'alice', now() + interval '1 hour')"
+            )
+
+            def gate() -> None:
+                with gate_conn.transaction():
+                    gates.extend(leases.check_gates(gate_conn, [("g-a", "run", job)]))
+
+            waiter = threading.Thread(target=gate)
+            waiter.start()
+            poll_until(lambda: lease_conn.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (gate_pid,)
+            ).fetchone() == {"wait_event_type": "Lock"}, 30, what="the gate to wait for the device's lock")
+        waiter.join(30)
+        [(decision, _)] = gates
+        assert not decision.go and "alice" in (decision.note or "")

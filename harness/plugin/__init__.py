@@ -9,9 +9,9 @@ from .device_evidence import MARKER_HELP
 from .fixtures import Dut, dut
 from .options import add_options
 from .session import start_session
-from .suite_fixtures import _requirements_apply, ident, suite_data
+from .suite_fixtures import ident, suite_data
 
-__all__ = ["Dut", "_requirements_apply", "dut", "ident", "suite_data"]
+__all__ = ["Dut", "dut", "ident", "suite_data"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

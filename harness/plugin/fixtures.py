@@ -23,6 +23,7 @@ from ..waiting import Deadline, poll_until
 from .evidence import make_evidence
 from .link import DeviceLink
 from .outcome import describe
+from .suite_fixtures import NEEDS_DEVICE
 
 DEFAULT_COMMAND_TIMEOUT = 60.0
 BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
@@ -114,9 +115,9 @@ class Dut:
             raise
         # A command that carried a secret may echo it: the suite, its messages and the records get its
         # output masked; other output is masked only where an assignment hands a secret over.
-        result = dataclasses.replace(
-            result, stdout=mask_output(result.stdout, cmd), stderr=mask_output(result.stderr, cmd)
-        )
+        out, err = mask_output(result.stdout, cmd), mask_output(result.stderr, cmd)
+        if out is not result.stdout or err is not result.stderr:  # nothing masked: the same bytes
+            result = dataclasses.replace(result, stdout=out, stderr=err)
         self._record(
             cmd, started, result.duration, result.exit_code, result.stdout, result.stderr, result.truncated
         )
@@ -215,8 +216,6 @@ def dut(request: pytest.FixtureRequest) -> Iterator[Dut]:
 
     session = HarnessSession.of(request.config)
     if session.link is None:
-        raise ConfigError(
-            "this test needs a device: give --device NAME (and --inventory PATH, or set $HARNESS_INVENTORY)"
-        )
+        raise ConfigError(NEEDS_DEVICE)
     session.link.ensure()
     yield Dut(session.link, session)
