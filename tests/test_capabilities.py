@@ -70,6 +70,6 @@ def test_undeclared_capability_is_a_skip_reason_and_a_declared_one_applies() -> 
 
 def test_the_shipped_suites_need_only_known_capabilities() -> None:
     root = Path(__file__).resolve().parent.parent / "suites"
-    needs = {c for folder in ("peripherals", "network", "power", "media")
+    needs = {c for folder in ("peripherals", "network", "power", "media", "stability")
              for r in load_suite(root / folder).requirements.values() for c in r.capabilities}
     assert needs == set(CAPABILITIES)  # every capability is needed by some requirement
