@@ -11,7 +11,10 @@ event timestamps and the devices' own command logs:
 - scheduler overhead per job: each device's wall time from its first job's start to its last job's end,
   less the jobs' own time on the device, per job (target <= 50 ms);
 - the total wall time as a ratio to the ideal (jobs x job time / devices), and to a baseline measured in
-  the same run: the same jobs driven straight over one kept SSH connection per device, no queue."""
+  the same run: the same jobs driven straight over one kept SSH connection per device, no queue.
+
+`--tag arm64` (every simulated board has it) submits every job for "any device tagged arm64" instead of
+a named device: the agents claim a device for each when it starts (the tag queue's path)."""
 
 from __future__ import annotations
 
@@ -84,6 +87,7 @@ def main() -> None:
         help="No simulated boards: each job holds its (registered) device for its time and "
         "touches nothing, so the figures are the scheduler's own",
     )
+    parser.add_argument("--tag", default=None, help="Submit the jobs for any device with this tag")
     opts = parser.parse_args()
     missing = available()
     if missing:
@@ -158,9 +162,11 @@ def main() -> None:
             t0 = time.monotonic()
             # One statement for all of them, as `harness submit` does.
             requests = [names[n % devices] for n in range(total)]
-            jobq.submit_many(
-                conn, [jobq.JobRequest(device=n, host=n.split("-")[0], submitter="bench") for n in requests]
-            )
+            if opts.tag:
+                batch = [jobq.JobRequest(device="", host="", tag=opts.tag, submitter="bench")] * total
+            else:
+                batch = [jobq.JobRequest(device=n, host=n.split("-")[0], submitter="bench") for n in requests]
+            jobq.submit_many(conn, batch)
             submit_s = time.monotonic() - t0
             while conn.execute(
                 "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"

@@ -132,17 +132,23 @@ class _ProbeJob:
         return JobResult(state="pass", exit_code=0, verdict="CERTIFIED")
 
     def stop(self) -> None:
-        self.runner.drop(self.device)  # closing the link stops the command on the device
+        # Closing the link stops the command on the device; after --stop-delay, as a run that takes
+        # a while to stop cleanly (harness run writing its records) would.
+        if self.runner.stop_delay > 0:
+            threading.Timer(self.runner.stop_delay, self.runner.drop, args=(self.device,)).start()
+        else:
+            self.runner.drop(self.device)
 
 
 class ProbeRunner:
     """JobRunner: one command per job over a kept SSH connection per device (one job per device at a
     time, so one connection each)."""
 
-    def __init__(self, inventory: Path, seconds: float, timeout: float = 30.0) -> None:
+    def __init__(self, inventory: Path, seconds: float, timeout: float = 30.0, stop_delay: float = 0.0) -> None:
         self.inventory = load_inventory(inventory)
         self.seconds = seconds
         self.timeout = timeout
+        self.stop_delay = stop_delay
         self._links: dict[str, Transport] = {}
         self._lock = threading.Lock()
 
@@ -267,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host-timeout", type=float, default=10.0)
     parser.add_argument("--poll", type=float, default=1.0)
     parser.add_argument("--health-every", type=float, default=0.0)
+    parser.add_argument("--stop-delay", type=float, default=0.0, help="A job takes this long to stop.")
     parser.add_argument("--warm", action="store_true", help="Connect to every device before starting.")
     parser.add_argument("--sleep-only", action="store_true", help="Jobs hold their device, touch nothing.")
     opts = parser.parse_args(argv)
@@ -279,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         except HarnessError as exc:
             print(f"harness: lab trouble: {exc}", file=sys.stderr)
             return 3
-    runner = ProbeRunner(opts.inventory, opts.job_seconds, opts.job_timeout)
+    runner = ProbeRunner(opts.inventory, opts.job_seconds, opts.job_timeout, opts.stop_delay)
     if opts.warm:  # every link up before the first job, as a baseline that keeps its links would have
         for spec in specs:
             runner.transport(spec.name).run("true", timeout=opts.job_timeout)

@@ -55,7 +55,8 @@ class LinkPeer:
     # A transport whose reboot() then wait_ready(timeout) must give NotReady.
     never_ready: Callable[[], AbstractContextManager[Transport]]
     # While inside, a transfer of a few megabytes fails midway when given the timeout it yields:
-    # one far too short for it, or (adb, whose timeouts are per read and write) the adbd's own fault.
+    # one far too short for it, or (adb) the adbd's own fault: a transfer cut short that the device
+    # calls complete (adb's whole-transfer deadline has tests of its own in test_adb_transport.py).
     cutting: Callable[[], AbstractContextManager[float]] = lambda: _too_short()
 
 

@@ -235,3 +235,41 @@ def test_digest_rule_refuses_a_same_size_file_the_device_hashes_differently(tmp_
     assert parse_sha256sum(0, f"{good}  /r\n".encode()) == good
     assert parse_sha256sum(127, b"sh: sha256sum: not found\n") is None
     assert parse_sha256sum(0, b"z" * 64 + b"  /r\n") is None
+
+
+# -- a transfer's timeout is for the whole transfer -------------------------------------------------
+# Each 64 KiB chunk waits 0.2 s on the device: every read and write is answered well within the
+# 0.6 s timeout, the whole (16 chunks or more) is not. A timeout per read lets the pull finish.
+
+
+def test_a_pull_that_trickles_past_its_timeout_is_cut(dut: AdbTransport, device: SimulatedAdbd,
+                                                      tmp_path: Path) -> None:
+    (device.ctx.scratch / "slow.bin").write_bytes(bytes(16 * 64 * 1024))
+    local = tmp_path / "slow.bin"
+    device.faults.transfer_chunk_delay = 0.2
+    try:
+        with pytest.raises(TransferError, match="timed out after 0.6s"):
+            dut.pull(str(device.ctx.scratch / "slow.bin"), local, timeout=0.6)
+    finally:
+        device.faults.transfer_chunk_delay = 0.0
+    assert not local.exists() and list(tmp_path.iterdir()) == []
+    assert dut.run("echo after", timeout=20).stdout == b"after\n"
+
+
+def test_a_push_that_trickles_past_its_timeout_is_cut(dut: AdbTransport, device: SimulatedAdbd,
+                                                      tmp_path: Path) -> None:
+    # Larger than the sockets between here and the device hold, so the sender waits on the device.
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(64 * 64 * 1024))
+    target = device.ctx.scratch / "big.bin"
+    device.faults.transfer_chunk_delay = 0.2
+    try:
+        started = Deadline(2.0)
+        with pytest.raises(TransferError, match="timed out after 0.6s"):
+            dut.push(big, str(target), timeout=0.6)
+        # A timeout per write lets it go on until the sockets' backlog drains (about 4 s here).
+        assert not started.expired
+    finally:
+        device.faults.transfer_chunk_delay = 0.0
+    assert not target.exists()
+    assert dut.run("echo after", timeout=20).stdout == b"after\n"

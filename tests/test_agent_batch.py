@@ -4,6 +4,7 @@ never two of one device; one gates several jobs, each by its own device's lease.
 from __future__ import annotations
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
 from harness.agent import leases
@@ -39,3 +40,34 @@ def test_one_fetch_takes_a_job_per_device_never_two_of_one_and_gates_each_by_its
         (a, a_starts), (b, _) = gates
         assert a.go and a_starts == 0
         assert not b.go and b.until is not None and "alice" in (b.note or "")
+
+
+def test_a_tag_job_claims_a_device_only_while_it_runs_nothing_and_the_index_backs_that(
+    queue_db: str,  # noqa: F811
+) -> None:
+    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as conn:
+        ensure_schema(conn)
+        conn.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('h', 'i', 1)")
+        conn.execute("INSERT INTO harness_devices (name, host, tags) VALUES ('h-a', 'h', '{t}'), ('h-b', 'h', '{t}')")
+        [busy] = jobq.submit_many(conn, [jobq.JobRequest(device="h-a", host="h")])
+        tagged = jobq.submit_many(conn, [jobq.JobRequest(device="", host="", tag="t") for _ in range(3)])
+        worker = jobq.register_worker(conn)
+        assert [j.id for j in jobq.fetch_many(conn, "h", worker, 2)] == [busy]  # tag jobs are not the host's
+        with conn.transaction():
+            fetched = jobq.fetch_tagged(conn, [("h-a", ("t",)), ("h-b", ("t",))], worker)
+            assert [(d, j.id, j.tag, j.device) for d, j in fetched] == [
+                ("h-a", tagged[0], "t", ""), ("h-b", tagged[1], "t", "")]
+            assert jobq.claim(conn, [(tagged[0], "h-a"), (tagged[1], "h-b")], "h") == [False, True]
+            assert jobq.hand_back(conn, tagged[0])  # as the agent does with a job that got no device
+        row = conn.execute("SELECT lock, queue_name, args->>'device' AS d FROM procrastinate_jobs WHERE id = %s",
+                           (tagged[1],)).fetchone()
+        assert row == {"lock": "device:h-b", "queue_name": "host:h", "d": "h-b"}
+        # Past the check, procrastinate's unique index on the running jobs' locks still refuses a second.
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("UPDATE procrastinate_jobs SET lock = 'device:h-a' WHERE id = %s", (tagged[1],))
+        # Rolled back, a fetched job is queued as it was; the next fetch gets it again.
+        with conn.transaction():
+            [(_, again)] = jobq.fetch_tagged(conn, [("h-b", ("t",))], worker)
+            raise psycopg.Rollback()
+        [(_, first)] = jobq.fetch_tagged(conn, [("h-b", ("t",))], worker)
+        assert again.id == first.id == tagged[0] and first.device == ""  # still first in its queue

@@ -42,15 +42,18 @@ def test_three_agents_thirty_devices_two_hundred_jobs_each_exactly_once(
         args += [a for t in ("bench-a", "bench-b", "bench-c", "kylin") for a in ("--tag", t)] * 7 + ["--tag", "arm64"] * 2
         submitted = harness("submit", "--db", queue_db, "--json", *args)
         assert submitted.returncode == 0, submitted.stderr
-        jobs = {j["id"]: j["device"] for j in json.loads(submitted.stdout)}
-        assert len(jobs) == 200
+        queued = json.loads(submitted.stdout)
+        assert len(queued) == 200
+        tags = {j["id"]: j["tag"] for j in queued if j["tag"]}  # resolved when they start
         states = wait_all_done(queue_db, 200, timeout=180)
+        jobs = {j["id"]: j["device"] or states[j["id"]][1] for j in queued}
     finally:
         for a in agents:
             a.stop()
     assert {s for s, _, _ in states.values()} == {"pass"}, states
-    # Each job ran on the host that has its device.
+    # Each job ran on the host that has its device; a tag's job on a device of that tag.
     assert all(host and device.startswith(host) for _, device, host in states.values())
+    assert all(tag == "kylin" or tag == "arm64" or jobs[j].startswith(f"host-{tag[-1]}") for j, tag in tags.items())
     logs = {d: c for inv in three_labs.inventories.values() for d, c in command_logs(inv, since).items()}
     assert overlaps(logs) == []
     runs = completed_jobs(logs)

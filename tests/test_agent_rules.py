@@ -10,9 +10,9 @@ import pytest
 
 from harness.agent.health import after_check
 from harness.agent.leases import Lease, decide, gate
-from harness.agent.names import HEALTH_TASK, RUN_TASK
+from harness.agent.names import HEALTH_TASK, RUN_TASK, TAG_QUEUE_MAX, tag_queue
 from harness.agent.owner import parse_duration
-from harness.agent.queue import view_state
+from harness.agent.queue import cancel_action, ended_note, view_state
 from harness.agent.registry import Claim, claim_refusals, host_in_use
 from harness.agent.runner import state_of
 from harness.agent.selection import DeviceState, pick_for_tag, resolve
@@ -44,7 +44,33 @@ def test_an_unknown_device_or_tag_is_a_usage_error_with_a_suggestion() -> None:
         resolve(devices, [], ["kyln"], False)
     with pytest.raises(ConfigError, match="--device NAME, --tag TAG or --all"):
         resolve(devices, [], [], False)
-    assert [d.name for d in resolve(devices, ["board-1", "board-1"], [], False)] == ["board-1", "board-1"]
+    assert [t.device.name for t in resolve(devices, ["board-1", "board-1"], [], False) if t.device] == [
+        "board-1", "board-1"]
+
+
+def test_a_tag_stays_a_tag_until_its_job_starts() -> None:
+    devices = [dev("a", tags=("kylin",), running=1), dev("b", tags=("kylin", "x")), dev("c", tags=("x",))]
+    [one] = resolve(devices, [], ["kylin"], False)
+    assert one.device is None and one.tag == "kylin" and [d.name for d in one.matching] == ["a", "b"]
+    # Each tag's own queue; a long tag's by a digest, short enough for NOTIFY's 63-byte channel names.
+    assert tag_queue("kylin") == "tag:kylin" and tag_queue("x") != tag_queue("kylin")
+    long = "t" * 200
+    assert tag_queue(long) != tag_queue(long + "u") and len(f"procrastinate_queue_v1#{tag_queue(long)}") <= 63
+    assert len(f"procrastinate_queue_v1#{tag_queue('é' * TAG_QUEUE_MAX)}") <= 63
+
+
+def test_cancel_ends_a_stalled_job_only_when_forced() -> None:
+    assert cancel_action("todo", "alice", "alice", False, True) == "cancel"
+    assert cancel_action("todo", "alice", "bob", False, True) == "refuse"
+    assert cancel_action("doing", "alice", "alice", False, True) == "abort"
+    assert cancel_action("doing", "alice", "alice", False, False) == "abort"  # stalled: its agent may return
+    assert cancel_action("doing", "alice", "alice", True, False) == "end"
+    assert cancel_action("doing", "alice", "bob", True, False) == "end"
+    assert cancel_action("doing", "alice", "bob", True, True) == "abort"  # a live host stops it itself
+    assert cancel_action("doing", "alice", "bob", False, False) == "refuse"
+    assert cancel_action("failed", "alice", "bob", True, False) == "done"
+    note = ended_note("bob", "host-a", NOW)
+    assert note.startswith("ended by bob: its host host-a was silent since ")
 
 
 def test_a_device_of_a_live_host_is_refused_a_dead_hosts_is_taken_over() -> None:
@@ -130,3 +156,13 @@ def test_a_host_name_is_one_agents_unless_that_agent_is_gone() -> None:
     assert not host_in_use(alive=True, same_instance=False, same_machine=True, pid_alive=False)  # killed here
     assert not host_in_use(alive=False, same_instance=False, same_machine=False, pid_alive=True)  # silent
     assert not host_in_use(alive=True, same_instance=True, same_machine=True, pid_alive=True)
+
+
+def test_a_host_name_too_long_for_its_queues_notify_channel_is_refused_before_anything() -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "harness", "-i", "/nonexistent.toml", "agent", "--db",
+            "postgresql://u@127.0.0.1:9/x", "--host", "h" * 36]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "give a name of 1 to 35 bytes" in done.stderr

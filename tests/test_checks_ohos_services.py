@@ -1,12 +1,16 @@
 """harness.checks.ohos_services on the outputs OpenHarmony's tools print, in the formats their guides
 document (hidumper -ls, bm dump -a, hilog, param get of startup.service.ctl.*). Each test states the
-rule it pins."""
+rule it pins. HCS blobs are built in hc-gen's layout and judged as hdf_devmgr checks them; the personas'
+blobs are judged as they are on disk."""
 
 from __future__ import annotations
+
+import struct
 
 import pytest
 
 from harness.checks import ohos_services as oh
+from harness.lab.persona import load_persona
 
 # The layout of `hidumper -ls` (three columns under its header), as the hidumper guide shows it.
 HIDUMPER_LS = """System ability list:
@@ -86,3 +90,54 @@ def test_bundles_skip_the_user_header():
     assert oh.bundles("ID.100.x\n") == ["ID.100.x"]  # a bundle may begin with ID: only the header is skipped
     assert oh.bundles("error: failed to get bundle manager proxy.\n") == []
     assert oh.bundles("ID: 100:\n") == []
+
+
+def _od(blob: bytes) -> str:
+    """`od -An -tx1 -N20` output: 16 octets a line, each after a space."""
+    head = blob[:oh.HCB_HEADER]
+    return "".join(" " + " ".join(f"{b:02x}" for b in head[i:i + 16]) + "\n" for i in range(0, len(head), 16))
+
+
+def _hcb(total: int, body: bytes, magic: int = oh.HCB_MAGIC) -> bytes:
+    return struct.pack("<IIIIi", magic, 0, 66, 0x1234, total) + body
+
+
+ROOT = bytes([1]) + b"root\0" + bytes(4)  # CONFIG_NODE, the name, its length: hc-gen's unaligned root node
+
+
+def test_an_hcs_blob_is_judged_as_hdf_devmgr_checks_it():
+    good = _hcb(len(ROOT), ROOT)
+    assert oh.hcb_problem(_od(good), f"{len(good)}\n") is None
+    aligned = _hcb(-16, bytes(16))  # a negative totalSize: 4-byte aligned, the root node takes 16 bytes
+    assert oh.hcb_problem(_od(aligned), "36") is None
+    assert oh.hcb_problem(_od(_hcb(-15, bytes(15))), "35") == (
+        "the HCS blob holds no root node (15 bytes after its header)")
+    assert oh.hcb_problem(_od(_hcb(9, bytes(9))), "29") == "the HCS blob holds no root node (9 bytes after its header)"
+    assert oh.hcb_problem(_od(_hcb(0, b"")), "20") == "the HCS blob holds no root node (0 bytes after its header)"
+    assert oh.hcb_problem(_od(good), "31") == "the HCS blob is 31 bytes but its header says 30"
+    assert oh.hcb_problem(_od(aligned), "20") == "the HCS blob is 20 bytes but its header says 36"
+    assert oh.hcb_problem(_od(_hcb(10, ROOT, magic=0x0AA00AA0)), "30") == (
+        "the HCS blob's magic is 0x0aa00aa0, not 0xa00aa00a: it is no compiled HCS")
+
+
+def test_an_hcs_blob_too_short_too_long_or_unreadable():
+    good = _od(_hcb(len(ROOT), ROOT))
+    assert oh.hcb_problem(good, "19") == "the HCS blob is 19 bytes: hdf_devmgr takes 20 bytes to 10 MiB"
+    assert oh.hcb_problem(good, str(oh.HCB_MAX + 1)) == (
+        f"the HCS blob is {oh.HCB_MAX + 1} bytes: hdf_devmgr takes 20 bytes to 10 MiB")
+    big = _hcb(oh.HCB_MAX - oh.HCB_HEADER, b"")
+    assert oh.hcb_problem(_od(big), str(oh.HCB_MAX)) is None
+    assert oh.hcb_problem(good, "wc: x: No such file\n") == (
+        "the HCS blob's size is unreadable (wc -c said 'wc: x: No such file')")
+    assert oh.hcb_problem(" 0a a0 0a a0 00\n", "30") == "the HCS blob's header is unreadable (5 of 20 bytes)"
+    assert oh.hcb_problem("od: x: No such file\n", "30") == "the HCS blob's header is unreadable (0 of 20 bytes)"
+    assert oh.hcb_problem(good, "y" * 100) == f"the HCS blob's size is unreadable (wc -c said {'y' * 80!r})"
+    # Only od's octets count, in either case: its other words (an address column, an error) are no bytes.
+    assert oh.hcb_problem("0000000" + good, "30") is None
+    assert oh.hcb_problem(good.upper(), "30") is None
+
+
+def test_the_personas_hcs_blobs_are_what_hdf_devmgr_takes():
+    for name in ("ohos-rk3568", "handset-ohos"):
+        blob = (load_persona(name).files_dir / "vendor/etc/hdfconfig/hdf_default.hcb").read_bytes()
+        assert oh.hcb_problem(_od(blob), str(len(blob))) is None, name

@@ -275,12 +275,18 @@ def test_os_release_of_debian_and_broken_ones():
     assert o.os_release_problems(fields) == []
     assert o.os_release_problems(o.parse_os_release('NAME="Kylin Linux Advanced Server"\nID=kylin\n'
                                                     'VERSION_ID="V10"\nPRETTY_NAME="Kylin V10"\n')) == []
-    # openEuler's own ID is mixed case, against os-release(5)'s lower case: tolerated.
-    assert o.os_release_problems(o.parse_os_release('NAME="openEuler"\nID="openEuler"\nVERSION_ID="22.03"\n'
-                                                    'PRETTY_NAME="openEuler 22.03 (LTS-SP3)"\n')) == []
+    # openEuler's own ID is mixed case, against os-release(5)'s lower case: accepted only where the profile
+    # names it as its vendor's spelling.
+    euler = o.parse_os_release('NAME="openEuler"\nID="openEuler"\nVERSION_ID="22.03"\n'
+                               'PRETTY_NAME="openEuler 22.03 (LTS-SP3)"\n')
+    assert o.os_release_problems(euler, ["openEuler"]) == []
+    lower_only = "has characters outside lower-case letters, digits, '.', '_' and '-' (os-release(5))"
+    assert o.os_release_problems(euler) == [f"ID='openEuler' {lower_only}"]
+    assert o.os_release_problems(euler, ["openeuler"]) == [f"ID='openEuler' {lower_only}"]
+    assert o.os_release_problems({**euler, "ID": "Kylin"}, ["openEuler"]) == [f"ID='Kylin' {lower_only}"]
+    assert o.os_release_problems({**euler, "ID": "uos-20.1_a"}) == []
     bad = o.os_release_problems(o.parse_os_release('NAME=X\nID="Open Euler"\nVERSION_ID="20 03"\n'))
-    assert bad == ["PRETTY_NAME is missing or empty",
-                   "ID='Open Euler' has characters outside letters, digits, '.', '_' and '-'",
+    assert bad == ["PRETTY_NAME is missing or empty", f"ID='Open Euler' {lower_only}",
                    "VERSION_ID='20 03' contains spaces"]
 
 
@@ -473,3 +479,68 @@ def test_exact_host_and_os_release_rules():
     assert fields == {"NAME": "Kylin Linux", "ID": "kylin", "VERSION_ID": "V10",
                       "PRETTY_NAME": "Kylin V10 (Lance)", "BUG_REPORT_URL": "http://x/?a=b", "ODD": '"unbalanced'}
     assert o.os_release_problems({}) == [f"{k} is missing or empty" for k in o.OS_RELEASE_FIELDS]
+
+
+# -- edges the mutation run found unpinned ----------------------------------------------------------------
+
+
+def test_split_files_ignores_text_before_the_first_mark():
+    assert o.split_files(f"stray line\n{o.FILE_MARK}/a\nx\n") == {"/a": "x\n"}
+
+
+def test_a_yum_repository_without_any_url_has_an_empty_one():
+    assert o.yum_repos({"/r.repo": "[r]\nname=r\n"}, "") == [o.Repo("/r.repo[r]", "", True, False)]
+
+
+def test_apt_reads_every_file_after_a_deb822_one_and_a_comment_never_is_a_uri():
+    files = {"/s/a.sources": "Types: deb\nURIs: http://a/\n",
+             "/s/b.list": "deb # to be filled in\ndeb http://b/ s main\n"}
+    assert o.apt_sources(files) == [o.Repo("/s/a.sources stanza 1", "http://a/", True, True),
+                                    o.Repo("/s/b.list:2", "http://b/", True, True)]
+
+
+def test_exact_default_target_and_crash_reservation_messages():
+    assert o.default_target_problem("") == (
+        "the default target is 'not set', not one of ['multi-user.target', 'graphical.target']")
+    assert o.crash_reservation_problem("ro quiet", "0") == (
+        "no crashkernel= on the kernel command line: no memory is reserved for a crash kernel")
+
+
+def test_key_values_split_at_the_first_separator():
+    assert o.key_values("Timezone=Etc/UTC=x\n") == {"Timezone": "Etc/UTC=x"}
+    assert o.key_values("Reference ID    : C0A80101 (ntp: a)\n", ":") == {"Reference ID": "C0A80101 (ntp: a)"}
+
+
+def test_the_zone_is_everything_after_the_first_zoneinfo_folder():
+    # A zone folder named zoneinfo again is still a zone, not a link outside the database.
+    assert o.timezone_problem("/usr/share/zoneinfo/zoneinfo/UTC", True) is None
+
+
+def test_a_locale_modifier_is_kept_as_written():
+    # glibc normalises only the codeset: sr_RS.UTF-8@Latin is sr_RS.utf8@Latin.
+    assert o.normal_locale("sr_RS.UTF-8@Latin") == "sr_RS.utf8@Latin"
+    assert o.normal_locale("x.UTF-8@Mod@X") == "x.utf8@Mod@X"
+
+
+def test_system_lang_takes_the_value_as_written_only_its_quotes_stripped():
+    assert o.system_lang({"/etc/locale.conf": "LANG=zh_CN.UTF-8\n"}) == "zh_CN.UTF-8"
+    assert o.system_lang({"/etc/locale.conf": 'LANG="XX"\n'}) == "XX"
+
+
+def test_journald_lines_split_at_the_first_equals_sign():
+    # journald.conf(5) is systemd's KEY=VALUE format: a value holding '=' is still Storage's (and invalid).
+    assert o.journald_storage({"/etc/systemd/journald.conf": "Storage=persistent=yes\n"}) == "persistent=yes"
+
+
+def test_sshd_equals_joins_keyword_and_value_once_and_a_nested_match_ends_every_file():
+    assert o.sshd_options({"/etc/ssh/sshd_config": "Banner=/etc/issue=net\n"})["banner"] == "/etc/issue=net"
+    files = {"/etc/ssh/sshd_config": "Include /a.conf\nPermitRootLogin yes\n",
+             "/a.conf": "Include /b.conf\nX11Forwarding yes\n",
+             "/b.conf": "Match User guest\nPermitRootLogin no\n"}
+    # The Match two includes down makes everything after it conditional, in every file that included it.
+    assert o.sshd_options(files) == o.SSHD_DEFAULTS
+
+
+def test_os_release_keeps_only_its_assignments_and_joins_unquoted_words():
+    assert o.parse_os_release("# NAME=commented\n\nID=a\nVARIANT=Server Edition\nnot an assignment\n") == {
+        "ID": "a", "VARIANT": "Server Edition"}

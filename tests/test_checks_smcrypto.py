@@ -5,6 +5,7 @@ inline where no captured kernel has them, and say so."""
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_qemu_kernel_without_sm_fails_with_what_its_config_says():
     config = kconfig.parse_kconfig(text("debian-arm64-6.1-config-crypto.txt"))
     offered, why = smcrypto.kernel_offers(algs, "sm3", config, [])
     assert not offered
-    assert "/proc/crypto does not list sm3" in why and "CONFIG_CRYPTO_SM3_GENERIC=n" in why
+    assert "/proc/crypto does not list sm3" in why and "CONFIG_CRYPTO_SM3_GENERIC is not set" in why
     assert smcrypto.kernel_offers(algs, "sm2", None, [])[1].endswith("the kernel config is unreadable")
 
 
@@ -157,12 +158,12 @@ def test_which_module_file_is_the_algorithm(files, offered):
 def test_the_config_is_quoted_option_by_option():
     config = {"CONFIG_CRYPTO_SM3": "y"}
     assert smcrypto.kernel_offers([], "sm3", config, []) == (
-        False, "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3=y, CONFIG_CRYPTO_SM3_GENERIC not set")
+        False, "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3=y, CONFIG_CRYPTO_SM3_GENERIC absent")
     modular = {"CONFIG_CRYPTO_SM3": "n", "CONFIG_CRYPTO_SM3_GENERIC": "m"}
     assert smcrypto.kernel_offers([], "sm3", modular, ["/x/sm3_generic.ko"]) == (
         True, "CONFIG_CRYPTO_SM3_GENERIC=m and the module is installed (/x/sm3_generic.ko)")
     assert smcrypto.kernel_offers([], "sm3", modular, []) == (
-        False, "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3=n, CONFIG_CRYPTO_SM3_GENERIC=m but no sm3 "
+        False, "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3 is not set, CONFIG_CRYPTO_SM3_GENERIC=m but no sm3 "
                "module is installed")
 
 
@@ -231,3 +232,62 @@ def test_an_unreadable_config_offers_nothing():
 ])
 def test_each_form_of_an_openssl_list_line(listing, names):
     assert smcrypto.listed_names(listing) == names
+
+
+# /proc/modules of the QEMU tier's board (Debian's arm64 6.1 kernel): only the virt machine's virtio drivers.
+QEMU_PROC_MODULES = """virtio_rng 16384 0 - Live 0xffff800008f1d000
+virtio_net 57344 0 - Live 0xffff800008f0a000
+net_failover 20480 1 virtio_net, Live 0xffff800008f01000
+failover 16384 1 net_failover, Live 0xffff800008ef9000
+virtio_mmio 20480 0 - Live 0xffff800008ef0000
+"""
+
+
+def test_af_alg_built_as_modules_counts_only_once_they_can_load():
+    config = kconfig.parse_kconfig(text("debian-arm64-6.1-config-crypto.txt"))
+    loaded = smcrypto.loaded_modules(QEMU_PROC_MODULES)
+    assert loaded == {"virtio_rng", "virtio_net", "net_failover", "failover", "virtio_mmio"}
+    # The QEMU board's image carries the virtio modules only: =m loads nothing there.
+    assert smcrypto.user_api_problems(config, ["/lib/modules/6.1.0-57-arm64/virtio_net.ko"], loaded) == [
+        f"{option}=m but the {module} module is neither loaded nor installed"
+        for option, module in smcrypto.USER_API_MODULES.items()
+    ]
+    # The installed kernel package has them (xz-compressed on newer Debian); a loaded one counts too.
+    installed = ["/lib/modules/6.1.0-57-arm64/kernel/crypto/af_alg.ko",
+                 "/lib/modules/6.1.0-57-arm64/kernel/crypto/algif_hash.ko.xz"]
+    assert smcrypto.user_api_problems(config, installed, loaded | {"algif_skcipher"}) == []
+    assert smcrypto.user_api_problems(config, installed, loaded) == [
+        "CONFIG_CRYPTO_USER_API_SKCIPHER=m but the algif_skcipher module is neither loaded nor installed"]
+
+
+def test_af_alg_module_files_are_matched_by_whole_name():
+    config = dict.fromkeys(smcrypto.USER_API_MODULES, "m")
+    everything = {"af_alg", "algif_hash"}
+    for files, offered in (
+        (["/m/algif-skcipher.ko"], True),  # a file may spell _ as -
+        (["/m/algif_skcipher.ko.zst"], True),
+        (["/m/xalgif_skcipher.ko"], False),
+        (["/m/algif_skcipher.ko.1"], False),
+        (["/m/algif_skcipherx.ko"], False),
+        (["algif_skcipher.ko"], True),
+        (["/m/algif_skcipher.kox"], False),
+    ):
+        assert (smcrypto.user_api_problems(config, files, everything) == []) is offered, files
+
+
+def test_af_alg_built_in_needs_nothing_and_each_missing_option_is_named():
+    assert smcrypto.user_api_problems(dict.fromkeys(smcrypto.USER_API_MODULES, "y"), [], set()) == []
+    # This machine's own kernel (Debian on x86_64, its /proc/config.gz): no AF_ALG at all.
+    host = {"CONFIG_CRYPTO_USER_API_HASH": kconfig.NOT_SET, "CONFIG_CRYPTO_USER_API_SKCIPHER": "q"}
+    assert smcrypto.user_api_problems(host, [], set()) == [
+        "CONFIG_CRYPTO_USER_API absent",
+        "CONFIG_CRYPTO_USER_API_HASH is not set",
+        "CONFIG_CRYPTO_USER_API_SKCIPHER=q",
+    ]
+    assert smcrypto.loaded_modules("\n  \nzram 1 0 - Live\n") == {"zram"}
+
+
+def test_module_patterns_find_every_module_the_checks_name():
+    names = ["sm3_generic.ko", "sm4-ce.ko.xz", "sm2_generic.ko", "af_alg.ko", "algif_hash.ko.zst"]
+    assert all(any(fnmatch.fnmatch(n, p) for p in smcrypto.MODULE_PATTERNS) for n in names)
+    assert not any(fnmatch.fnmatch("virtio_net.ko", p) for p in smcrypto.MODULE_PATTERNS)

@@ -44,6 +44,7 @@ class Queue:
     url: str
     running: int  # dev-1's job, started by an agent
     failed: int  # dev-2's job, ended in lab trouble
+    tagged: int  # a job for any device tagged arm64, not started yet
     seeded: Seeded
     server: PlatformServer
 
@@ -84,10 +85,13 @@ def queue(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresCluster) -
         jobq.record_run(conn, jobq.RunRecord(ids["dev-2"], "dev-2", "error", host="host-a", verdict="ERROR",
                                              note=HOSTILE, started=True, ended=True))
         assert jobq.finish(conn, ids["dev-2"], "failed")
+    tagged = harness("submit", "smoke", "--tag", "arm64", "--db", url, "--json", env={"HARNESS_OWNER": SUBMITTER})
+    assert tagged.returncode == 0, tagged.stderr
+    [tag_job] = [j["id"] for j in json.loads(tagged.stdout)]
     seeded = seed(base)
     server = PlatformServer(base / "data", args=("--jobs-db", url, "--jobs-org", "lab-a")).start()
     try:
-        yield Queue(url, ids["dev-1"], ids["dev-2"], seeded, server)
+        yield Queue(url, ids["dev-1"], ids["dev-2"], tag_job, seeded, server)
     finally:
         server.stop()
 
@@ -121,7 +125,11 @@ def test_the_api_shows_what_harness_jobs_shows(queue: Queue) -> None:
     assert set(devices) == {"dev-1", "dev-2"} and devices["dev-1"]["running"] == 1
     assert devices["dev-1"]["tags"] == ["arm64"] and devices["dev-1"]["host"] == "host-a"
 
-    assert [j["id"] for j in officer.get("/api/v1/jobs", params={"active": "true"}).json()["jobs"]] == [queue.running]
+    waiting = shown[queue.tagged]  # no device until one of its tag takes it
+    assert (waiting["state"], waiting["device"], waiting["host"], waiting["tag"]) == ("queued", "", "", "arm64")
+    assert waiting["note"] == "waiting for any device tagged 'arm64'"
+    active = officer.get("/api/v1/jobs", params={"active": "true"}).json()["jobs"]
+    assert [j["id"] for j in active] == [queue.running, queue.tagged]
     assert [j["id"] for j in officer.get("/api/v1/jobs", params={"device": "dev-2"}).json()["jobs"]] == [queue.failed]
     one = officer.get(f"/api/v1/jobs/{queue.failed}")
     assert one.status_code == 200 and one.json() == failed
@@ -142,7 +150,8 @@ def test_who_sees_the_queue(queue: Queue) -> None:
         return api(queue.server, queue.seeded.tokens[user] if user else None).get(path)
 
     for user in ("admin", "officer", "lab-a-user"):  # the platform's staff and the lab that runs it
-        assert {j["id"] for j in as_user(user, "/api/v1/jobs").json()["jobs"]} == {queue.running, queue.failed}
+        assert {j["id"] for j in as_user(user, "/api/v1/jobs").json()["jobs"]} == {queue.running, queue.failed,
+                                                                                  queue.tagged}
         assert as_user(user, f"/api/v1/jobs/{queue.running}").status_code == 200
     other_lab = as_user("lab-b-user", "/api/v1/jobs")  # another lab: an empty queue, and no job exists
     assert other_lab.status_code == 200 and other_lab.json() == {"jobs": [], "devices": []}
@@ -162,7 +171,7 @@ def test_the_jobs_page_in_a_browser(queue: Queue, page: tuple[Any, dict[str, lis
     tab.click("#nav-jobs")
     tab.wait_for_url(queue.server.url + "/jobs", timeout=DEADLINE_MS)
     rows = tab.locator("#jobs tbody tr")
-    expect(rows).to_have_count(2, timeout=DEADLINE_MS)
+    expect(rows).to_have_count(3, timeout=DEADLINE_MS)
     failed = tab.locator(f'#jobs tr[data-job="{queue.failed}"]')
     assert failed.get_attribute("data-state") == "error"
     assert failed.locator(".device").inner_text() == "dev-2" and failed.locator(".host").inner_text() == "host-a"
@@ -176,10 +185,12 @@ def test_the_jobs_page_in_a_browser(queue: Queue, page: tuple[Any, dict[str, lis
     tab.click("#lang-switch")
     assert running.locator(".state").inner_text() == "running"  # ... English at a click
     assert tab.locator('#lab-devices tr[data-device="dev-1"]').count() == 1
+    tagged = tab.locator(f'#jobs tr[data-job="{queue.tagged}"]')
+    assert tagged.locator(".device").inner_text() == "any device tagged arm64"
 
     tab.click("#f-active")
     tab.click("#f-apply")
-    expect(rows).to_have_count(1, timeout=DEADLINE_MS)
+    expect(rows).to_have_count(2, timeout=DEADLINE_MS)
     tab.click(f'#jobs tr[data-job="{queue.running}"] a.job-link')
     tab.wait_for_url(f"{queue.server.url}/jobs/{queue.running}", timeout=DEADLINE_MS)
     assert tab.locator("#job-device").inner_text() == "dev-1"

@@ -4,9 +4,10 @@ wearing an openEuler 22.03 persona over a busybox userland. Pins what that real 
 by requirement: the Debian config meets every fragment rule except openEuler's SM3/SM4 crypto and the
 /dev/mem ban, the hardware matches the declaration (2 CPUs, 512 MB, an i6300esb watchdog, a virtio disk
 holding ext4), and what the minimal board genuinely lacks (no SELinux, thermal zones, cpufreq, kernel
-export list; no systemd, package database or locales) fails for exactly that reason. Last, on the same
-board, the destructive recovery tests: its watchdog left unfed really resets it, and a power cut (QEMU
-SIGKILLed) leaves its ext4 recovered by the journal and clean under e2fsck -n."""
+export list; no systemd, package database or locales; no SM2/SM3/SM4 in Debian's kernel, no openssl
+command in busybox) fails for exactly that reason. Last, on the same board, the destructive recovery
+tests: its watchdog left unfed really resets it, and a power cut (QEMU SIGKILLed) leaves its ext4
+recovered by the journal and clean under e2fsck -n."""
 
 from __future__ import annotations
 
@@ -25,19 +26,19 @@ from typing import Any
 
 import pytest
 
-from harness.checks import kconfig, perf
+from harness.checks import kconfig, perf, smcrypto
 from harness.lab.qemu import QemuBoard, build_image, default_state_dir
 from harness.lab.qemu.board import QEMU
 from harness.lab.qemu.power import PowerController
 from harness.transports.ssh import SshTransport
 
-# The board boots, runs ten suites, then the destructive recovery tests (a watchdog reset and a power cut):
+# The board boots, runs eleven suites, then the destructive recovery tests (a watchdog reset and a power cut):
 # minutes under TCG on a shared machine, all in the first test's setup.
 pytestmark = [pytest.mark.qemu, pytest.mark.peer("qemu"), pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parent.parent
 SUITES = ("kernel", "identity", "hardware", "security", "performance", "peripherals", "network", "power", "media",
-          "os-services")
+          "os-services", "crypto")
 # What the virt machine has (PL061 GPIO, PL011 UART, virtio-mmio NIC) and one bus it lacks (I2C), so the
 # new suites judge the real kernel both ways; the rest stay undeclared and SKIP.
 # Power: s2idle woken by the PL031 alarm is real; cpuidle, cpufreq and thermal zones the virt machine lacks.
@@ -80,6 +81,7 @@ class BoardRun:
     password: str
     output: str
     stdout: dict[str, str]  # every command's stdout excerpt, by requirement id
+    proc_crypto: str  # the board's /proc/crypto, read over SSH before the run
     recovery_seconds: float = 0.0  # the destructive recovery run's own time
     power_cuts: int = 0  # what the board's power switch served
 
@@ -144,6 +146,7 @@ def board_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardRun]:
           PowerController(board, work / "power.sock") as power):
         with SshTransport(board.ssh_spec()) as ssh:
             config_text = ssh.run(f"cat /boot/config-{board.kernel_release}").stdout_text
+            proc_crypto = ssh.run("cat /proc/crypto").stdout_text
         inventory = work / "devices.toml"
         inventory.write_text(inventory_text(board, power.path))
         run_dir, recovery_dir = work / "run", work / "recovery"
@@ -172,6 +175,7 @@ def board_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardRun]:
             board.password,
             proc.stdout[-4000:] + proc.stderr[-4000:] + destructive.stdout[-3000:] + destructive.stderr[-3000:],
             stdout,
+            proc_crypto,
             recovery_seconds,
             power.cuts,
         )
@@ -437,6 +441,43 @@ def test_os_services_on_a_busybox_userland(board_run: BoardRun) -> None:
         assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
     for req in (r for r in board_run.outcomes if r.startswith("OSS-OH-")):
         board_run.assert_outcome("SKIP", req)  # the OpenHarmony requirements, on an openEuler persona
+
+
+def test_national_cryptography_on_debians_arm64_kernel_and_a_busybox_userland(board_run: BoardRun) -> None:
+    # What the real kernel registers: its generic hashes and ciphers, no SM algorithm. Debian's arm64
+    # config builds none of them, not even as a module (so there is nothing to load), nor the arm64
+    # SM3/SM4 instruction drivers.
+    algs = smcrypto.parse_proc_crypto(board_run.proc_crypto)
+    assert {"sha1", "sha256", "aes", "hmac(sha256)"} <= {a.name for a in algs}, board_run.proc_crypto[:500]
+    assert smcrypto.national_algs(algs) == []
+    for option in ("CONFIG_CRYPTO_SM2", "CONFIG_CRYPTO_SM3_GENERIC", "CONFIG_CRYPTO_SM4_GENERIC",
+                   "CONFIG_CRYPTO_SM3_ARM64_CE", "CONFIG_CRYPTO_SM4_ARM64_CE"):
+        assert board_run.config[option] == kconfig.NOT_SET, option
+    expected = {
+        "CRYPTO-K-SM3-001": "/proc/crypto does not list sm3; CONFIG_CRYPTO_SM3 absent, CONFIG_CRYPTO_SM3_GENERIC is not set",
+        "CRYPTO-K-SM4-001": "/proc/crypto does not list sm4; CONFIG_CRYPTO_SM4 absent, CONFIG_CRYPTO_SM4_GENERIC is not set",
+        "CRYPTO-K-SM2-001": "/proc/crypto does not list sm2; CONFIG_CRYPTO_SM2 is not set",
+        # AF_ALG is built (=m), but the board's image carries only the virtio modules: nothing can load it.
+        "CRYPTO-K-AFALG-001": "user space cannot reach the kernel's crypto API (AF_ALG): CONFIG_CRYPTO_USER_API=m "
+                              "but the af_alg module is neither loaded nor installed; CONFIG_CRYPTO_USER_API_HASH=m",
+    }
+    # busybox has no openssl applet. The board does carry OpenSSL 3's libcrypto.so.3 (sshd links it), but
+    # without the command nothing can list its algorithms or run the known answers: a FAIL, not an ERROR.
+    for req in ("CRYPTO-U-LIB-001", "CRYPTO-U-SM3-001", "CRYPTO-U-SM3-002", "CRYPTO-U-SM4-001", "CRYPTO-U-SM4-002",
+                "CRYPTO-U-SM2-001"):
+        expected[req] = "no openssl command on the device: the userland crypto library cannot be examined"
+    for req, reason in expected.items():
+        board_run.assert_outcome("FAIL", req)
+        assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
+    expected_skips = {
+        "CRYPTO-K-SELF-001": "no national algorithm is registered in /proc/crypto to have run a self-test",
+        # cortex-a57 (ARMv8.0) has no SM3/SM4 instructions.
+        "CRYPTO-K-ACCEL-001": "the CPU lists no sm3/sm4 feature in /proc/cpuinfo: nothing to accelerate",
+        "CRYPTO-OHOS-001": "not applicable to profile openeuler",
+    }
+    for req, reason in expected_skips.items():
+        board_run.assert_outcome("SKIP", req)
+        assert board_run.messages[req].startswith(reason), (req, board_run.messages[req])
 
 
 def test_watchdog_resets_the_board_and_the_power_cut_leaves_ext4_clean(board_run: BoardRun) -> None:

@@ -1,6 +1,7 @@
 """The lab over hdc, end to end through the CLI: `Lab` starts its own real hdc server and each device's
 real hdcd (in the device's own network namespace); `harness devices`, `exec`, `push`, `pull` and `run`
-reach the HarmonyOS NEXT handset (hdc only) and the OpenHarmony board (hdc beside its console)."""
+reach the HarmonyOS NEXT handset (hdc only) and the OpenHarmony board (hdc beside its console); the
+handset, declared as OpenHarmony, passes the os-services suite's OpenHarmony requirements over hdc."""
 
 from __future__ import annotations
 
@@ -122,6 +123,41 @@ def test_a_reboot_mid_suite_over_hdc(lab: Lab, tmp_path: Path) -> None:
     assert "test_reboot_cycles_within_budget" in junit and "test_kernel_log_clean" in junit
     assert 'failures="0"' in junit and 'errors="0"' in junit
     assert boots() > before  # really power-cycled, over hdc
+
+
+def journal_outcomes(run_dir: Path) -> dict[str, tuple[str, str]]:
+    """(outcome, message) by requirement id, from a run's journals."""
+    found: dict[str, tuple[str, str]] = {}
+    for journal in sorted((run_dir / "journal").glob("*.jsonl")):
+        for line in journal.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("type") == "result":
+                for req in record["requirements"]:
+                    found[req] = (record["outcome"], record.get("message") or "")
+    return found
+
+
+def test_openharmony_services_of_the_handset_over_hdc(lab: Lab, tmp_path: Path) -> None:
+    # The same handset, as a bench that certifies it as OpenHarmony would declare it: the os-services
+    # suite's OpenHarmony requirements read samgr, init, hilog, the bundle manager and HDF over hdc.
+    text = lab.inventory_path.read_text()
+    assert text.count('profile = "harmonyos"') == 1
+    inventory = lab.inventory_path.with_name("openharmony.toml")
+    inventory.write_text(text.replace('profile = "harmonyos"', 'profile = "openharmony"'))
+    env = {**os.environ, "HARNESS_LOCK_DIR": str(lab.config.state_dir / "locks")}
+    out = subprocess.run([sys.executable, "-m", "harness", "-i", str(inventory), "run", "os-services", "--device",
+                          "handset-ohos", "--reports", str(tmp_path), "--run-id", "oss"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    outcomes = journal_outcomes(tmp_path / "oss")
+    ohos = {req: o for req, o in outcomes.items() if req.startswith("OSS-OH-")}
+    assert set(ohos) == {"OSS-OH-SA-001", "OSS-OH-PARAM-001", "OSS-OH-PARAM-002", "OSS-OH-INIT-001",
+                         "OSS-OH-HILOG-001", "OSS-OH-BM-001", "OSS-OH-HDF-001"}
+    assert all(outcome == "PASS" for outcome, _ in ohos.values()), ohos
+    # The Linux distributions' requirements do not apply to an OpenHarmony handset: each a SKIP saying so.
+    others = {req: o for req, o in outcomes.items() if req not in ohos}
+    assert others and all(o == "SKIP" and "not applicable to profile openharmony" in m
+                          for o, m in others.values()), others
 
 
 def hdc_server_pid(supervisor: int) -> int:

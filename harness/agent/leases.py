@@ -120,6 +120,20 @@ def release(conn: Conn, device: str, owner: str, force: bool = False) -> Lease |
     return existing
 
 
+FREE_FOR_JOBS = """
+SELECT d.name FROM harness_devices d
+ WHERE d.host = %(host)s AND d.name = ANY(%(devices)s) AND NOT d.quarantined
+   AND NOT EXISTS (SELECT 1 FROM harness_reservations r WHERE r.device = d.name AND r.expires_at > now())
+"""
+
+
+def free_for_jobs(conn: Conn, host: str, devices: list[str]) -> list[str]:
+    """Of these devices, the ones a job of theirs may start on now: still this host's, not quarantined,
+    not reserved (a job's own gate says so again when it starts, with the device's row locked)."""
+    rows = conn.execute(FREE_FOR_JOBS, {"host": host, "devices": devices}).fetchall()
+    return sorted(str(r["name"]) for r in rows)
+
+
 GATE = """
 SELECT d.quarantined, d.quarantine_reason, now() AS now, r.device, r.owner, r.since, r.expires_at,
        (SELECT starts FROM harness_job_runs WHERE job_id = %(job)s) AS starts

@@ -8,11 +8,19 @@ until the database is back; only this host's agent ever starts this host's jobs 
 started twice because its agent was out of reach. A job left running by a previous agent of this host
 (killed) is handed back to the queue and resumes its run (see runner.py); one started `max_starts`
 times without finishing is an ERROR. First SIGINT/SIGTERM: finish the running jobs, start no more;
-second: stop them cleanly and hand them back to the queue."""
+second: stop them cleanly and hand them back to the queue.
+
+A job for "any device tagged T" waits on that tag's queue with no device: an agent with a free device of
+that tag (not running anything here, not reserved, not quarantined) fetches it and, in the same
+transaction, claims the device (its lock, this host's queue), after which it is an ordinary job of that
+device. A running job ended elsewhere while this host was silent (`harness cancel --force`) has its run
+stopped here and nothing recorded over that end; and whatever the database's locks say, this agent
+never starts a job on a device it still runs one on."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import queue as queues
 import secrets
@@ -32,11 +40,14 @@ from . import health, leases, registry
 from . import queue as jobq
 from .db import Conn, Db, DbUnavailable
 from .dburl import conninfo
-from .names import DEFAULT_HEALTH_SUITE, HEALTH_TASK, RUN_TASK, host_queue
+from .names import DEFAULT_HEALTH_SUITE, HEALTH_TASK, RUN_TASK, host_queue, tag_queue
 from .runner import JobResult, JobRunner, JobSpec, RunningJob
 from .schema import ensure_schema
 
 MAX_BACKOFF = 2.0
+# A job fetched for a device that still runs a job here (one ended elsewhere, its run stopping) goes back
+# to the queue for this long; the run's end wakes it sooner.
+LOCAL_BUSY_RECHECK = 5.0
 
 
 @dataclass
@@ -58,6 +69,7 @@ class _Running:
     handle: RunningJob | None
     hand_back: bool = False
     cancel: bool = False
+    ended_elsewhere: bool = False  # ended by hand while this host was silent: stop it, record nothing
 
 
 @dataclass
@@ -66,6 +78,7 @@ class _Finished:
     result: JobResult
     hand_back: bool = False
     cancel: bool = False
+    ended_elsewhere: bool = False
 
 
 @dataclass
@@ -180,7 +193,9 @@ class Agent:
             if event[0] == "done":
                 _, job_id, result = event
                 run = self.running.pop(job_id)
-                self.pending.append(_Finished(run.job, result, run.hand_back, run.cancel))
+                self.pending.append(
+                    _Finished(run.job, result, run.hand_back, run.cancel, run.ended_elsewhere)
+                )
             try:
                 event = self.events.get_nowait()
             except queues.Empty:
@@ -205,23 +220,40 @@ class Agent:
         now = time.monotonic()
         if self._heartbeat.ready(now):
             self.db.run(self._beat)
+        # Before recording a result, and every second for the running jobs: asked to stop, or ended
+        # elsewhere while this host was silent?
+        check = [f.job.id for f in self.pending if not f.ended_elsewhere]
+        if self.running and self._aborts.ready(now):
+            check += list(self.running)
+        if check:
+            self.db.run(lambda c: self._check_runs(c, check))
         self._record_finished()
         if self._sweep.ready(now):
             self.db.run(self._recover_orphans)
-        if self.running and self._aborts.ready(now):
-            self.db.run(self._check_aborts)
         if self.signals:
             return
         if self._health.ready(now):
             self.db.run(self._queue_health_checks)
-        while (free := len(self.devices) - len(self.running)) > 0:
+        while free := self._free_devices():
             # One round trip fetches a job for each free device, two more start them all.
-            jobs = self.db.run(lambda c: jobq.fetch_many(c, self.config.host, self._worker(), free))  # noqa: B023
-            if not jobs:
+            jobs = self.db.run(lambda c: jobq.fetch_many(c, self.config.host, self._worker(), len(free)))  # noqa: B023
+            if jobs:
+                self.db.run(lambda c: self._start_many(c, jobs))  # noqa: B023
+            # The devices still free take the jobs of their tags' queues.
+            taken = {j.device for j in jobs}
+            left = [d for d in self._free_devices() if d not in taken and self.devices[d].tags]
+            if left:
+                self.db.run(lambda c: self._start_tag_jobs(c, left))  # noqa: B023
+            if len(jobs) < len(free):
                 break
-            self.db.run(lambda c: self._start_many(c, jobs))  # noqa: B023
-            if len(jobs) < free:
-                break
+
+    def _busy(self) -> dict[str, int]:
+        """device -> the job it runs here (ours, whatever the database says)."""
+        return {run.job.device: job_id for job_id, run in self.running.items()}
+
+    def _free_devices(self) -> list[str]:
+        busy = self._busy()
+        return [d for d in self.devices if d not in busy]
 
     def _worker(self) -> int:
         assert self.worker_id is not None
@@ -250,6 +282,7 @@ class Agent:
         if not jobq.worker_heartbeat(conn, self._worker()):
             self.worker_id = jobq.register_worker(conn)
             jobq.adopt(conn, list(self.running), self.worker_id)
+        self._aborts.due = 0.0  # what became of our running jobs meanwhile: at once
         self.say(f"queue database back; {len(self.pending)} results to record")
 
     def _beat(self, conn: Conn) -> None:
@@ -280,10 +313,22 @@ class Agent:
                 )
                 self.say(f"job {job.id} on {job.device}: marked running, not running here; queued again")
 
-    def _check_aborts(self, conn: Conn) -> None:
-        for job_id in jobq.to_abort(conn, self.config.host):
-            run = self.running.get(job_id)
-            if run is not None and not run.cancel:
+    def _check_runs(self, conn: Conn, job_ids: list[int]) -> None:
+        pending = {f.job.id: f for f in self.pending}
+        for job_id, check in jobq.check_running(conn, job_ids).items():
+            done, run = pending.get(job_id), self.running.get(job_id)
+            if check.ended_elsewhere:
+                why = check.note or (f"now {check.status}" if check.status else "gone from the queue")
+                if done is not None and not done.ended_elsewhere:
+                    done.ended_elsewhere = True
+                    self.say(f"job {job_id} on {done.job.device}: ended elsewhere ({why}); recording nothing")
+                elif run is not None and not run.ended_elsewhere:
+                    run.ended_elsewhere = True
+                    if run.handle is not None:
+                        run.handle.stop()
+                    self.say(f"job {job_id} on {run.job.device}: ended elsewhere ({why}); stopping its run,"
+                             " recording nothing")
+            elif check.abort_requested and run is not None and not run.cancel:
                 run.cancel = True
                 if run.handle is not None:
                     run.handle.stop()
@@ -320,6 +365,20 @@ class Agent:
                         note=f"host {self.config.host} has no device {job.device!r}",
                     ),
                 )
+        # Never two jobs at once on a device: one that still runs a job here waits, whatever the
+        # database's lock says (that job was ended elsewhere and its run is stopping).
+        busy = self._busy()
+        for job in (j for j in ours if j.device in busy):
+            jobq.hand_back(conn, job.id, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=LOCAL_BUSY_RECHECK))
+            jobq.record_run(
+                conn,
+                jobq.RunRecord(
+                    job_id=job.id, device=job.device, state="waiting", host=self.config.host,
+                    note=f"its device still runs job {busy[job.device]} on host {self.config.host}",
+                ),
+            )
+            self.say(f"job {job.id} on {job.device}: waits; the device still runs job {busy[job.device]}")
+        ours = [j for j in ours if j.device not in busy]
         if not ours:
             return
         # One round trip for the gates (the devices' rows locked, in the order of their names: a lease
@@ -331,6 +390,46 @@ class Agent:
                 if self._gate_step(conn, job, gate, starts):
                     go.append(job)
         for job in go:
+            self._launch(job)
+
+    def _start_tag_jobs(self, conn: Conn, free: list[str]) -> None:
+        """Jobs of the tags of these free devices, one per device, oldest first, claimed in the
+        transaction that fetched them: each device's gate (its row locked, in name order), then its lock.
+        A job that cannot have its device after all goes back to its tag's queue."""
+        if not jobq.tag_jobs_waiting(conn, [t for d in free for t in self.devices[d].tags]):
+            return
+        eligible = leases.free_for_jobs(conn, self.config.host, free)
+        if not eligible:
+            return
+        started: list[jobq.QueuedJob] = []
+        try:
+            with conn.transaction():
+                wants = [(d, self.devices[d].tags) for d in eligible]
+                fetched = jobq.fetch_tagged(conn, wants, self._worker())
+                if not fetched:
+                    return
+                # A digest's queue shared with another tag (names.py) gives a job not for this device.
+                ok = [(d, j) for d, j in fetched if j.tag in self.devices[d].tags]
+                back = [j for d, j in fetched if j.tag not in self.devices[d].tags]
+                gates = leases.check_gates(conn, [(d, j.task, j.id) for d, j in ok])
+                passed = [(d, j, starts) for (d, j), (gate, starts) in zip(ok, gates, strict=True) if gate.go]
+                back += [j for (_, j), (gate, _) in zip(ok, gates, strict=True) if not gate.go]
+                claimed = jobq.claim(conn, [(j.id, d) for d, j, _ in passed], self.config.host)
+                with conn.pipeline():
+                    for (device, job, starts), won in zip(passed, claimed, strict=True):
+                        mine = replace(job, device=device)
+                        if not won:
+                            back.append(job)
+                        elif self._gate_step(conn, mine, leases.Gate(True), starts):
+                            started.append(mine)
+                    for job in back:
+                        jobq.hand_back(conn, job.id, wait=False)
+        except psycopg.errors.UniqueViolation:
+            # A device got a running job between the check and the claim: the whole batch stays queued.
+            self.say("a device of this host took a job meanwhile; its tags' jobs wait for the next round")
+            return
+        for job in started:
+            self.say(f"job {job.id}: for any device tagged {job.tag!r}, takes {job.device}")
             self._launch(job)
 
     def _gate_step(self, conn: Conn, job: jobq.QueuedJob, gate: leases.Gate, starts: int) -> bool:
@@ -416,6 +515,11 @@ class Agent:
             note=result.note,
             ended=True,
         )
+        if done.ended_elsewhere:  # its end is someone else's record; the device is free again
+            jobq.wake(conn, job.device)
+            self.say(f"job {job.id} on {job.device}: its run has stopped ({result.state}); not recorded,"
+                     " the job was ended elsewhere")
+            return False
         if done.cancel:
             jobq.finish(conn, job.id, "aborted", wait=False)
             note = "cancelled while running (its records are kept)"
@@ -457,14 +561,17 @@ class Agent:
 
     def _listen(self) -> None:
         """NOTIFY from procrastinate when a job lands in our queue: wake the loop at once."""
-        channel = f"procrastinate_queue_v1#{host_queue(self.config.host)}"
+        tags = {t for d in self.devices.values() for t in d.tags}
+        queues = {host_queue(self.config.host)} | {tag_queue(t) for t in tags}
+        channels = sorted(f"procrastinate_queue_v1#{q}" for q in queues)
         backoff = 0.1
         while not self._quit.is_set():
             try:
                 with psycopg.connect(
                     conninfo(self.config.db_url), autocommit=True, connect_timeout=5
                 ) as conn:
-                    conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+                    for channel in channels:
+                        conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
                     backoff = 0.1
                     while not self._quit.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):

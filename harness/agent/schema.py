@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS harness_job_runs (
     started_at timestamptz,
     ended_at timestamptz
 );
+-- Who ended a stalled job by hand (harness cancel --force): nothing its host's agent records later
+-- overwrites that end.
+ALTER TABLE harness_job_runs ADD COLUMN IF NOT EXISTS ended_by text;
 """
 
 

@@ -6,6 +6,7 @@ text read off the device; a missing answer is a problem, never a pass."""
 from __future__ import annotations
 
 import re
+import struct
 
 SA_LIST_HEADER = "System ability list:"
 # init's ServiceStatus as it writes startup.service.ctl.<name> (base/startup/init service states).
@@ -86,3 +87,35 @@ def bundles(text: str) -> list[str]:
         if re.fullmatch(r"[A-Za-z]\w*(\.\w+)+", word):  # the 'ID: 100:' headers never match
             names.append(word)
     return names
+
+
+# HDF's compiled configuration (HCB) as hdf_devmgr checks it before parsing it (drivers_hdf_core
+# hcs_blob_if.c, HcsCheckBlobFormat): a header {magic, versionMajor, versionMinor, checkSum, totalSize},
+# little-endian as the device reads it, the magic 0xA00AA00A, at most 10 MiB, the file exactly the header
+# plus |totalSize| bytes (a negative totalSize marks a 4-byte aligned blob), room for the root node.
+HCB_MAGIC = 0xA00AA00A
+HCB_HEADER = 20
+HCB_MAX = 10 * 1024 * 1024
+HCB_ROOT = {False: 10, True: 16}  # "root" node: prefix, "root\0", its length (unaligned / aligned)
+
+
+def hcb_problem(head: str, size: str) -> str | None:
+    """What hdf_devmgr would reject in an HCS blob, from `od -An -tx1 -N20 FILE` and `wc -c < FILE`."""
+    if not size.strip().isdigit():
+        return f"the HCS blob's size is unreadable (wc -c said {' '.join(size.split())[:80]!r})"
+    length = int(size)
+    if not HCB_HEADER <= length <= HCB_MAX:
+        return f"the HCS blob is {length} bytes: hdf_devmgr takes {HCB_HEADER} bytes to 10 MiB"
+    octets = [t for t in head.split() if re.fullmatch(r"[0-9a-fA-F]{2}", t)]
+    if len(octets) < HCB_HEADER:
+        return f"the HCS blob's header is unreadable ({len(octets)} of {HCB_HEADER} bytes)"
+    header = bytes.fromhex("".join(octets[:HCB_HEADER]))
+    magic, _major, _minor, _checksum, total = struct.unpack("<IIIIi", header)
+    if magic != HCB_MAGIC:
+        return f"the HCS blob's magic is {magic:#010x}, not {HCB_MAGIC:#010x}: it is no compiled HCS"
+    if length != HCB_HEADER + abs(total):
+        return f"the HCS blob is {length} bytes but its header says {HCB_HEADER + abs(total)}"
+    if abs(total) < HCB_ROOT[total < 0]:
+        return f"the HCS blob holds no root node ({abs(total)} bytes after its header)"
+    return None
+

@@ -5,6 +5,7 @@ problems, so a missing file or command reads as a problem, never as a pass."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass
@@ -291,7 +292,7 @@ def timezone_problem(link: str | None, target_exists: bool) -> str | None:
     """/etc/localtime is a link into a zoneinfo database whose file exists (localtime(5))."""
     if not link:
         return "/etc/localtime is not a link into the zoneinfo database: no time zone is configured"
-    zone = link.split("zoneinfo/", 1)[1] if "zoneinfo/" in link else ""
+    zone = link.partition("zoneinfo/")[2]  # everything after the first zoneinfo/ (none: no zone)
     if not zone:
         return f"/etc/localtime points at {link!r}, outside a zoneinfo database"
     if not target_exists:
@@ -305,11 +306,8 @@ def timezone_problem(link: str | None, target_exists: bool) -> str | None:
 def normal_locale(name: str) -> str:
     """glibc's normalised form: the codeset lower-case without '-' (zh_CN.UTF-8 -> zh_CN.utf8)."""
     base, dot, codeset = name.strip().partition(".")
-    modifier = ""
-    if "@" in codeset:
-        codeset, _, modifier = codeset.partition("@")
-        modifier = "@" + modifier
-    return base + (("." + codeset.lower().replace("-", "")) if dot else "") + modifier
+    codeset, at, modifier = codeset.partition("@")  # the modifier is kept as written
+    return base + (("." + codeset.lower().replace("-", "")) if dot else "") + at + modifier
 
 
 def has_locale(listing: str, wanted: str) -> bool:
@@ -348,9 +346,9 @@ def journald_storage(files: dict[str, str], main: str = "/etc/systemd/journald.c
     """Storage= of journald.conf(5): the main file, then the drop-ins in the order of their file names
     (whichever folder holds them); the last setting wins, 'auto' when none sets it."""
     storage = "auto"
-    drop_ins = sorted((p for p in files if p != main), key=lambda p: p.rsplit("/", 1)[-1])
-    for path in [main, *drop_ins]:
-        for line in files.get(path, "").splitlines():
+    drop_ins = sorted((p for p in files if p != main), key=posixpath.basename)
+    for text in [files[p] for p in [main, *drop_ins] if p in files]:
+        for line in text.splitlines():
             key, _, value = line.strip().partition("=")
             if key == "Storage":
                 storage = value.strip().lower() or "auto"
@@ -428,10 +426,11 @@ def root_login_problem(options: dict[str, str]) -> str | None:
 
 def sshd_auth_problems(options: dict[str, str]) -> list[str]:
     problems = []
-    if options.get("permitemptypasswords", "no").lower() != "no":
+    options = {**SSHD_DEFAULTS, **options}
+    if options["permitemptypasswords"].lower() != "no":
         value = options["permitemptypasswords"]
         problems.append(f"PermitEmptyPasswords {value}: accounts without a password log in")
-    if "1" in re.split(r"[,\s]+", options.get("protocol", "2")):
+    if "1" in re.split(r"[,\s]+", options["protocol"]):
         problems.append(f"Protocol {options['protocol']}: SSH protocol 1 is broken and must not be offered")
     return problems
 
@@ -471,13 +470,15 @@ def parse_os_release(text: str) -> dict[str, str]:
 OS_RELEASE_FIELDS = ("NAME", "ID", "VERSION_ID", "PRETTY_NAME")
 
 
-def os_release_problems(fields: dict[str, str]) -> list[str]:
+def os_release_problems(fields: dict[str, str], vendor_ids: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """os-release(5): ID has no characters outside 0-9, a-z, '.', '_' and '-' (lower case only).
+    `vendor_ids` are IDs a profile's vendor ships against that rule, accepted as spelled (openEuler's
+    own /etc/os-release says ID="openEuler" in every release from 20.03 to 24.03)."""
     problems = [f"{k} is missing or empty" for k in OS_RELEASE_FIELDS if not fields.get(k)]
     os_id = fields.get("ID")
-    # os-release(5) asks for lower case, but openEuler's own file says ID="openEuler": case is tolerated,
-    # spaces and other characters (which break the scripts that match on ID) are not.
-    if os_id and not re.fullmatch(r"[A-Za-z0-9._-]+", os_id):
-        problems.append(f"ID={os_id!r} has characters outside letters, digits, '.', '_' and '-'")
+    if os_id and os_id not in vendor_ids and not re.fullmatch(r"[a-z0-9._-]+", os_id):
+        problems.append(f"ID={os_id!r} has characters outside lower-case letters, digits, '.', '_' and '-' "
+                        "(os-release(5))")
     version = fields.get("VERSION_ID")
     if version and re.search(r"\s", version):
         problems.append(f"VERSION_ID={version!r} contains spaces")

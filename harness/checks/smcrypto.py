@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import kconfig
+
 # Profiles whose OS is expected to carry the national algorithms; any other device opts in with a tag.
 DOMESTIC_PROFILES = ("openeuler", "kylin", "uos", "deepin", "anolis", "openharmony")
 TAG = "sm-crypto"
@@ -21,6 +23,14 @@ KERNEL_OPTIONS = {
     "sm4": ("CONFIG_CRYPTO_SM4", "CONFIG_CRYPTO_SM4_GENERIC"),
     "sm2": ("CONFIG_CRYPTO_SM2",),
 }
+# AF_ALG's options -> the module each builds when =m (crypto/Makefile: af_alg, algif_hash, algif_skcipher).
+USER_API_MODULES = {
+    "CONFIG_CRYPTO_USER_API": "af_alg",
+    "CONFIG_CRYPTO_USER_API_HASH": "algif_hash",
+    "CONFIG_CRYPTO_USER_API_SKCIPHER": "algif_skcipher",
+}
+# The find(1) -name patterns of every module file the kernel checks look for.
+MODULE_PATTERNS = ("sm[234]*.ko*", "af_alg.ko*", "algif_*.ko*")
 # CPU feature flag (aarch64 /proc/cpuinfo) -> the accelerated kernel driver that uses it.
 ACCELERATED = {"sm3": "sm3-ce", "sm4": "sm4-ce"}
 
@@ -73,10 +83,43 @@ def kernel_offers(algs: list[KernelAlg], alg: str, config: dict[str, str] | None
         return True, f"{modular[0]}=m and the module is installed ({files[0]})"
     if config is None:
         return False, f"/proc/crypto does not list {alg} and the kernel config is unreadable"
-    said = ", ".join(f"{o}={v}" if v else f"{o} not set" for o, v in values.items())
+    said = ", ".join(_option_said(o, v) for o, v in values.items())
     if modular:
         return False, f"/proc/crypto does not list {alg}; {said} but no {alg} module is installed"
     return False, f"/proc/crypto does not list {alg}; {said}"
+
+
+def _option_said(option: str, value: str | None) -> str:
+    """An option as the config has it: set to a value, '# ... is not set', or not in the file at all."""
+    if value is None:
+        return f"{option} absent"
+    return f"{option} is not set" if value == kconfig.NOT_SET else f"{option}={value}"
+
+
+def _module_file(name: str, module_files: list[str]) -> str | None:
+    """The installed file of module `name` (its file may spell _ as -), or None."""
+    spelled = re.escape(name).replace("_", "[-_]")
+    return next((f for f in module_files if re.search(rf"(^|/){spelled}\.ko(\.[a-z]+)?$", f)), None)
+
+
+def loaded_modules(proc_modules: str) -> set[str]:
+    """Module names in /proc/modules (the first word of each line)."""
+    return {line.split()[0] for line in proc_modules.splitlines() if line.strip()}
+
+
+def user_api_problems(config: dict[str, str], module_files: list[str], loaded: set[str]) -> list[str]:
+    """Why user space cannot reach the kernel's hashes and ciphers through AF_ALG: an option that is not
+    built, or built as a module that is neither loaded nor installed (=m alone loads nothing)."""
+    problems = []
+    for option, module in USER_API_MODULES.items():
+        value = config.get(option)
+        if value == "y" or (value == "m" and (module in loaded or _module_file(module, module_files))):
+            continue
+        if value == "m":
+            problems.append(f"{option}=m but the {module} module is neither loaded nor installed")
+        else:
+            problems.append(_option_said(option, value))
+    return problems
 
 
 def failed_selftests(algs: list[KernelAlg], prefixes: tuple[str, ...] = ("sm2", "sm3", "sm4")) -> list[str]:

@@ -19,7 +19,7 @@ from ..agent import queue as jobq
 from ..agent.db import Db
 from ..agent.dburl import DB_ENV, resolve_url
 from ..agent.loop import Agent, AgentConfig
-from ..agent.names import DEFAULT_HEALTH_SUITE, HOST_TIMEOUT
+from ..agent.names import DEFAULT_HEALTH_SUITE, HOST_NAME_MAX, HOST_TIMEOUT
 from ..agent.owner import me, parse_duration
 from ..agent.runner import SuiteRunner
 from ..config_check import suggest
@@ -75,6 +75,10 @@ def agent(ctx: click.Context, db_url: str | None, host: str | None, reports: Pat
     One job per device at a time, with `harness run`; the first Ctrl-C (or SIGTERM) finishes the
     running jobs and starts no more, a second stops them and hands them back to the queue."""
     url = resolve_url(db_url)
+    host = host or socket.gethostname()
+    if not host or len(host.encode()) > HOST_NAME_MAX:
+        raise ConfigError(f"--host {host!r}: give a name of 1 to {HOST_NAME_MAX} bytes (it names the host's "
+                          "queue, and PostgreSQL's NOTIFY channel names are short)")
     inventory_path = Path(ctx.obj["inventory"]).resolve()
     specs = list(load_inventory(inventory_path).devices.values())
     if not specs:
@@ -82,7 +86,7 @@ def agent(ctx: click.Context, db_url: str | None, host: str | None, reports: Pat
     root = (suites_root or default_suites_root()).resolve()
     if health_every and health_suite not in discover_suites(root):
         raise ConfigError(f"--health-suite {health_suite!r}: no such suite in {root}")
-    config = AgentConfig(host=host or socket.gethostname(), db_url=url, devices=specs, heartbeat=heartbeat,
+    config = AgentConfig(host=host, db_url=url, devices=specs, heartbeat=heartbeat,
                          host_timeout=host_timeout, health_every=health_every, health_suite=health_suite)
     runner = SuiteRunner(inventory=inventory_path, reports=reports.resolve(), suites_root=root,
                          publish_url=publish_url, test_timeout=test_timeout)
@@ -92,7 +96,8 @@ def agent(ctx: click.Context, db_url: str | None, host: str | None, reports: Pat
 @cli.command("submit")
 @click.argument("suite_ids", nargs=-1)
 @click.option("--device", "-d", "devices", multiple=True, help="A registered device (repeatable).")
-@click.option("--tag", "tags", multiple=True, help="Any free registered device with this tag (repeatable).")
+@click.option("--tag", "tags", multiple=True,
+              help="Whichever registered device with this tag is free first (repeatable).")
 @click.option("--all", "all_", is_flag=True, help="Every registered device.")
 @click.option("-k", "keyword", default=None, help="pytest -k expression for the runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
@@ -109,11 +114,12 @@ def submit(suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str
     db = _db(db_url)
     submitter = me()
 
-    def queue_them(conn: Any) -> list[tuple[int, selection.DeviceState]]:
+    def queue_them(conn: Any) -> list[tuple[int, selection.Target]]:
         states = registry.device_states(conn, HOST_TIMEOUT)
         chosen = selection.resolve(states, list(devices), list(tags), all_)
-        requests = [jobq.JobRequest(device=s.name, host=s.host, suites=suite_ids, keyword=keyword,
-                                    submitter=submitter) for s in chosen]
+        requests = [jobq.JobRequest(device=t.device.name if t.device else "",
+                                    host=t.device.host if t.device else "", tag=t.tag, suites=suite_ids,
+                                    keyword=keyword, submitter=submitter) for t in chosen]
         return list(zip(jobq.submit_many(conn, requests), chosen, strict=True))
 
     from ..agent.schema import ensure_schema
@@ -121,25 +127,35 @@ def submit(suite_ids: tuple[str, ...], devices: tuple[str, ...], tags: tuple[str
     db.run(ensure_schema)
     queued = db.run(queue_them)
     what = " ".join(suite_ids) or "every suite"
-    for job_id, state in queued:
-        if as_json:
-            continue
-        flags = "".join(f" ({w})" for w, on in (("host offline", not state.host_alive),
-                                                  ("quarantined", state.quarantined),
-                                                  (f"reserved by {state.reserved_by}", state.reserved_by))
-                        if on)
-        click.echo(f"job {job_id}: {what} on {state.name} (host {state.host}){flags}")
+    for job_id, target in queued:
+        if not as_json:
+            click.echo(f"job {job_id}: {what} on {_target_text(target)}")
     if as_json:
-        click.echo(json.dumps([{"id": j, "device": s.name, "host": s.host, "suites": list(suite_ids)}
-                               for j, s in queued], indent=2))
+        click.echo(json.dumps([{"id": j, "device": t.device.name if t.device else None,
+                                "host": t.device.host if t.device else None, "tag": t.tag,
+                                "suites": list(suite_ids)} for j, t in queued], indent=2))
     return 0
+
+
+def _target_text(target: selection.Target) -> str:
+    if target.device is None:
+        free = sum(1 for d in target.matching if d.free)
+        now = f"{free} of its {len(target.matching)} free now" if free else (
+            f"none of its {len(target.matching)} free now: it waits for the first")
+        return f"any device tagged {target.tag} ({now})"
+    state = target.device
+    flags = "".join(f" ({w})" for w, on in (("host offline", not state.host_alive),
+                                              ("quarantined", state.quarantined),
+                                              (f"reserved by {state.reserved_by}", state.reserved_by)) if on)
+    return f"{state.name} (host {state.host}){flags}"
 
 
 def _job_line(v: jobq.JobView) -> str:
     what = "health" if v.kind == "health" else (" ".join(v.suites) or "all suites")
     verdict = v.verdict or "-"
     note = f"  {v.note}" if v.note else ""
-    return f"{v.id:>6}  {v.state:<9} {v.device:<22} {v.host:<14} {verdict:<14} {what}{note}"
+    device = v.device or (f"tag:{v.tag}" if v.tag else "")
+    return f"{v.id:>6}  {v.state:<9} {device:<22} {v.host:<14} {verdict:<14} {what}{note}"
 
 
 @cli.command("jobs")
@@ -191,26 +207,33 @@ def _device_json(s: selection.DeviceState) -> dict[str, Any]:
 
 @cli.command("cancel")
 @click.argument("job_ids", nargs=-1, type=int, required=True)
-@click.option("--force", is_flag=True, help="Cancel jobs someone else submitted.")
+@click.option("--force", is_flag=True,
+              help="Cancel jobs someone else submitted; end a stalled job (its host silent) for good.")
 @click.option("--owner", default=None, help="Who you are (default: $HARNESS_OWNER or user@host).")
 @DB_OPTION
 def cancel(job_ids: tuple[int, ...], force: bool, owner: str | None, db_url: str | None) -> int:
     """Cancel queued jobs; a running one is stopped by its agent (its records are kept). Another's job
-    only with --force."""
+    only with --force. A stalled job (its host silent past the host timeout) is ended for good with
+    --force: an error, its device free for the next job; its agent, if it returns, stops that run."""
     db = _db(db_url)
     who = owner or me()
     code = 0
     for job_id in job_ids:
-        before = db.run(lambda c, j=job_id: jobq.cancel(c, j, who, force))  # type: ignore[misc]
-        if before is None:
+        done = db.run(lambda c, j=job_id: jobq.cancel(c, j, who, force))  # type: ignore[misc]
+        if done is None:
             click.echo(f"harness: job {job_id}: no such job", err=True)
             code = 2
-        elif before == "todo":
+        elif done.action == "cancel":
             click.echo(f"job {job_id}: cancelled")
-        elif before == "doing":
+        elif done.action == "end":
+            click.echo(f"job {job_id}: {done.note}; marked error, its device is free")
+        elif done.action == "abort" and not done.host_alive:
+            click.echo(f"job {job_id}: stalled (its host is silent); its agent stops it if it returns"
+                       " (--force ends it now)")
+        elif done.action == "abort":
             click.echo(f"job {job_id}: running; its agent stops it")
         else:
-            click.echo(f"job {job_id}: already finished ({before})")
+            click.echo(f"job {job_id}: already finished ({done.before})")
     return code
 
 

@@ -225,13 +225,13 @@ class AdbTransport:
         landed = False
 
         def transfer(sock: socket.socket) -> None:
-            size = sync_send(sock, Path(local), part)
-            st = sync_stat(sock, part)
+            size = sync_send(sock, Path(local), part, deadline)
+            st = sync_stat(sock, part, deadline)
             if st.size != size & 0xFFFFFFFF:
                 raise TransferError(f"{what}: device has {st.size} of the {size} bytes sent")
 
         try:
-            self._sync(transfer, timeout, what)
+            self._sync(transfer, deadline, timeout, what)
             adb_files.check_digest(part, Path(local), self._digest, deadline, what)
             moved = self.run(f"mv -f {shlex.quote(part)} {shlex.quote(remote)}",
                              max(deadline.remaining(), 1.0), max_output=4096)
@@ -257,16 +257,16 @@ class AdbTransport:
         out = os.fdopen(fd, "wb")
 
         def transfer(sock: socket.socket) -> None:
-            st = sync_stat(sock, remote)
+            st = sync_stat(sock, remote, deadline)
             if not st.exists:
                 raise TransferError(f"pull {remote}: remote file does not exist")
-            received = sync_recv(sock, remote, out)
+            received = sync_recv(sock, remote, out, deadline)
             out.close()
             if stat.S_ISREG(st.mode) and received & 0xFFFFFFFF != st.size:
                 raise TransferError(f"{what}: received {received} of the {st.size} bytes the device has")
 
         try:
-            self._sync(transfer, timeout, what)
+            self._sync(transfer, deadline, timeout, what)
             adb_files.check_digest(remote, Path(part), self._digest, deadline, what)
             try:
                 replace_durably(part, local)
@@ -286,9 +286,10 @@ class AdbTransport:
             return None
         return adb_files.parse_sha256sum(result.exit_code, result.stdout)
 
-    def _sync(self, transfer: Callable[[socket.socket], None], timeout: float, what: str) -> None:
+    def _sync(self, transfer: Callable[[socket.socket], None], deadline: Deadline, timeout: float,
+              what: str) -> None:
         self.features()
-        sock = self.host.open_service(self.serial, "sync:", timeout)
+        sock = self.host.open_service(self.serial, "sync:", max(deadline.remaining(), 0.001))
         try:
             transfer(sock)
             sync_quit(sock)

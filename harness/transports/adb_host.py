@@ -8,11 +8,19 @@ import contextlib
 import socket
 
 from harness.errors import ConnectFailed, ConnectionLost
+from harness.waiting import Deadline
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int, deadline: Deadline | None = None) -> bytes:
+    """Exactly n bytes. With a deadline, each read gets what is left of it (the socket's own timeout is
+    per read: a peer sending a byte at a time would otherwise stretch it without end)."""
     buf = bytearray()
     while len(buf) < n:
+        if deadline is not None:
+            left = deadline.remaining()
+            if left <= 0:
+                raise TimeoutError(f"{len(buf)} of {n} bytes read by the deadline")
+            sock.settimeout(left)
         chunk = sock.recv(n - len(buf))
         if not chunk:
             raise ConnectionLost(f"adb server closed the connection ({len(buf)} of {n} bytes read)")

@@ -220,10 +220,11 @@ def test_hostname_set(dut):
 
 
 @pytest.mark.requirement("OSS-REL-001")
-def test_os_release_fields(dut):
+def test_os_release_fields(dut, suite_data):
     text = reads.read_file(dut, "/etc/os-release") or reads.read_file(dut, "/usr/lib/os-release")
     assert text, "neither /etc/os-release nor /usr/lib/os-release is readable"
-    problems = osservices.os_release_problems(osservices.parse_os_release(text))
+    fields = osservices.parse_os_release(text)
+    problems = osservices.os_release_problems(fields, suite_data["os_release_vendor_ids"])
     assert not problems, "; ".join(problems)
 
 

@@ -7,6 +7,8 @@ is missing or answers nothing is a FAIL saying so. The requirements apply to the
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from harness.checks import ohos_services, reads
@@ -82,3 +84,8 @@ def test_hdf_device_manager(dut, suite_data):
     assert not stopped, f"init reports {stopped[0]}: no HDF driver is loaded"
     present = [p for p in suite_data["hdf_config"] if reads.exists(dut, p, "-f")]
     assert present, f"no HDF device configuration: none of {suite_data['hdf_config']} exists"
+    blob = shlex.quote(present[0])  # hdf_devmgr reads the first that exists
+    head = dut.run(f"od -An -tx1 -N{ohos_services.HCB_HEADER} {blob}", timeout=30).stdout_text
+    size = dut.run(f"wc -c < {blob}", timeout=30).stdout_text
+    problem = ohos_services.hcb_problem(head, size)
+    assert problem is None, f"{present[0]}: {problem}"

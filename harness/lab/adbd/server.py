@@ -41,6 +41,8 @@ class AdbdFaults:
     drop_mid_output_after: int | None = None
     # Sync transfers stop short: a pull gets half the file, a pushed file keeps only half its bytes.
     truncate_transfers: bool = False
+    # Each DATA chunk of a sync transfer waits this many seconds: a link that moves, only slowly.
+    transfer_chunk_delay: float = 0.0
 
 
 class SimulatedAdbd:
@@ -190,7 +192,8 @@ class SimulatedAdbd:
             return lambda: self._shell(stream, command, v2)
         if service == "sync:":
             return lambda: serve_sync(stream, self.ctx.scratch,
-                                      truncate=lambda: self.faults.truncate_transfers)
+                                      truncate=lambda: self.faults.truncate_transfers,
+                                      pace=lambda: self.faults.transfer_chunk_delay)
         if service.startswith("reboot:"):
             return lambda: self._reboot_service(stream)
         return None

@@ -1,13 +1,15 @@
 """The `sync:` service of the simulated adbd (protocol v1: STAT, LIST, SEND, RECV, QUIT).
 
-Fault: while `truncate()` says so, a RECV sends only the first half of the file (then DONE, as if
-that were all), and a SEND keeps only the first half of what arrived (and still answers OKAY)."""
+Faults: while `truncate()` says so, a RECV sends only the first half of the file (then DONE, as if
+that were all), and a SEND keeps only the first half of what arrived (and still answers OKAY); while
+`pace()` gives seconds, each DATA chunk of a transfer waits that long (a slow link that still moves)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,9 +74,17 @@ _DENIED = Path("/proc/self/fdinfo/harness-sync-denied/x")  # a path no open() or
 
 
 def serve_sync(stream: Stream, cwd: Path, map_path: SyncPathMap | None = None, *,
-               truncate: Callable[[], bool] = lambda: False) -> None:
+               truncate: Callable[[], bool] = lambda: False, pace: Callable[[], float] = lambda: 0.0) -> None:
     """`map_path` (the lab's sandbox) places device paths; without it they are taken under `cwd`.
-    `truncate` is asked at each transfer whether the truncate_transfers fault is on."""
+    `truncate` is asked at each transfer whether the truncate_transfers fault is on, `pace` how long
+    each chunk waits."""
+    closed = threading.Event()
+    stream.on_close(closed.set)
+
+    def slow_down() -> None:
+        if (seconds := pace()) > 0:
+            writer.flush()
+            closed.wait(seconds)  # the simulated link's slowness; a closed stream ends it at once
 
     def resolve(path: str) -> Path:
         if map_path is None:
@@ -100,9 +110,9 @@ def serve_sync(stream: Stream, cwd: Path, map_path: SyncPathMap | None = None, *
             elif ident == b"LIST":
                 _list(writer, resolve(path))
             elif ident == b"SEND":
-                _send(reader, writer, resolve, path, truncate())
+                _send(reader, writer, resolve, path, truncate(), slow_down)
             elif ident == b"RECV":
-                _recv(writer, resolve(path), truncate())
+                _recv(writer, resolve(path), truncate(), slow_down)
             else:
                 writer.add(sync_fail(f"unknown sync request {ident!r}"))
                 writer.flush()
@@ -137,7 +147,7 @@ def _list(writer: _Writer, path: Path) -> None:
 
 
 def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path], spec: str,
-          truncate: bool) -> None:
+          truncate: bool, slow_down: Callable[[], None]) -> None:
     name, _, mode_text = spec.rpartition(",")
     if not name:
         name, mode_text = spec, "33188"  # no mode given: 0100644
@@ -161,6 +171,7 @@ def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path]
             error = error or f"invalid data message {ident!r}"
             break
         chunk = reader.read_exact(value)
+        slow_down()
         if out is not None and error is None:
             try:
                 out.write(chunk)
@@ -185,7 +196,7 @@ def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path]
         writer.add(sync_fail(error))
 
 
-def _recv(writer: _Writer, path: Path, truncate: bool) -> None:
+def _recv(writer: _Writer, path: Path, truncate: bool, slow_down: Callable[[], None]) -> None:
     try:
         if stat.S_ISDIR(os.stat(path).st_mode):
             raise IsADirectoryError(21, "Is a directory")
@@ -196,6 +207,7 @@ def _recv(writer: _Writer, path: Path, truncate: bool) -> None:
     with src:
         left = os.fstat(src.fileno()).st_size // 2 if truncate else None
         while chunk := src.read(SYNC_MAX_DATA if left is None else min(left, SYNC_MAX_DATA)):
+            slow_down()
             writer.add(sync_frame(b"DATA", len(chunk), chunk))
             if left is not None:
                 left -= len(chunk)

@@ -141,7 +141,8 @@ class QemuBoard:
         return SshSpec(
             host=self.ssh_host, port=self.ssh_port, user=self.user,
             key_file=self.identity.client_key if use_key else None,
-            password=self.identity.password, host_key=self.host_key_fingerprint, connect_timeout=10.0,
+            password=self.identity.password, host_key=self.host_key_fingerprint,
+            connect_timeout=30.0,  # an emulated CPU under a loaded host: the key exchange alone took >10 s
         )
 
     def serial_spec(self) -> SerialSpec:

@@ -26,6 +26,8 @@ class JobOut(BaseModel):
     ended_at: dt.datetime | None
     bundle_sha256: str | None
     starts: int = Field(description="how many times an agent started it (above 1: handed back, retried)")
+    tag: str | None = Field(default=None, description="submitted for any device with this tag; device is "
+                                                      "empty until one of them takes the job")
 
     @classmethod
     def of(cls, v: JobView) -> JobOut:
@@ -33,6 +35,7 @@ class JobOut(BaseModel):
             id=v.id, kind=v.kind, device=v.device, host=v.host, suites=list(v.suites), state=v.state,
             verdict=v.verdict, submitter=v.submitter, note=v.note, queued_at=v.queued_at,
             started_at=v.started_at, ended_at=v.ended_at, bundle_sha256=v.bundle_sha256, starts=v.starts,
+            tag=v.tag,
         )
 
 

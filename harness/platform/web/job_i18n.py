@@ -23,6 +23,7 @@ JOB_STRINGS: dict[str, tuple[str, str]] = {
     "quarantined": ("quarantined", "已隔离"),
     "offline": ("host offline", "主机离线"),
     "reserved_by": ("reserved by {who}", "已被 {who} 预留"),
+    "any_tagged": ("any device tagged {tag}", "任一带标签 {tag} 的设备"),
     "job_state_queued": ("queued", "排队中"),
     "job_state_waiting": ("waiting", "等待中"),
     "job_state_running": ("running", "运行中"),

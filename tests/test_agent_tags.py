@@ -1,0 +1,174 @@
+"""Jobs for "any device tagged T", resolved when they start, and a stalled job ended by hand: on the real
+PostgreSQL, with agents as separate processes over the simulated labs. What the devices' own command
+logs say is the proof that no device ran two jobs at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.waiting import poll_until
+from tests.agent_fixtures import (  # noqa: F401  (fixtures)
+    Labs,
+    agent_pg,
+    harness,
+    jobs_json,
+    probe_agent,
+    queue_db,
+    sql,
+    three_labs,
+    wait_all_done,
+)
+from tests.agent_peers import command_logs, completed_jobs, overlaps
+
+pytestmark = [pytest.mark.peer("postgresql"), pytest.mark.timeout(300)]
+
+
+def submit(db: str, *args: str) -> list[dict[str, object]]:
+    done = harness("submit", "--db", db, "--json", *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_state(db: str, job_id: int, *states: str, timeout: float = 60) -> dict[str, object]:
+    return poll_until(lambda: (j := jobs_json(db).get(job_id)) and j["state"] in states and j, timeout,
+                      interval=0.1, what=f"job {job_id} to be {'/'.join(states)}")
+
+
+def began(inventory: Path, since: float, job_id: int) -> bool:
+    return any(f"harness-job {job_id} run begin" in c.cmd for cs in command_logs(inventory, since).values()
+               for c in cs)
+
+
+def one_command(logs: dict[str, list], job_id: int):  # -> (device, LoggedCommand)
+    [(device, cmd)] = [(d, c) for d, cs in logs.items() for c in cs if f"harness-job {job_id} " in c.cmd]
+    return device, cmd
+
+
+def trio_inventory(labs: Labs) -> Path:
+    """Three of host-c's boards, tagged "trio" too, in an inventory of their own (same lab, same state)."""
+    source = labs.inventories["host-c"]
+    head, *tables = source.read_text().split("\n[devices.")
+    kept = [t.replace('"bench-c"]', '"bench-c", "trio"]', 1) for t in tables[:3]]
+    path = source.parent / "trio.toml"
+    path.write_text("\n[devices.".join([head, *kept]))
+    return path
+
+
+def test_tag_jobs_spread_over_the_hosts_that_have_the_tag_never_two_at_once_on_a_device(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    since = time.time()
+    hosts = ("host-a", "host-b")
+    agents = [probe_agent(queue_db, three_labs.inventories[h], h, tmp_path / f"{h}.log", "--job-seconds", "0.2")
+              for h in hosts]
+    try:
+        for a in agents:
+            a.wait_registered()
+        # Device jobs and tag jobs on the same devices, mixed.
+        args = [a for i in range(60) for a in (("--tag", "kylin") if i % 3 else ("--device", f"{hosts[i % 2]}-{i % 10:02d}"))]
+        queued = submit(queue_db, *args)
+        tagged = {int(j["id"]) for j in queued if j["tag"]}  # type: ignore[call-overload]
+        assert len(tagged) == 40 and all(j["device"] is None and j["host"] is None for j in queued if j["tag"])
+        states = wait_all_done(queue_db, 60, timeout=180)
+    finally:
+        for a in agents:
+            a.stop()
+    assert {s for s, _, _ in states.values()} == {"pass"}, states
+    assert {states[j][2] for j in tagged} == set(hosts)  # both hosts took tag jobs
+    assert all(dev.startswith(str(host)) for _, dev, host in states.values())
+    logs = {d: c for h in hosts for d, c in command_logs(three_labs.inventories[h], since).items()}
+    assert overlaps(logs) == []
+    runs = completed_jobs(logs)
+    assert {k: n for k, n in runs.items() if k[0] in states} == {(j, dev): 1 for j, (_, dev, _) in states.items()}
+
+
+def test_a_tag_job_waits_while_every_device_of_its_tag_is_busy_reserved_or_quarantined(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    inventory = trio_inventory(three_labs)
+    since = time.time()
+    agent = probe_agent(queue_db, inventory, "host-trio", tmp_path / "trio.log", "--job-seconds", "4")
+    try:
+        agent.wait_registered()
+        assert harness("reserve", "host-c-01", "--for", "10m", "--owner", "alice", "--db", queue_db).returncode == 0
+        assert harness("quarantine", "host-c-02", "--db", queue_db).returncode == 0
+        [busy] = submit(queue_db, "--device", "host-c-00")
+        wait_state(queue_db, int(busy["id"]), "running")  # type: ignore[call-overload]
+        text = harness("submit", "--db", queue_db, "--tag", "trio")
+        assert text.returncode == 0 and "on any device tagged trio (none of its 3 free now: it waits" in text.stdout
+        first = int(text.stdout.split()[1].rstrip(":"))
+        view = jobs_json(queue_db)[first]
+        assert (view["state"], view["device"], view["tag"]) == ("queued", "", "trio")
+        assert "waiting for any device tagged 'trio'" in str(view["note"])
+        shown = harness("jobs", "--db", queue_db, "--active")
+        assert f"{first:>6}  queued    tag:trio" in shown.stdout, shown.stdout
+        # Unknown tags are refused: one line, exit 2.
+        unknown = harness("submit", "--db", queue_db, "--tag", "tiro")
+        assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "did you mean 'trio'" in unknown.stderr
+        started = wait_state(queue_db, first, "running", timeout=30)
+        assert started["device"] == "host-c-00" and started["host"] == "host-trio"
+        [second] = submit(queue_db, "--tag", "trio")
+        released_at = time.time()
+        assert harness("quarantine", "host-c-02", "--release", "--db", queue_db).returncode == 0
+        for job in (first, int(second["id"])):  # type: ignore[call-overload]
+            wait_state(queue_db, job, "pass", timeout=60)
+    finally:
+        agent.stop()
+    logs = command_logs(inventory, since)
+    assert overlaps(logs) == []
+    _, busy_cmd = one_command(logs, int(busy["id"]))  # type: ignore[call-overload]
+    device, first_cmd = one_command(logs, first)
+    assert device == "host-c-00" and first_cmd.start >= (busy_cmd.end or 0)  # it waited for the busy job
+    device, second_cmd = one_command(logs, int(second["id"]))  # type: ignore[call-overload]
+    assert device == "host-c-02" and second_cmd.start >= released_at  # the first device freed
+    assert not [c for c in logs["host-c-01"] if "harness-job" in c.cmd]  # the reserved one ran none
+
+
+def test_a_stalled_job_ended_by_hand_is_stopped_by_its_agent_when_it_returns_and_never_overlaps(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    inventory = three_labs.inventories["host-a"]
+    since = time.time()
+    # Each run takes 2 s to stop (as `harness run` writing its records): long enough that a next job
+    # started on the device meanwhile would overlap it.
+    agent = probe_agent(queue_db, inventory, "host-a", tmp_path / "a.log", "--job-seconds", "15",
+                        "--stop-delay", "2")
+    stopped = False
+    try:
+        agent.wait_registered()
+        [old] = [int(j["id"]) for j in submit(queue_db, "--device", "host-a-04")]  # type: ignore[call-overload]
+        poll_until(lambda: began(inventory, since, old), 60, interval=0.05, what="the job's command to start")
+        os.kill(agent.proc.pid, signal.SIGSTOP)
+        stopped = True
+
+        def silent() -> bool:  # (again, should a heartbeat sent just before the stop land after it)
+            sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-a'")
+            return jobs_json(queue_db)[old]["state"] == "stalled"
+
+        poll_until(silent, 10, interval=0.2, what="the job to show stalled")
+        plain = harness("cancel", str(old), "--db", queue_db)  # its submitter, not forced: it may come back
+        assert plain.returncode == 0 and "stalled (its host is silent)" in plain.stdout, plain.stdout
+        ended = harness("cancel", str(old), "--force", "--owner", "admin", "--db", queue_db)
+        assert ended.returncode == 0 and "ended by admin: its host host-a was silent since" in ended.stdout
+        view = jobs_json(queue_db)[old]
+        assert view["state"] == "error" and str(view["note"]).startswith("ended by admin"), view
+        [new] = [int(j["id"]) for j in submit(queue_db, "--device", "host-a-04")]  # type: ignore[call-overload]
+        os.kill(agent.proc.pid, signal.SIGCONT)
+        stopped = False
+        wait_state(queue_db, new, "pass", timeout=120)
+    finally:
+        if stopped:
+            os.kill(agent.proc.pid, signal.SIGCONT)
+        agent.stop()
+    text = agent.text()
+    assert f"job {old} on host-a-04: ended elsewhere (ended by admin" in text
+    assert f"job {new} on host-a-04: waits; the device still runs job {old}" in text
+    view = jobs_json(queue_db)[old]
+    assert view["state"] == "error" and str(view["note"]).startswith("ended by admin"), view  # nothing over it
+    logs = command_logs(inventory, since)
+    assert overlaps(logs) == []
+    runs = completed_jobs(logs)
+    assert runs[(old, "host-a-04")] == 0 and runs[(new, "host-a-04")] == 1
