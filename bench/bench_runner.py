@@ -9,7 +9,10 @@ workers it forks (os.wait4: the runner's CPU plus that of every descendant it re
 - wall time of D devices x T tests over 1 device x T tests, with 20 ms latency per command and none;
 - memory per device worker: the peak over samples of (the workers' summed PSS) / D (PSS splits the
   pages the forked workers share with the runner, which RSS would count D times);
-- stray output: lines `harness run --plain` printed that are neither its progress nor its summary.
+- stray output: lines `harness run --plain` printed that are neither its progress nor its summary;
+- the CPU floor of each many-device run: no run ends before its CPU, spread over the cores, is spent,
+  (start-up + D x T x CPU per test) / cores for the harness alone, and with the boards' CPU (from
+  /proc: each board process and the commands it reaped) added, against 1.5x one device's wall time.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ class Board:
         self.proc.stdin.flush()
         if self.proc.stdout.readline().strip() != "ok":
             raise SystemExit("a board did not take its latency")
+
+    def cpu(self) -> float:
+        """CPU seconds the board has used so far: its own and that of the commands it ran and reaped."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -123,16 +131,18 @@ def _pss_kb(pid: int) -> int:
 class RunFigures:
     wall: float
     cpu: float  # seconds, the runner and every worker it reaped
+    board_cpu: float  # seconds, the boards of the run (their processes and the commands they ran)
     tests: int
     worker_pss_mb: float  # peak summed PSS of the workers / devices
     stray: list[str]
 
 
-def run_once(work: Path, suites: Path, devices: list[str], run_id: str) -> RunFigures:
+def run_once(work: Path, suites: Path, boards: list[Board], devices: list[str], run_id: str) -> RunFigures:
     argv = [sys.executable, "-m", "harness", "-i", str(work / "devices.toml"), "run", "bench",
             "--suites-root", str(suites), "--reports", str(work / "reports"), "--run-id", run_id,
             "--plain", *(a for d in devices for a in ("--device", d))]
     out_path = work / f"{run_id}.out"
+    boards_before = sum(b.cpu() for b in boards)
     with open(out_path, "w") as out:
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -150,6 +160,7 @@ def run_once(work: Path, suites: Path, devices: list[str], run_id: str) -> RunFi
         # Sampling reads every worker's smaps: every 0.25 s keeps it from stealing the run's CPU.
         poll_until(sample_until_exit, 3600, interval=0.25, what="the benchmark run")
         wall = time.monotonic() - t0
+    board_cpu = sum(b.cpu() for b in boards) - boards_before
     proc.returncode = 0  # reaped by wait4 above; keeps Popen from waiting again
     code, usage = status[0]
     printed = out_path.read_text(errors="replace").splitlines()
@@ -159,7 +170,7 @@ def run_once(work: Path, suites: Path, devices: list[str], run_id: str) -> RunFi
     for device in devices:
         journal = work / "reports" / run_id / "journal" / f"{device}.jsonl"
         tests += sum(1 for raw in journal.read_text().splitlines() if json.loads(raw)["type"] == "result")
-    return RunFigures(wall=wall, cpu=usage.ru_utime + usage.ru_stime, tests=tests,
+    return RunFigures(wall=wall, cpu=usage.ru_utime + usage.ru_stime, board_cpu=board_cpu, tests=tests,
                       worker_pss_mb=peak / 1024 / len(devices),
                       stray=[line for line in printed if not OWN_LINE.match(line)])
 
@@ -185,6 +196,18 @@ def link_cpu_per_command_ms(board: Board, commands: int = 300) -> float:
     return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / commands * 1000
 
 
+def cpu_floor(devices: int, tests: int, cores: int, harness_ms: float, board_ms: float,
+              start_cpu: float, one_device_wall: float) -> str:
+    """What this machine can give at best: a run cannot end before its CPU, spread over every core, is
+    spent. The harness's alone (start-up and tests), then with the boards' (on a real lab host the
+    boards are elsewhere), against the target of 1.5x one device's wall time."""
+    harness = (start_cpu + devices * tests * harness_ms / 1000) / cores
+    with_boards = harness + devices * tests * board_ms / 1000 / cores
+    return (f"CPU floor on {cores} cores: the harness alone {harness:5.2f} s = "
+            f"{harness / one_device_wall:4.2f}x 1 device, with the boards' CPU ({board_ms:.2f} ms per "
+            f"command) {with_boards:5.2f} s = {with_boards / one_device_wall:4.2f}x (target 1.5x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--devices", default="1,20,50", help="device counts, comma-separated")
@@ -199,7 +222,8 @@ def main() -> None:
             boards = [Board(board_log) for _ in range(max(counts))]
             try:
                 names = write_inventory(work / "devices.toml", boards)
-                print(f"{os.cpu_count()} cores; {args.tests} tests per device; boards in their own "
+                cores = len(os.sched_getaffinity(0))
+                print(f"{cores} cores; {args.tests} tests per device; boards in their own "
                       f"processes; the harness's CPU from wait4")
                 stray: list[str] = []
                 link_ms = link_cpu_per_command_ms(boards[0])
@@ -211,10 +235,13 @@ def main() -> None:
                     print(f"latency {latency:g} ms per command:")
                     base: RunFigures | None = None
                     for count in counts:
-                        full = run_once(work, many, names[:count], f"d{count}-l{latency:g}")
-                        start = run_once(work, one_test, names[:count], f"d{count}-l{latency:g}-start")
+                        used = boards[:count]
+                        full = run_once(work, many, used, names[:count], f"d{count}-l{latency:g}")
+                        start = run_once(work, one_test, used, names[:count], f"d{count}-l{latency:g}-start")
                         base = base or full
-                        per_test_ms = (full.cpu - start.cpu) / (count * (args.tests - 1)) * 1000
+                        more_tests = count * (args.tests - 1)
+                        per_test_ms = (full.cpu - start.cpu) / more_tests * 1000
+                        board_ms = (full.board_cpu - start.board_cpu) / more_tests * 1000
                         stray += full.stray + start.stray
                         ratio = full.wall / base.wall
                         print(f"  {count:3d} device(s): wall {full.wall:6.2f} s = {ratio:4.2f}x 1 device; "
@@ -222,6 +249,9 @@ def main() -> None:
                               f"{per_test_ms / link_ms:.1f}x the link's (start-up "
                               f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS; "
                               f"{full.tests} results")
+                        if count > 1:
+                            print("        " + cpu_floor(count, args.tests, cores, per_test_ms, board_ms,
+                                                          start.cpu, base.wall))
                 board_log.flush()
                 print(f"stray lines from harness run: {len(stray)}"
                       + "".join(f"\n  {line!r}" for line in stray[:5]))

@@ -22,23 +22,32 @@ MASK = "********"
 _known: set[str] = set()
 _env_names: set[str] = set()
 _lock = threading.Lock()
+# The known values longest first, rebuilt when one is registered: every mask and redact reads it, and
+# the journal and the evidence ask it several times per test.
+_by_length: tuple[str, ...] = ()
 # Variable names that hold a secret: the inventory's password_env names, and the usual spellings.
 _SECRET_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SECRETISH = re.compile(r"pass|pwd|pw$|^pw|secret|token|key", re.IGNORECASE)
 
 
 def register(value: str, env: str | None = None) -> None:
+    global _by_length
     # Very short values would mask innocent text in commands; they are still never printed by us.
     with _lock:
-        if len(value) >= 3:
+        if len(value) >= 3 and value not in _known:
             _known.add(value)
+            _by_length = tuple(sorted(_known, key=len, reverse=True))
         if env:
             _env_names.add(env)
 
 
-def _values() -> list[str]:
-    with _lock:
-        return sorted(_known, key=len, reverse=True)
+def _values() -> tuple[str, ...]:
+    return _by_length  # a tuple replaced whole under the lock: reading it needs none
+
+
+def known_values() -> tuple[str, ...]:
+    """Every registered secret, longest first (for a caller that looks for them in text of its own)."""
+    return _by_length
 
 
 # Where a secret stands as a value of its own in a command line: between shell word breaks, quotes or
@@ -79,10 +88,13 @@ def redact(text: str) -> str:
     """Free text: a known secret masked where an assignment to a secret-holding variable carries it."""
     if not text:
         return text
+    values = [value for value in _values() if value in text]
+    if not values:
+        return text
     with _lock:
         names = set(_env_names)
-    for value in _values():
-        if value not in text:
+    for value in values:
+        if value not in text:  # masked away with a longer one
             continue
 
         def hide(match: re.Match[str]) -> str:

@@ -87,6 +87,27 @@ def test_the_writer_masks_secrets_in_every_field(tmp_path: Path) -> None:
     assert record.outcome is Outcome.ERROR and "hunter22" not in record.message
 
 
+@pytest.mark.parametrize("secret", ['hu"nt\\er\t22-j', "hünter-22-j"])
+def test_a_secret_json_escapes_is_still_masked(tmp_path: Path, secret: str) -> None:
+    # The writer looks for a secret in the serialised line before it walks the record's strings: a
+    # secret with quotes, backslashes, control or non-ASCII characters must still be found.
+    register(secret)
+    path = tmp_path / "dev.jsonl"
+    writer = JournalWriter(path)
+    assignment = f"MY_PASSWORD={secret}"
+    writer.write(ResultLine(TestRecord(test_id=A, suite="demo", outcome=Outcome.FAIL, device="dev",
+                                       message=f"saw {assignment} in the output")))
+    writer.write(DeviceLine(device="dev", kind="board", profile="p", transport="ssh",
+                            identity={assignment: "a key carries it"}))
+    writer.close()
+    text = path.read_text(encoding="utf-8")
+    assert secret not in text and json.dumps(secret, ensure_ascii=False)[1:-1] not in text
+    assert text.count("MY_PASSWORD=********") == 2
+    result, device = (json.loads(line) for line in text.splitlines())
+    assert result["message"] == "saw MY_PASSWORD=******** in the output"
+    assert device["identity"] == {"MY_PASSWORD=********": "a key carries it"}
+
+
 def test_a_torn_last_line_and_unknown_lines_are_counted_not_fatal() -> None:
     lines = [json.dumps(r.to_line()) for r in (PLAN, DEVICE, RESULT)]
     garbage = [

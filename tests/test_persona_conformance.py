@@ -38,6 +38,14 @@ LEFT_OUT = {
 SUITE_PATHS = {id_: suite.path for id_, suite in sorted(discover_suites(REPO / "suites").items())
                if id_ not in LEFT_OUT}
 SUITES = tuple(SUITE_PATHS)
+# The stability suite's modules that never reboot a persona: the memory check, and kdump, which is
+# undeclared (SKIP) on the conforming personas and never crashes the non-conforming board (no crash
+# kernel loaded: a FAIL before any crash).
+EXTRA_PATHS = {"stability/memleak": REPO / "suites/stability/test_memleak.py",
+               "stability/kdump": REPO / "suites/stability/test_kdump.py"}
+SUITE_PATHS.update(EXTRA_PATHS)
+# What the bench declares the personas have beyond their OS (devices.toml says the same).
+DECLARED_CAPABILITIES = {"nonconforming-board": ["kdump-capture"]}
 CONFORMING = ("ohos-rk3568", "handset-hmos", "euler-ft2000", "kylin-v10")
 # Requirements whose outcome depends on the machine the lab runs on, left out of the outcome checks: none
 # (each device has its own network namespace, so SEC-NET-002's port inventory sees only its own sockets).
@@ -97,6 +105,7 @@ os_version = "{os_version}"
 arch = "{persona.uname.machine}"
 cpu_count = {declared_cpus(persona)}
 memory_mb = {declared_memory_mb(persona)}
+capabilities = {json.dumps(DECLARED_CAPABILITIES.get(persona.id, []))}
 
 [devices.{persona.id}.ssh]
 host = "{server.host}"
@@ -107,7 +116,7 @@ host_key = "{server.fingerprint}"
 """
 
 
-def run_suites(persona_name: str, work: Path, suites: tuple[str, ...] = SUITES) -> SuiteRun:
+def run_suites(persona_name: str, work: Path, suites: tuple[str, ...] = tuple(SUITE_PATHS)) -> SuiteRun:
     """Boot the persona behind an SSH server and run the suites on it in a pytest subprocess."""
     persona = load_persona(persona_name)
     sandbox = Sandbox(persona, work / "device")
@@ -174,6 +183,9 @@ def test_conforming_persona_passes_every_suite(name: str, tmp_path: Path) -> Non
         assert {"KERN-KABI-001", "KERN-KABI-002", "ID-OS-002", "ID-FP-001", "ID-FP-002"} <= passed
     # The device's own network namespace: its port inventory holds only its own sockets.
     assert "SEC-NET-002" in passed
+    # Its key services run from boot and keep their memory; kdump capture is not declared: a SKIP.
+    assert "STAB-MEM-001" in passed
+    assert run.outcomes["STAB-KDUMP-001"] == {"SKIP"}
 
 
 def test_nonconforming_board_fails_exactly_on_its_planted_defects(tmp_path: Path) -> None:
@@ -184,6 +196,10 @@ def test_nonconforming_board_fails_exactly_on_its_planted_defects(tmp_path: Path
     errors = run.with_outcome("ERROR") | run.with_outcome("NOT_RUN")
     assert not errors, _explain(run, errors)
     failed = run.with_outcome("FAIL")
+    [leak] = run.messages["STAB-MEM-001"]
+    assert "systemd-journald (pid " in leak and "a steady rise beyond the bound of 512 KiB" in leak, leak
+    [kdump] = run.messages["STAB-KDUMP-001"]
+    assert "no crash was forced, it could not be captured: /sys/kernel/kexec_crash_loaded is '0'" in kdump, kdump
     assert failed == expected, (
         f"unexpected FAILs {sorted(failed - expected)}, missing FAILs {sorted(expected - failed)}:\n"
         + _explain(run, failed ^ expected)
@@ -194,3 +210,4 @@ def test_the_suites_are_found_on_disk_and_only_real_ones_are_left_out() -> None:
     found = set(discover_suites(REPO / "suites"))
     assert set(LEFT_OUT) <= found, f"LEFT_OUT names suites that do not exist: {sorted(set(LEFT_OUT) - found)}"
     assert set(SUITES) == found - set(LEFT_OUT) and {"identity", "kernel", "security"} <= set(SUITES)
+    assert all(path.is_file() for path in EXTRA_PATHS.values())

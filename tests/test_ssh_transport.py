@@ -7,14 +7,17 @@ authentication, host keys, jump hosts and ssh_config."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from harness.errors import (
@@ -23,10 +26,12 @@ from harness.errors import (
     ConnectionLost,
     HostKeyMismatch,
     NotReady,
+    TransportError,
 )
 from harness.lab.peers.dropbear import MAX_UNAUTH_PER_IP, DropbearServer
 from harness.lab.peers.dropbear_build import DropbearUnavailable, ensure_dropbear
 from harness.lab.peers.sshd import OpenSshServer
+from harness.links.ssh import SshSpec
 from harness.secrets import Secret
 from harness.specs import JumpSpec
 from harness.transports.ssh import SshTransport
@@ -390,3 +395,66 @@ def test_dropbear_counts_its_unauthenticated_connections(sshd: SshPeer) -> None:
     sshd.wait_settled()
     with SshTransport(sshd.spec()) as transport:
         assert transport.run("echo served", timeout=10).stdout == b"served\n"
+
+
+# -- a server that declines to run commands --------------------------------------------------------
+
+
+class _DecliningServer(paramiko.ServerInterface):
+    """Logs in and opens sessions, then declines every exec request (as a restricted account may)."""
+
+    def __init__(self) -> None:
+        self.exec_requests = 0
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "password"
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        return paramiko.AUTH_SUCCESSFUL if password == PASSWORD else paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.exec_requests += 1
+        return False
+
+
+def test_a_declined_exec_is_lab_trouble_and_the_link_stays_up(tmp_path: Path) -> None:
+    # The exec request is sent without waiting for its reply (the reply comes before the output): a
+    # refusal must still end the command as typed lab trouble, not as an exit code, and not hang.
+    key = paramiko.Ed25519Key.from_private_key_file(str(_ed25519_key(tmp_path)))
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = _DecliningServer()
+    links: list[paramiko.Transport] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        link = paramiko.Transport(conn)
+        link.add_server_key(key)
+        links.append(link)
+        link.start_server(server=server)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    spec = SshSpec(host="127.0.0.1", port=listener.getsockname()[1], user="root",
+                   password=Secret(inline=PASSWORD), host_key=fingerprint, connect_timeout=10)
+    try:
+        with SshTransport(spec) as transport:
+            for _ in range(2):
+                with pytest.raises(TransportError, match="refused to run 'true'") as caught:
+                    transport.run("true", timeout=10)
+                assert caught.value.usable and not isinstance(caught.value, ConnectionLost | CommandTimeout)
+                assert transport.connected  # the same connection takes the next request
+            assert server.exec_requests == 2
+    finally:
+        listener.close()
+        for link in links:
+            link.close()
+
+
+def _ed25519_key(folder: Path) -> Path:
+    path = folder / "host_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path

@@ -51,6 +51,10 @@ def outcomes(tmp_path_factory):
                 "suites/media",
                 "suites/crypto",
                 "suites/os-services",
+                # Never the whole stability suite: its reboot cycles would reboot this machine. The
+                # kdump module SKIPs (kdump-capture undeclared) before it could crash anything.
+                "suites/stability/test_memleak.py",
+                "suites/stability/test_kdump.py",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -190,3 +194,18 @@ def test_debian_os_services_judge_a_machine_without_systemd(outcomes):
         assert kind == "failure" and text in message, (name, kind, message)
     kind, message = outcomes["test_chinese_locale"]  # zh_CN.UTF-8 is asked of the domestic profiles only
     assert kind == "skipped" and "not applicable to profile generic-linux" in message, message
+
+
+def test_debian_memory_check_judges_the_loopback_sshd(outcomes):
+    # PID 1 is no systemd and no journald runs: a FAIL naming them, with sshd's own figures steady.
+    kind, message = outcomes["test_key_services_memory_steady"]
+    assert kind == "failure", (kind, message)
+    assert "systemd: not running (no process named 'systemd' in /proc)" in message, message
+    assert "systemd-journald: not running (no process named 'systemd-journal' in /proc)" in message, message
+    assert "(steady: sshd (pid " in message and "RssAnon" in message, message
+
+
+def test_debian_is_never_crashed_for_kdump(outcomes):
+    for name in ("test_crash_is_captured", "test_dump_is_a_memory_image", "test_crash_log_saved"):
+        kind, message = outcomes[name]
+        assert kind == "skipped" and "does not declare the capability" in message, (name, kind, message)

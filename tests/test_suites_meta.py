@@ -140,7 +140,9 @@ def test_the_destructive_requirements_say_what_they_do_to_the_device():
     assert marked == {"STAB-BOOT-001": "reboots the device", "STAB-BOOT-002": "reboots the device",
                       **dict.fromkeys(("STAB-WDT-001", "STAB-WDT-002"), "lets the watchdog reset the device"),
                       **dict.fromkeys(("STAB-PWR-001", "STAB-PWR-002", "STAB-PWR-003", "STAB-PWR-004"),
-                                      "cuts the device's power")}
+                                      "cuts the device's power"),
+                      **dict.fromkeys(("STAB-KDUMP-001", "STAB-KDUMP-002", "STAB-KDUMP-003"),
+                                      "crashes the kernel (kdump captures it)")}
     table = subprocess.run([sys.executable, "-m", "harness", "suites"], capture_output=True, text=True,
                            timeout=60, check=True, env={**os.environ, "COLUMNS": "400"}).stdout
     assert "destructive: cuts the device's power" in table

@@ -132,6 +132,10 @@ class Persona:
     # files/ because a link into the host's /usr dangles in the checkout, which copies and wheels refuse.
     symlinks: dict[str, str] = field(default_factory=dict)
     recovery: Recovery = field(default_factory=Recovery)
+    # Key system services the device runs from boot: a process under each name (what a memory check
+    # samples), and the planted leaks among them (KiB a second).
+    services: tuple[str, ...] = ()
+    service_leaks: dict[str, int] = field(default_factory=dict)
 
     @property
     def files_dir(self) -> Path:
@@ -175,7 +179,11 @@ def parse_persona(folder: Path) -> Persona:
     data = table(raw, where, _persona_keys(), required=PERSONA_REQUIRED)
     if data["id"] != folder.name:
         raise where.child("id").fail(data["id"], f"does not match its folder {folder.name!r}")
-    return _persona_from(data, folder, where)
+    persona = _persona_from(data, folder, where)
+    for name in persona.service_leaks:
+        if name not in persona.services:
+            raise where.child(f"services.leaks.{name}").fail(name, "not one of services.running")
+    return persona
 
 
 def _composable(value: Any, where: Where) -> str:
@@ -250,7 +258,22 @@ def _persona_keys() -> dict[str, Checker]:
         "locales": list_of(string, "locale names"),
         "symlinks": _composable_links,
         "recovery": table_of({"watchdog_resets": boolean, "unclean_boot_messages": _lines}),
+        "services": table_of({"running": list_of(_service_name, "process names"),
+                              "leaks": map_of(_leak_rate, "KiB a second")}, required=("running",)),
     }
+
+
+def _service_name(value: Any, where: Where) -> str:
+    name = string(value, where)
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise where.fail(value, "expected a process name (letters, digits, - and _)")
+    return name
+
+
+def _leak_rate(value: Any, where: Where) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 4 <= value <= 4096:
+        raise where.fail(value, "expected whole KiB a second, 4 to 4096")
+    return value
 
 
 def _shim_set_names() -> list[str]:
@@ -315,6 +338,8 @@ def _persona_from(data: dict[str, Any], folder: Path, where: Where) -> Persona:
         symlinks=dict(data.get("symlinks", {})),
         recovery=Recovery(data.get("recovery", {}).get("watchdog_resets", False),
                           tuple(data.get("recovery", {}).get("unclean_boot_messages", ()))),
+        services=tuple(data.get("services", {}).get("running", ())),
+        service_leaks=dict(data.get("services", {}).get("leaks", {})),
         folder=folder,
     )
 

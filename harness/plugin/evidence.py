@@ -4,8 +4,10 @@ the Dut (mask_output, which knows the command) and passes through redact once mo
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from ..results.model import Evidence
 from ..secrets import mask_command, redact, redact_bytes
@@ -56,10 +58,13 @@ def make_evidence(
 
 
 class CommandLog:
-    """logs/<device>/commands.log: every command in full, under a header naming the test."""
+    """logs/<device>/commands.log: every command in full, under a header naming the test. Opened at the
+    first command and kept open (an open and a close per command cost more than the write), each entry
+    flushed as it is written, so a killed worker's log holds every command it finished."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._file: TextIO | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -81,5 +86,13 @@ class CommandLog:
                 body += f"--- {name} ({len(data)} bytes)\n{text}"
                 if not text.endswith("\n"):
                     body += "\n"
-        with open(self.path, "a", encoding="utf-8") as log:
-            log.write(body)
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._file.write(body)
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None

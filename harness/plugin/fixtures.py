@@ -3,6 +3,7 @@ recorded as evidence in the current test's record."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from typing import Protocol
 
 import pytest
 
-from ..errors import ConfigError, TransportError
+from ..errors import ConfigError, NotReady, TransportError
 from ..identity import Identity
 from ..power import open_switch
 from ..profiles import Profile
@@ -23,8 +24,34 @@ from ..waiting import Deadline, poll_until
 from .evidence import make_evidence
 from .link import DeviceLink
 from .outcome import describe
+from .suite_fixtures import NEEDS_DEVICE
 
 DEFAULT_COMMAND_TIMEOUT = 60.0
+BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
+# How long one look at a device going down may take: a link to a crashed device hangs, not closes.
+RESET_PROBE_TIMEOUT = 10.0
+
+
+def wait_new_boot(transport: Transport, before: str, timeout: float) -> str:
+    """Poll the boot id until it differs from `before` (the link dropping on the way is expected); the
+    new boot id. NotReady past the deadline."""
+    deadline = Deadline(timeout)
+
+    def new_boot() -> str | None:
+        try:
+            result = transport.run(BOOT_ID, timeout=min(RESET_PROBE_TIMEOUT, max(deadline.remaining(), 1.0)))
+        except TransportError:
+            transport.close()  # down, or a link to the old boot: the next look connects afresh
+            with contextlib.suppress(TransportError):
+                transport.wait_ready(max(deadline.remaining(), 1.0))
+            return None
+        now = result.stdout_text.strip()
+        return now if result.ok and now and now != before else None
+
+    try:
+        return poll_until(new_boot, timeout, interval=0.5, what="a new boot")
+    except TimeoutError:
+        raise NotReady(f"no new boot within {timeout:g}s (boot id still {before!r} or no answer)") from None
 
 
 class Recorder(Protocol):
@@ -89,9 +116,9 @@ class Dut:
             raise
         # A command that carried a secret may echo it: the suite, its messages and the records get its
         # output masked; other output is masked only where an assignment hands a secret over.
-        result = dataclasses.replace(
-            result, stdout=mask_output(result.stdout, cmd), stderr=mask_output(result.stderr, cmd)
-        )
+        out, err = mask_output(result.stdout, cmd), mask_output(result.stderr, cmd)
+        if out is not result.stdout or err is not result.stderr:  # nothing masked: the same bytes
+            result = dataclasses.replace(result, stdout=out, stderr=err)
         self._record(
             cmd, started, result.duration, result.exit_code, result.stdout, result.stderr, result.truncated
         )
@@ -167,6 +194,23 @@ class Dut:
         self._record(command, time.time(), result.duration, result.exit_code, result.stdout, result.stderr)
         self._link.reprobe()
         return result
+    def reset_and_wait(self, trigger: str, timeout: float | None = None) -> tuple[str, str]:
+        """Make the device reset by itself (a forced kernel crash, a watchdog left unfed): run `trigger`
+        detached a moment after the command returns, wait until the link drops or the boot id changes,
+        then until the device answers again (default: the profile's boot budget). Returns the boot ids
+        (before, after); NotReady (lab trouble) when it is not back in time or came back as the same boot."""
+        before = self.run(BOOT_ID, timeout=30).stdout_text.strip()
+        budget = timeout if timeout is not None else self._link.boot_timeout
+        self._link.needs_reconnect = True
+        self.run(f"(sleep 1; {trigger}) </dev/null >/dev/null 2>&1 &", timeout=30)
+        seen: list[str] = []
+
+        def back(transport: Transport) -> None:
+            seen.append(wait_new_boot(transport, before, budget))
+
+        self._transfer(f"[reset] {trigger}: wait up to {budget:g}s for a new boot", back)
+        self._link.reprobe()
+        return before, seen[0]
 
     def metric(
         self, name: str, value: float, unit: str = "", low: float | None = None, high: float | None = None
@@ -223,8 +267,6 @@ def dut(request: pytest.FixtureRequest) -> Iterator[Dut]:
 
     session = HarnessSession.of(request.config)
     if session.link is None:
-        raise ConfigError(
-            "this test needs a device: give --device NAME (and --inventory PATH, or set $HARNESS_INVENTORY)"
-        )
+        raise ConfigError(NEEDS_DEVICE)
     session.link.ensure()
     yield Dut(session.link, session)

@@ -5,13 +5,14 @@ HARNESS_PROGRESS_FD names one."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from ..results.journal_records import JournalLine
-from ..secrets import redact
+from ..secrets import known_values, redact
 
 PROGRESS_FD_ENV = "HARNESS_PROGRESS_FD"
 
@@ -26,6 +27,21 @@ def redact_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_tree(v) for v in value]
     return value
+
+
+@functools.lru_cache(maxsize=8)
+def _json_forms(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(json.dumps(v, ensure_ascii=False)[1:-1] for v in values)
+
+
+def encode_line(obj: Any) -> str:
+    """One journal line, secrets masked. JSON escapes character by character, so a string that holds a
+    secret holds its escaped form once serialised: where no escaped secret is in the text, no string
+    held one and the walk over every string (most of a line's cost) is skipped."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    if any(form in text for form in _json_forms(known_values())):
+        text = json.dumps(redact_tree(obj), ensure_ascii=False, separators=(",", ":"))
+    return text + "\n"
 
 
 def progress_fd_from_env() -> int | None:
@@ -50,7 +66,7 @@ class JournalWriter:
         self._fd = progress_fd
 
     def write(self, line: JournalLine) -> None:
-        text = json.dumps(redact_tree(line.to_line()), ensure_ascii=False, separators=(",", ":")) + "\n"
+        text = encode_line(line.to_line())
         if self._file is not None:
             self._file.write(text)
             self._file.flush()

@@ -7,6 +7,7 @@ import copy
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from ..inventory import load_inventory
 from ..results.journal_records import DeviceLine, EndLine, PlanLine, PlannedTest, ResultLine
 from ..results.model import Evidence, Metric, Outcome, TestRecord
 from ..secrets import redact
+from ..specs import DeviceSpec
 from .device_evidence import DATA_ONLY, NO_EVIDENCE, EvidenceTracker, data_only_reason, uses_device
 from .evidence import CommandLog
 from .journal_writer import JournalWriter, progress_fd_from_env
@@ -25,6 +27,7 @@ from .link import DeviceLink, DeviceUnreachable
 from .options import HarnessOptions
 from .outcome import PhaseOutcome, TestTimedOut, classify, combine
 from .selection import read_only_file, select, suite_test_id
+from .suite_fixtures import Applicability
 from .timeout import per_test_alarm
 
 COLLECT_ERROR_LIMIT = 2000
@@ -71,6 +74,7 @@ class HarnessSession:
         self.device_name = self.options.device or ""
         self.link: DeviceLink | None = None
         self.kind = self.profile = ""
+        spec: DeviceSpec | None = None
         if self.options.device:
             spec = load_inventory(self.options.inventory).get(self.options.device)
             self.kind, self.profile = spec.kind, spec.profile
@@ -80,6 +84,7 @@ class HarnessSession:
                 boot_timeout=self.options.boot_timeout,
                 on_identity=self._identity_line,
             )
+        self.applicability = Applicability(spec)
         run_dir = self.options.run_dir
         journal = run_dir / "journal" / f"{self.device_name}.jsonl" if run_dir else None
         self.writer = JournalWriter(journal, progress_fd_from_env())
@@ -249,7 +254,14 @@ class HarnessSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        # Before the fixtures: bring a dropped device back, or fail fast once it is gone.
+        # Before the fixtures: a test that does not apply to the device is skipped without touching it;
+        # a dropped device is brought back, or the test fails fast once it is gone.
+        planned = item.stash.get(PLANNED_KEY, None)
+        reason = self.applicability.reason(
+            Path(item.path), planned.requirements if planned is not None else _requirements(item)
+        )
+        if reason:
+            pytest.skip(reason)
         if self.link is not None and "dut" in getattr(item, "fixturenames", ()):
             self.link.before_test()
 
@@ -296,6 +308,7 @@ class HarnessSession:
         )
         if self.link is not None:
             self.link.close()
+        self.commands.close()
         self.writer.close()
 
 

@@ -1,7 +1,8 @@
 """What every suite under suites/<id>/ gets from the plugin, so no suite repeats it:
 
 - a test whose requirements do not apply to the device (suite.toml `applies_to`: OS profiles, device
-  kinds) ends as SKIP with the reason, never as a FAIL or a silent PASS;
+  kinds, declared capabilities) ends as SKIP with the reason, never as a FAIL or a silent PASS
+  (`Applicability`, asked by the plugin's setup hook);
 - `suite_data`: the suite's reference data, `suites/<id>/data/<id>.toml`, resolved for the device's
   OS profile, family and version (see harness.checks.suite_data);
 - `ident`: the device's identity (dut.identity(), probed once)."""
@@ -16,9 +17,15 @@ import pytest
 
 from ..checks.applicability import not_applicable_reason
 from ..checks.suite_data import resolve_file
+from ..errors import ConfigError
 from ..identity import Identity
+from ..specs import DeviceSpec
 from ..suites import Suite, load_suite
 from .selection import suite_dir_of
+
+NEEDS_DEVICE = (
+    "this test needs a device: give --device NAME (and --inventory PATH, or set $HARNESS_INVENTORY)"
+)
 
 
 @cache
@@ -31,18 +38,29 @@ def _suite(folder: Path) -> Suite:
     return load_suite(folder)
 
 
-@pytest.fixture(autouse=True)
-def _requirements_apply(request: pytest.FixtureRequest) -> None:
-    ids = [str(a) for mark in request.node.iter_markers("requirement") for a in mark.args]
-    folder = suite_folder(Path(request.node.path)) if ids else None
-    if folder is None:
-        return
-    dut = request.getfixturevalue("dut")
-    reason = not_applicable_reason(
-        _suite(folder), ids, dut.spec.profile, dut.spec.kind, dut.spec.declared.capabilities
-    )
-    if reason:
-        pytest.skip(reason)
+class Applicability:
+    """Whether a test's requirements apply to the device, asked by the plugin before each test's
+    fixtures (so a test that does not apply is skipped without a command on the device). It depends
+    only on the suite and the inventory's spec: one answer per suite folder and set of ids."""
+
+    def __init__(self, spec: DeviceSpec | None) -> None:
+        self.spec = spec
+        self._answers: dict[tuple[Path, tuple[str, ...]], str | None] = {}
+
+    def reason(self, test_file: Path, ids: tuple[str, ...]) -> str | None:
+        """Why the test does not apply (None: it does, or it names no requirement of a suite)."""
+        folder = suite_folder(test_file) if ids else None
+        if folder is None:
+            return None
+        if self.spec is None:
+            raise ConfigError(NEEDS_DEVICE)
+        key = (folder, ids)
+        if key not in self._answers:
+            spec = self.spec
+            self._answers[key] = not_applicable_reason(
+                _suite(folder), list(ids), spec.profile, spec.kind, spec.declared.capabilities
+            )
+        return self._answers[key]
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,13 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+_FIELD_SETS: dict[type, frozenset[str]] = {}
+
+
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    names = _field_names(cls)
+    names = _FIELD_SETS.get(cls)
+    if names is None:  # a set: the runner decodes every journal line as it arrives
+        names = _FIELD_SETS[cls] = frozenset(_field_names(cls))
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

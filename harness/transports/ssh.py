@@ -38,8 +38,10 @@ from .ssh_channel import (
     LINK_ERRORS,
     drain,
     parse_stopper,
+    refused,
     report_exit_signals,
     send_signal,
+    start_exec,
     stopper_command,
     tag_command,
 )
@@ -180,7 +182,7 @@ class SshTransport:
         tag = secrets.token_hex(8)  # what the command's processes carry, to find them all if it must stop
         try:
             try:
-                chan.exec_command(tag_command(cmd, tag))
+                start_exec(chan, tag_command(cmd, tag))
             except LINK_ERRORS as exc:
                 raise self._lost(f"could not start {cmd!r}: {exc}", chan.get_transport()) from None
             exit_code = self._collect(chan, cmd, deadline, timeout, out, err, on_output)
@@ -231,6 +233,8 @@ class SshTransport:
             self._timed_out(chan, cmd, timeout, out, err, on_output)
         if chan.exit_status == -1 and _link_broken(chan.get_transport()):
             raise self._lost(f"connection dropped while running {cmd!r}", chan.get_transport())
+        if refused(chan):
+            raise TransportError(mask_command(f"{self.label} refused to run {cmd!r}"), usable=True)
         # -1 only from a server that sends neither exit-status nor exit-signal.
         return chan.exit_status
 

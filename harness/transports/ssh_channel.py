@@ -57,6 +57,30 @@ def tag_command(cmd: str, tag: str) -> str:
     return f"export {TAG_VARIABLE}={tag}\n{cmd}"
 
 
+def start_exec(chan: paramiko.Channel, command: str) -> None:
+    """Channel.exec_command without waiting for the server's reply. The reply comes before the output
+    and the exit status on the same channel, so the wait for those covers it: one round trip (and one
+    hand-over between paramiko's thread and ours) less per command. A refusal makes paramiko close the
+    channel, and `refused` tells it from a command that ran."""
+    transport = chan.get_transport()
+    if chan.closed or not chan.active or transport is None:
+        raise paramiko.SSHException("Channel is not open")
+    msg = paramiko.Message()
+    msg.add_byte(cMSG_CHANNEL_REQUEST)
+    msg.add_int(chan.remote_chanid)
+    msg.add_string("exec")
+    msg.add_boolean(True)  # want_reply: a refusal closes the channel instead of leaving it idle
+    msg.add_string(command)
+    chan._event_pending()  # type: ignore[attr-defined]
+    transport._send_user_message(msg)  # type: ignore[attr-defined]
+
+
+def refused(chan: paramiko.Channel) -> bool:
+    """After start_exec, once the channel closed: the server declined the request (it never said yes,
+    and no exit status came)."""
+    return chan.exit_status == -1 and not chan.event_ready
+
+
 def stopper_command(tag: str, signal_name: str, known: tuple[int, ...] = ()) -> str:
     pattern = f"{TAG_VARIABLE}=[{tag[0]}]{tag[1:]}"
     pids = " ".join(str(pid) for pid in known)

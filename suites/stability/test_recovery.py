@@ -1,7 +1,9 @@
 """Recovery: a watchdog left unfed resets the device by itself, and the filesystem survives the lab
 cutting the power. Both are destructive (the device resets or loses power mid-run) and run only where
 the bench says they may: the watchdog on a device declaring `watchdog-reboot`, the power cut on one
-whose inventory entry has a `power` table (harness.power). Anything else is a SKIP with the reason."""
+whose inventory entry has a `power` table (harness.power). Anything else is a SKIP with the reason.
+Each carries the `reboots` marker (`-m "not reboots"` leaves them out) and its requirement says what it
+does in suite.toml (`destructive`), which `harness suites` shows."""
 
 from __future__ import annotations
 
@@ -85,6 +87,7 @@ def watchdog_run(dut, suite_data, request) -> WatchdogRun:
     return WatchdogRun(problems, before_identity, after_identity, float(dog.timeout), reset_seconds)
 
 
+@pytest.mark.reboots
 @pytest.mark.requirement("STAB-WDT-001")
 def test_unfed_watchdog_resets_the_device(dut, watchdog_run):
     if watchdog_run.reset_seconds is not None:
@@ -93,6 +96,7 @@ def test_unfed_watchdog_resets_the_device(dut, watchdog_run):
     assert not watchdog_run.problems, "; ".join(watchdog_run.problems)
 
 
+@pytest.mark.reboots
 @pytest.mark.requirement("STAB-WDT-002")
 def test_device_recovers_from_the_watchdog_reset(dut, watchdog_run):
     if watchdog_run.before is None or watchdog_run.after is None:
@@ -155,6 +159,7 @@ def power_cut(dut, suite_data) -> PowerCut:
                     read.stdout_text + read.stderr_text, boot_seconds)
 
 
+@pytest.mark.reboots
 @pytest.mark.requirement("STAB-PWR-001")
 def test_synced_file_survives_the_power_cut(dut, power_cut):
     problems = recovery.marker_intact(power_cut.token, power_cut.read_exit, power_cut.read_text)
@@ -164,12 +169,14 @@ def test_synced_file_survives_the_power_cut(dut, power_cut):
     dut.run(f"rm -f {shlex.quote(power_cut.marker)}")
 
 
+@pytest.mark.reboots
 @pytest.mark.requirement("STAB-PWR-002")
 def test_journal_recovers_cleanly_after_the_power_cut(power_cut):
     problems = recovery.clean_recovery(power_cut.kernel_log)
     assert not problems, "; ".join(problems)
 
 
+@pytest.mark.reboots
 @pytest.mark.requirement("STAB-PWR-003")
 def test_fsck_finds_no_error_after_the_power_cut(dut, power_cut):
     mount = power_cut.mount
@@ -193,6 +200,7 @@ def test_fsck_finds_no_error_after_the_power_cut(dut, power_cut):
     assert not problems, "; ".join(problems)
 
 
+@pytest.mark.reboots
 @pytest.mark.requirement("STAB-PWR-004")
 def test_device_recovers_from_the_power_cut(dut, power_cut):
     dut.metric("power_cut_recovery", round(power_cut.boot_seconds, 2), "s", high=dut.profile.boot_time_budget)

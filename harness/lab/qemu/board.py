@@ -38,6 +38,11 @@ SHELL_PROMPT = r"[#$] $"
 # The SoC a bench declares for QEMU's virt machine: its device tree's root compatible is
 # "linux,dummy-virt" (the CPU model, e.g. cortex-a57, is no SoC).
 VIRT_SOC = "dummy-virt"
+# A crash kernel with its initrd (the base image plus the kdump tools) boots in 256 MiB; the board keeps
+# the rest. The disk kdump writes /var/crash to: a sparse file, two or three filtered dumps.
+KDUMP_CRASH_MEMORY = "256M"
+KDUMP_MIN_MEMORY_MB = 768
+KDUMP_DISK_BYTES = 256 << 20
 # Another process may take a port between free_port() and QEMU binding it: QEMU then exits at once.
 PORT_ATTEMPTS = 3
 _PORT_TAKEN = re.compile(r"in use|host forwarding rule", re.IGNORECASE)
@@ -62,12 +67,22 @@ class QemuBoard:
         watchdog: bool = False,
         files: dict[str, bytes] | None = None,
         board_dir: Path | None = None,
+        kdump: bool = False,
     ) -> None:
         """`files`: more files of the board's own root (path -> bytes), there at every boot as its image
         holds them (what a test writes over SSH is gone after a reset, the initramfs being RAM);
         `disk_mb`: a virtio disk of that size holding ext4 (made once with the host's mkfs.ext4,
         kept in the board's folder like its keys), mounted as /data; `watchdog`: an i6300esb on the
-        PCI bus whose expiry resets the machine (QEMU's -action watchdog=reset)."""
+        PCI bus whose expiry resets the machine (QEMU's -action watchdog=reset); `kdump`: reserve crash
+        memory (crashkernel=), give the board a virtio disk for /var/crash (a fresh one at every start)
+        and the kdump parts, so a forced crash is captured by a crash kernel."""
+        if kdump and memory_mb < KDUMP_MIN_MEMORY_MB:
+            raise ConfigError(f"a kdump board needs memory_mb >= {KDUMP_MIN_MEMORY_MB} "
+                              f"({KDUMP_CRASH_MEMORY} of it for the crash kernel), got {memory_mb}")
+        if kdump and disk_mb:
+            # Each is /dev/vda to the board (kdump's /var/crash archive, or the ext4 data disk).
+            raise ConfigError("a board takes either kdump or disk_mb, not both")
+        self.kdump = kdump
         self.state_dir = state_dir or default_state_dir()
         self.name = name
         self.memory_mb = memory_mb
@@ -209,6 +224,18 @@ class QemuBoard:
             raise ConfigError(f"cannot make the board's ext4 disk with {mkfs}: {exc}") from None
         partial.rename(self.disk)
 
+    def _kdump_args(self, command: list[str]) -> list[str]:
+        if not self.kdump:
+            return command
+        at = command.index("-append") + 1
+        command[at] += f" crashkernel={KDUMP_CRASH_MEMORY}"
+        return [*command, "-drive", f"if=none,id=crash,format=raw,file={self.kdump_disk}",
+                "-device", "virtio-blk-device,drive=crash"]
+
+    @property
+    def kdump_disk(self) -> Path:
+        return self.board_dir / "kdump-disk.img"
+
     def start(self) -> None:
         if self.alive:
             return
@@ -217,11 +244,16 @@ class QemuBoard:
         image = self.image
         self._identity, overlay = provision(self.board_dir, self.name, self._password)
         initrd = self.board_dir / "initrd.cpio.gz"
-        # Two gzip'd cpio archives back to back: the kernel unpacks the board's files over the base.
+        # Gzip'd cpio archives back to back: the kernel unpacks the board's files over the base.
+        kdump_parts = image.kdump_overlay.read_bytes() if self.kdump else b""
         own = CpioArchive()
         for path, data in self.files.items():
             own.add_file(path, data)
-        initrd.write_bytes(image.initramfs.read_bytes() + overlay + (own.to_gzip() if self.files else b""))
+        initrd.write_bytes(image.initramfs.read_bytes() + kdump_parts + overlay
+                           + (own.to_gzip() if self.files else b""))
+        if self.kdump:
+            with self.kdump_disk.open("wb") as disk:  # empty: tar finds no archive, /var/crash starts empty
+                disk.truncate(KDUMP_DISK_BYTES)
         # The board's own kernel beside its initrd: a power-on boots again from these two, whatever has
         # become of the shared image cache since (another checkout's newer image replaces it).
         kernel = self.board_dir / "vmlinuz"
@@ -257,7 +289,7 @@ class QemuBoard:
             while self.ssh_port == self.serial_port:
                 self.ssh_port = free_port()
         with (self.board_dir / "qemu.log").open("wb") as qemu_log:
-            self._proc = subprocess.Popen(self.command(initrd), stdin=subprocess.DEVNULL,
+            self._proc = subprocess.Popen(self._kdump_args(self.command(initrd)), stdin=subprocess.DEVNULL,
                                           stdout=qemu_log, stderr=subprocess.STDOUT)
 
     def wait_stopped(self, timeout: float) -> int:

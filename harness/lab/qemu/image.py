@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import kdump
 from .apt import AptError, PackageInfo, PrivateApt
 from .cpio import CpioArchive
 from .initramfs import (
@@ -43,7 +44,7 @@ from .initramfs import (
 log = logging.getLogger(__name__)
 
 # The modules that decide what goes into an image: editing them gives a new image.
-BUILDER_MODULES = ("image.py", "initramfs.py", "cpio.py", "elf.py", "apt.py")
+BUILDER_MODULES = ("image.py", "initramfs.py", "cpio.py", "elf.py", "apt.py", "kdump.py")
 KERNEL_META = "linux-image-arm64"
 USERLAND = ["busybox-static", "openssh-server", "openssh-sftp-server", "e2fsprogs"]
 # Debian names shared-library packages after their soname: lib<name><digits>[g|t64], zlib1g, ...
@@ -59,12 +60,13 @@ class BoardImage:
     kernel_release: str
     initramfs: Path
     packages: dict[str, str]  # name -> exact version
+    kdump_overlay: Path  # appended to a kdump board's initrd (harness.lab.qemu.kdump)
 
     @classmethod
     def load(cls, directory: Path) -> BoardImage:
         meta = json.loads((directory / "image.json").read_text())
         return cls(directory, directory / "vmlinuz", meta["kernel_release"], directory / "initramfs.cpio.gz",
-                   meta["packages"])
+                   meta["packages"], directory / kdump.OVERLAY)
 
 
 def default_state_dir() -> Path:
@@ -83,6 +85,11 @@ def resolve_packages(apt: PrivateApt) -> tuple[PackageInfo, list[PackageInfo]]:
     if not kernels:
         raise ImageBuildError(f"{KERNEL_META} {meta.version} depends on no linux-image-* package")
     return apt.show(kernels[0])[kernels[0]], apt.closure(USERLAND, is_shared_library_package)
+
+
+def resolve_kdump(apt: PrivateApt) -> list[PackageInfo]:
+    """kexec-tools and makedumpfile with their library closure (a kdump board's parts only)."""
+    return apt.closure(kdump.PACKAGES, is_shared_library_package)
 
 
 def _inputs_digest(init_dir: Path = INIT_DIR) -> str:
@@ -120,20 +127,22 @@ def _build_locked(state: Path, max_list_age: float | None) -> BoardImage:
     apt = PrivateApt(state / "apt")
     apt.update() if max_list_age is None else apt.update(max_list_age)
     kernel_pkg, userland = resolve_packages(apt)
-    key = image_key(kernel_pkg, userland)
+    extras = resolve_kdump(apt)
+    key = image_key(kernel_pkg, userland + extras)
     target = state / "images" / key
     if (target / "image.json").exists():
         return BoardImage.load(target)
     started = time.monotonic()
     try:
-        debs = apt.download([kernel_pkg, *userland])
+        debs = apt.download(list({p.name: p for p in [kernel_pkg, *userland, *extras]}.values()))
     except AptError:
         # Lists younger than a day can still name a version the mirror has replaced since.
         apt.update(max_age=0)
         kernel_pkg, userland = resolve_packages(apt)
-        key = image_key(kernel_pkg, userland)
+        extras = resolve_kdump(apt)
+        key = image_key(kernel_pkg, userland + extras)
         target = state / "images" / key
-        debs = apt.download([kernel_pkg, *userland])
+        debs = apt.download(list({p.name: p for p in [kernel_pkg, *userland, *extras]}.values()))
     kernel = kernel_parts(debs[kernel_pkg.name])
     archive = CpioArchive()
     add_init_files(archive)
@@ -150,8 +159,11 @@ def _build_locked(state: Path, max_list_age: float | None) -> BoardImage:
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     (building / "vmlinuz").write_bytes(kernel.vmlinuz)
-    (building / "initramfs.cpio.gz").write_bytes(archive.to_gzip())
-    packages = {p.name: p.version for p in [kernel_pkg, *userland]}
+    base = archive.to_gzip()
+    (building / "initramfs.cpio.gz").write_bytes(base)
+    tools, _ = kdump.tools_archive(debs, extras, debs[kernel_pkg.name], is_shared_library_package)
+    (building / kdump.OVERLAY).write_bytes(kdump.overlay(tools, kernel.vmlinuz, base))
+    packages = {p.name: p.version for p in [kernel_pkg, *userland, *extras]}
     (building / "image.json").write_text(json.dumps(
         {"kernel_release": kernel.release, "packages": packages, "key": key}, indent=2, sort_keys=True))
     shutil.rmtree(target, ignore_errors=True)

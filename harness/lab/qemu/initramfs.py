@@ -36,7 +36,7 @@ TOOL_FILES = {"sbin/e2fsck": 0o755}
 # Shared objects straight in a library directory (not gconv, PAM or audit plugins below it).
 _LIBRARY = re.compile(rf"(usr/)?lib/({TRIPLET}/)?[^/]+\.so(\.[0-9.]+)?")
 # Files of ./init that are scripts (the rest are plain data).
-_EXECUTABLE = {"etc/init.d/rcS", "etc/init.d/rcK"}
+_EXECUTABLE = {"etc/init.d/rcS", "etc/init.d/rcK", "etc/init.d/kdump"}
 
 
 class ImageBuildError(HarnessError):

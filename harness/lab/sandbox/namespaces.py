@@ -112,9 +112,19 @@ class Sandbox:
             self._await_ready(anchor, timeout)
             self._anchor_pid = poll_until(lambda: _only_child(anchor.pid), timeout,
                                           what="the sandbox anchor process")
+            self._start_services(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def _start_services(self, timeout: float) -> None:
+        script = rootfs.service_start_script(self.persona)
+        if script:
+            done = subprocess.run(self.command_argv(script), stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=timeout, start_new_session=True)
+            if done.returncode != 0:
+                raise SandboxUnavailable(f"persona {self.persona.id}: its services did not start: "
+                                         f"{done.stderr.decode(errors='replace').strip()[-300:]}")
 
     def stop(self) -> None:
         """Kill every process of the device at once (a power cut); its folder stays."""

@@ -28,6 +28,24 @@ HOST_ETC_COPIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d")
 HOST_ETC_BINDS = ("alternatives",)
 SIM_DIR = ".sim"
 PERSONA_DATA_DIR = ".persona"
+SERVICES_DIR = "services"
+# A key service of the persona: a long-lived POSIX sh process whose file name is the service's, so the
+# kernel names the process after it (/proc/PID/comm). A planted leak keeps LEAK_KIB more in a new shell
+# variable every STEP seconds; past CAP_KIB it starts afresh as a new process, as a service killed for
+# its size and restarted would (a memory check sees the restart: still not a pass).
+_SERVICE = """#!/bin/sh
+step={step}; leak_kib={leak_kib}; cap_kib=65536
+if [ "$leak_kib" -eq 0 ]; then
+  while :; do sleep 3600; done
+fi
+pad=$(head -c $((leak_kib * 1024)) /dev/zero | tr '\\0' x)
+i=0
+while [ $((i * leak_kib)) -lt "$cap_kib" ]; do
+  i=$((i + 1)); eval "kept_$i=\\$pad"
+  sleep "$step"
+done
+"$0" </dev/null >/dev/null 2>&1 &
+"""
 # Paths whose content the kernel or host gives and a persona file must cover by a bind mount.
 _OVERLAID_ROOTS = ("proc", "usr")
 
@@ -207,6 +225,23 @@ def _install_shims(persona: Persona, root: Path) -> None:
         shutil.copytree(SHIMS_DIR / "lib", root / PERSONA_DATA_DIR / "lib")
 
 
+def _write_services(persona: Persona, folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    for name in persona.services:
+        rate = persona.service_leaks.get(name, 0)
+        steps = 4  # a second: the leak grows smoothly between a check's samples
+        script = folder / name
+        script.write_text(_SERVICE.format(step=1 / steps, leak_kib=-(-rate // steps) if rate else 0))
+        script.chmod(0o755)
+
+
+def service_start_script(persona: Persona) -> str:
+    """The command that starts the persona's services at boot, each detached (the device's PID 1 adopts
+    them), so a power cut ends them with everything else."""
+    return "".join(f"/{PERSONA_DATA_DIR}/{SERVICES_DIR}/{name} </dev/null >/dev/null 2>&1 &\n"
+                   for name in persona.services)
+
+
 def _write_persona_data(persona: Persona, root: Path) -> None:
     """The persona as plain key=value and line files the shims read with POSIX sh."""
     data = root / PERSONA_DATA_DIR
@@ -230,6 +265,7 @@ def _write_persona_data(persona: Persona, root: Path) -> None:
                                       + "".join(f"enabled {u}\n" for u in units.enabled)
                                       + "".join(f"failed {u}\n" for u in units.failed))
     (data / "locales").write_text("".join(f"{name}\n" for name in persona.locales))
+    _write_services(persona, data / SERVICES_DIR)
     for buffer, lines in persona.logs.items():
         (data / f"log.{buffer}").write_text("".join(f"{line}\n" for line in lines))
     if persona.selinux != "Disabled":
