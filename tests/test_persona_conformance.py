@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.checks.coverage import requirement_markers
 from harness.lab.persona import Persona, load_persona
 from harness.lab.sandbox.namespaces import Sandbox
 from harness.lab.ssh.server import SimulatedSshServer
@@ -155,11 +156,13 @@ def persona_is_board(name: str) -> bool:
 
 
 RUN_REQUIREMENTS = {req for id_, suite in discover_suites(REPO / "suites").items() if id_ in SUITES
-                    for req in suite.requirements}
+                    for req in suite.requirements} | {
+    req for module in EXTRA_PATHS.values() for reqs in requirement_markers(module).values() for req in reqs}
 
 
 def expected_failures(persona: Persona) -> set[str]:
-    """The defects' requirements in the suites run here (the stability ones: tests/test_lab_recovery.py)."""
+    """The defects' requirements in what runs here (the watchdog and power-cut ones are
+    tests/test_lab_recovery.py's: they reset the device)."""
     return {req for defect in persona.defects for req in defect.requirements if req in RUN_REQUIREMENTS}
 
 
