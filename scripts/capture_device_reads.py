@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.checks import buses, media, network, osservices, power, sysfs
+from harness.checks import buses, media, memleak, network, osservices, power, sysfs
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "devices"
 AREAS = {
@@ -21,6 +21,9 @@ AREAS = {
     "power": sysfs.dump_script(power.SLEEP + power.IDLE + power.DVFS + power.THERMAL),
     "media": sysfs.dump_script(media.USB + media.DISPLAY + media.SOUND + media.CAMERA),
     "getent": "getent hosts localhost",
+    # STAB-MEM-001's sampling (the kdump listings before and after a crash come from the board of
+    # tests/test_kdump_qemu.py: `kdump.listing_script(["/var/crash"])` around the crash).
+    "memleak": memleak.sample_script(["systemd", "systemd-journald", "sshd"], 4, 1.0),
     # What the os-services suite reads: its config files in one dump, and the commands' answers.
     "os-files": osservices.files_script(
         ["/etc/os-release", "/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/*.conf", "/etc/apt/sources.list",

@@ -58,6 +58,8 @@ MODULES: dict[str, list[str]] = {
     "harness/checks/smcrypto.py": ["tests/test_checks_smcrypto.py"],
     "harness/checks/osservices.py": ["tests/test_checks_osservices.py"],
     "harness/checks/ohos_services.py": ["tests/test_checks_ohos_services.py"],
+    "harness/checks/memleak.py": ["tests/test_checks_stability.py"],
+    "harness/checks/kdump.py": ["tests/test_checks_stability.py"],
     "harness/capabilities.py": ["tests/test_capabilities.py"],
 }
 

@@ -27,7 +27,7 @@ from harness.specs import AdbSpec
 from harness.transports.adb import AdbTransport, _parse_marker_end, _split_marker_tail
 from harness.transports.adb_files import check_digest, parse_sha256sum
 from harness.transports.base import Transport
-from harness.waiting import Deadline, free_port
+from harness.waiting import Deadline, free_port, poll_until
 
 from .adb_peers import adb_server, connected_adbd, device
 
@@ -272,4 +272,8 @@ def test_a_push_that_trickles_past_its_timeout_is_cut(dut: AdbTransport, device:
     finally:
         device.faults.transfer_chunk_delay = 0.0
     assert not target.exists()
+    # Nor a partial file: the harness's own is removed before push returns, the device drops its one
+    # when it sees the stream closed.
+    poll_until(lambda: not [p.name for p in target.parent.iterdir() if "big.bin" in p.name], 10,
+               interval=0.05, what="no partial file left on the device")
     assert dut.run("echo after", timeout=20).stdout == b"after\n"

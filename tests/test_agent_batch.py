@@ -3,6 +3,8 @@ never two of one device; one gates several jobs, each by its own device's lease.
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -11,6 +13,7 @@ from harness.agent import leases
 from harness.agent import queue as jobq
 from harness.agent.dburl import conninfo
 from harness.agent.schema import ensure_schema
+from harness.waiting import poll_until
 from tests.agent_fixtures import agent_pg, queue_db  # noqa: F401  (fixtures)
 
 
@@ -71,3 +74,37 @@ def test_a_tag_job_claims_a_device_only_while_it_runs_nothing_and_the_index_back
             raise psycopg.Rollback()
         [(_, first)] = jobq.fetch_tagged(conn, [("h-b", ("t",))], worker)
         assert again.id == first.id == tagged[0] and first.device == ""  # still first in its queue
+
+
+def test_a_lease_committed_while_a_gate_waits_for_the_device_is_seen_by_that_gate(
+    queue_db: str,  # noqa: F811
+) -> None:
+    # reserve() holds the device's row lock while it writes the lease; the agent's gate waits for that
+    # lock. A gate that read the leases in the statement that waited would not see this one and start.
+    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as gate_conn, \
+            psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as lease_conn:
+        ensure_schema(gate_conn)
+        gate_conn.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('g', 'i', 1)")
+        gate_conn.execute("INSERT INTO harness_devices (name, host) VALUES ('g-a', 'g')")
+        [job] = jobq.submit_many(gate_conn, [jobq.JobRequest(device="g-a", host="g")])
+        gate_pid = gate_conn.info.backend_pid
+        gates: list[tuple[leases.Gate, int]] = []
+        with lease_conn.transaction():
+            lease_conn.execute("SELECT name FROM harness_devices WHERE name = 'g-a' FOR UPDATE")
+            lease_conn.execute(
+                "INSERT INTO harness_reservations (device, owner, expires_at)"
+                " VALUES ('g-a', 'alice', now() + interval '1 hour')"
+            )
+
+            def gate() -> None:
+                with gate_conn.transaction():
+                    gates.extend(leases.check_gates(gate_conn, [("g-a", "run", job)]))
+
+            waiter = threading.Thread(target=gate)
+            waiter.start()
+            poll_until(lambda: lease_conn.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (gate_pid,)
+            ).fetchone() == {"wait_event_type": "Lock"}, 30, what="the gate to wait for the device's lock")
+        waiter.join(30)
+        [(decision, _)] = gates
+        assert not decision.go and "alice" in (decision.note or "")

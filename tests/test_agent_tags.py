@@ -91,7 +91,8 @@ def test_a_tag_job_waits_while_every_device_of_its_tag_is_busy_reserved_or_quara
         queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
     inventory = trio_inventory(three_labs)
     since = time.time()
-    agent = probe_agent(queue_db, inventory, "host-trio", tmp_path / "trio.log", "--job-seconds", "4")
+    # Every job runs until it is cancelled: the busy device stays busy however slowly this test goes.
+    agent = probe_agent(queue_db, inventory, "host-trio", tmp_path / "trio.log", "--job-seconds", "3600")
     try:
         agent.wait_registered()
         assert harness("reserve", "host-c-01", "--for", "10m", "--owner", "alice", "--db", queue_db).returncode == 0
@@ -109,13 +110,17 @@ def test_a_tag_job_waits_while_every_device_of_its_tag_is_busy_reserved_or_quara
         # Unknown tags are refused: one line, exit 2.
         unknown = harness("submit", "--db", queue_db, "--tag", "tiro")
         assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "did you mean 'trio'" in unknown.stderr
-        started = wait_state(queue_db, first, "running", timeout=30)
+        assert jobs_json(queue_db)[first]["state"] == "queued"  # still: nothing of its tag is free
+        assert harness("cancel", str(busy["id"]), "--db", queue_db).returncode == 0
+        started = wait_state(queue_db, first, "running", timeout=60)
         assert started["device"] == "host-c-00" and started["host"] == "host-trio"
         [second] = submit(queue_db, "--tag", "trio")
         released_at = time.time()
         assert harness("quarantine", "host-c-02", "--release", "--db", queue_db).returncode == 0
+        assert wait_state(queue_db, int(second["id"]), "running", timeout=60)["device"] == "host-c-02"  # type: ignore[call-overload]
         for job in (first, int(second["id"])):  # type: ignore[call-overload]
-            wait_state(queue_db, job, "pass", timeout=60)
+            assert harness("cancel", str(job), "--db", queue_db).returncode == 0
+            wait_state(queue_db, job, "cancelled", timeout=60)
     finally:
         agent.stop()
     logs = command_logs(inventory, since)

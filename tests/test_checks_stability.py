@@ -50,7 +50,7 @@ def test_the_script_runs_under_busybox_ash_as_under_dash() -> None:
     busybox = Path("/bin/busybox")
     if not busybox.exists():
         pytest.skip("busybox is not installed (scripts/system-deps.sh installs busybox-static)")
-    script = memleak.sample_script(["sh", "busybox"], 3, 0.1)
+    script = memleak.sample_script(["busybox", "sh"], 3, 0.1)
     out = subprocess.run([str(busybox), "ash", "-c", script], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stderr == "", out.stderr
     sampling = memleak.parse_samples(out.stdout)
@@ -69,8 +69,9 @@ def sampling_of(*procs: memleak.Process, rounds: int = 4) -> memleak.Sampling:
 def test_a_steady_rise_beyond_the_bound_fails_with_the_figures() -> None:
     leak = sampling_of(series(1000, 1400, 1800, 2200))
     [j] = memleak.judge(["sshd"], leak, 4, BOUND)
-    assert j.problem == ("sshd (pid 10): RssAnon 1000 -> 2200 KiB (+1200 KiB) over 6 s: a steady rise beyond "
+    assert j.problem == ("sshd (pid 10): RssAnon 1000 -> 2200 KiB (+1200 KiB) over 6.0 s: a steady rise beyond "
                          "the bound of 512 KiB")
+    assert memleak.problems([j, *memleak.judge(["sshd"], sampling_of(series(1, 1, 1, 1)), 4, BOUND)]) == [j.problem]
     # The same rise with one dip is no steady rise; a rise within the bound passes; so does a flat line.
     for values in ((1000, 1400, 1300, 2200), (1000, 1100, 1200, 1512), (1000, 1000, 1000, 1000)):
         [j] = memleak.judge(["sshd"], sampling_of(series(*values)), 4, BOUND)
@@ -91,6 +92,8 @@ def test_the_bound_is_the_larger_of_the_floor_and_the_percentage() -> None:
 
 def test_steady_rise() -> None:
     assert memleak.steady_rise([1, 1, 2])
+    assert memleak.steady_rise([1, 2, 2])
+    assert memleak.steady_rise([1, 2])
     assert not memleak.steady_rise([1, 1, 1])
     assert not memleak.steady_rise([2, 3, 1])
     assert not memleak.steady_rise([5])
@@ -104,22 +107,31 @@ def test_too_few_samples_or_a_restart_is_never_a_pass() -> None:
         11, "sshd", [memleak.Sample(3, 106.0, 900, "RssAnon"), memleak.Sample(4, 108.0, 900, "RssAnon")]))
     [j] = memleak.judge(["sshd"], restarted, 4, BOUND)
     assert j.problem == "sshd: restarted during the sampling (pids 10, 11)"
-    # Two processes of one name for the whole run are judged by the one seen longest, not as a restart.
+    # Two processes of one name for the whole run are no restart: each is judged, the leaking one fails.
     both = sampling_of(series(1000, 1000, 1000, 1000, pid=10), series(500, 600, 700, 800, pid=11))
-    assert memleak.judge(["sshd"], both, 4, BOUND)[0].problem is None
+    assert memleak.judge(["sshd"], both, 4, BOUND)[0] == memleak.Judgement("sshd", (10,), 1000, 1000, 6.0,
+                                                                            "RssAnon", None)
+    both = sampling_of(series(1000, 1000, 1000, 1000, pid=10), series(500, 700, 900, 1100, pid=11))
+    assert (memleak.judge(["sshd"], both, 4, BOUND)[0].problem or "").startswith("sshd (pid 11): RssAnon 500")
+    # Three samples are enough when three are asked for.
+    assert memleak.judge(["sshd"], sampling_of(series(1, 1, 1), rounds=3), 3, BOUND)[0].problem is None
+    [absent] = memleak.judge(["cron"], both, 4, BOUND)
+    assert absent == memleak.Judgement("cron", (), None, None, 0.0, "",
+                                       "cron: not running (no process named 'cron' in /proc)")
     with pytest.raises(ValueError, match="at least 3 samples, 2 configured"):
         memleak.judge(["sshd"], sampling_of(series(1, 1)), 2, BOUND)
 
 
 def test_parse_prefers_rssanon_then_pss_then_vmrss_and_ignores_foreign_lines() -> None:
     text = ("noise @@M 1 1.0 5 1 a 1 2 3\n@@M 1 1.00 5 1 a - 20 30\n@@M 2 2.5 5 1 a - - 31\n"
-            "@@M 3 4 5 1 a - - -\n@@M 1 1 6 5 a 1 1 1\n@@M x\n@@M-END 3\n")
+            "@@M 3 4 5 1 a - - -\n@@M-END 3\n@@M 4 5 5 1 a 7 8 9\n@@M 1 1 6 5 a 1 1 1\n@@M x\n")
     sampling = memleak.parse_samples(text)
     assert sampling.rounds == 3
     assert list(sampling.processes) == [5]  # 6 is a worker of 5 (same name), the unreadable round dropped
-    assert [(s.kib, s.source, s.uptime) for s in sampling.processes[5].samples] == [(20, "Pss", 1.0),
-                                                                                   (31, "VmRSS", 2.5)]
+    assert [(s.round, s.kib, s.source, s.uptime) for s in sampling.processes[5].samples] == [
+        (1, 20, "Pss", 1.0), (2, 31, "VmRSS", 2.5), (4, 7, "RssAnon", 5.0)]
     assert memleak.parse_samples("@@M-END ?\n").rounds == 0
+    assert memleak.parse_samples("@@M 1 1.0 5 1 a 1 2 3\n").rounds == 0  # never got to the end
     assert memleak.comm_of("systemd-journald") == "systemd-journal"
 
 
@@ -200,14 +212,40 @@ def test_missing_target_and_the_listing_script_on_a_real_shell(tmp_path: Path) -
     crash = tmp_path / "crash" / "2026-12-03-13:05:00"
     crash.mkdir(parents=True)
     (crash / "vmcore").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(100))
-    (crash / "vmcore-dmesg.txt").write_text("[ 1.0] sysrq: Trigger a crash\n[ 1.1] Kernel panic - not syncing: x\n")
-    targets = [str(tmp_path / "crash"), str(tmp_path / "none")]
+    (crash / "vmcore-dmesg.txt").write_text("[ 0.9] sysrq: Show Memory\n[ 1.0] sysrq: Trigger a crash\n"
+                                            "[ 1.1] Kernel panic - not syncing: x\n")
+    targets = [str(tmp_path / "crash") + "/", str(tmp_path / "none")]
     out = subprocess.run(["sh", "-c", kdump.listing_script(targets)], capture_output=True, text=True, timeout=30)
     found = kdump.parse_listing(out.stdout)
     assert found.missing_targets == (str(tmp_path / "none"),)
     [capture] = kdump.captures(found).values()
     assert capture.vmcore is not None and capture.vmcore.format == "ELF core" and capture.vmcore.size == 108
     assert capture.log_crash_lines == 2
+    assert capture.vmcore.path == f"{crash}/vmcore"  # the target's trailing slash is not doubled
     nothing = kdump.parse_listing(f"@@T-MISSING |{tmp_path}/a\n")
     assert kdump.capture_problem(nothing, nothing, [f"{tmp_path}/a"]) == (
         f"the kdump target {tmp_path}/a does not exist after the crash")
+
+
+def test_listing_edges() -> None:
+    text = ("@@K 5 7f 45 4c 46 |/c/a/vmcore.flat  \n@@T-MISSING |/var/cr|ash\n"
+            "@@K 9 4b 44 55 4d 50 20 20 20 |/c/b/vmcore\n@@K 3 5b |/c/c/vmcore-dmesg.txt\n"
+            "@@K 3 5b |/c/d/dmesg.2026\n")
+    found = kdump.parse_listing(text)
+    assert found.missing_targets == ("/var/cr|ash",)
+    caps = kdump.captures(found)
+    assert sorted(caps) == ["/c/a", "/c/b", "/c/c", "/c/d"]
+    assert caps["/c/a"].vmcore is not None and caps["/c/a"].vmcore.name == "vmcore.flat"
+    assert caps["/c/b"].log is None and caps["/c/b"].log_crash_lines == 0
+    assert caps["/c/c"].log is not None and caps["/c/c"].log_crash_lines == 0  # no @@P line: none seen
+    empty = kdump.Listing({}, {}, ())
+    assert kdump.newest_dump(empty, empty) is None
+    # One of two targets missing is no problem when the other has the dump.
+    assert kdump.capture_problem(empty, found, ["/var/crash", "/var/cr|ash"]) is None
+    only_logs = kdump.parse_listing("@@K 3 5b |/c/c/vmcore-dmesg.txt\n@@K 3 5b |/c/d/dmesg.2026\n")
+    assert kdump.capture_problem(empty, only_logs, ["/a", "/b"]) == (
+        "a dump folder appeared after the crash but holds no dump: /c/c: no dump file; /c/d: no dump file")
+    assert kdump.capture_problem(only_logs, only_logs, ["/a", "/b"]) == (
+        "no new dump under /a, /b after the crash (2 older ones)")
+    gone = kdump.parse_listing("@@T-MISSING |/a\n@@T-MISSING |/b\n")
+    assert kdump.capture_problem(empty, gone, ["/a", "/b"]) == "the kdump target /a, /b does not exist after the crash"

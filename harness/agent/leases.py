@@ -134,24 +134,33 @@ def free_for_jobs(conn: Conn, host: str, devices: list[str]) -> list[str]:
     return sorted(str(r["name"]) for r in rows)
 
 
-GATE = """
+# The gate in two statements: lock the device's row, then read its lease. One statement would not do:
+# under READ COMMITTED a statement that waited for the row lock still reads the other tables as they were
+# when it began, so a lease committed while it waited (reserve() holds the same row lock) went unseen and
+# a lease and a start both won. The second statement's snapshot is taken after the lock is held.
+GATE_LOCK = "SELECT name FROM harness_devices WHERE name = %(device)s FOR UPDATE"
+GATE_READ = """
 SELECT d.quarantined, d.quarantine_reason, now() AS now, r.device, r.owner, r.since, r.expires_at,
        (SELECT starts FROM harness_job_runs WHERE job_id = %(job)s) AS starts
   FROM harness_devices d LEFT JOIN harness_reservations r ON r.device = d.name AND r.expires_at > now()
- WHERE d.name = %(device)s FOR UPDATE OF d
+ WHERE d.name = %(device)s
 """
 
 
 def check_gate(conn: Conn, device: str, kind: str, job_id: int) -> tuple[Gate, int]:
-    """Inside the caller's transaction, in one query: lock the device's row, decide whether its job
-    starts, and say how often the job has started before."""
-    return _gate_of(conn.execute(GATE, {"job": job_id, "device": device}).fetchone(), device, kind)
+    """Inside the caller's transaction: lock the device's row, decide whether its job starts, and say
+    how often the job has started before."""
+    return check_gates(conn, [(device, kind, job_id)])[0]
+
 
 def check_gates(conn: Conn, jobs: list[tuple[str, str, int]]) -> list[tuple[Gate, int]]:
     """check_gate for several (device, kind, job id) in one round trip, inside the caller's transaction
     (the caller orders them by device, so two such transactions lock rows in the same order)."""
     with conn.pipeline():
-        cursors = [conn.execute(GATE, {"job": job_id, "device": device}) for device, _, job_id in jobs]
+        cursors = []
+        for device, _, job_id in jobs:
+            conn.execute(GATE_LOCK, {"device": device})
+            cursors.append(conn.execute(GATE_READ, {"job": job_id, "device": device}))
     out = []
     for (device, kind, _), cur in zip(jobs, cursors, strict=True):
         out.append(_gate_of(cur.fetchone(), device, kind))

@@ -481,7 +481,7 @@ class Agent:
             run = self.running.get(spec.job_id)
             if run is not None:
                 run.handle = handle
-                if run.hand_back or run.cancel:  # asked before the run had started
+                if run.hand_back or run.cancel or run.ended_elsewhere:  # asked before the run had started
                     handle.stop()
             result = handle.wait()
         except Exception as exc:  # the host's own trouble starting the run: the job's ERROR, not the agent's
@@ -533,7 +533,13 @@ class Agent:
             self.stats.handed_back += 1
             self.say(f"job {job.id} on {job.device}: handed back to the queue")
             return False
-        jobq.finish(conn, job.id, "succeeded" if result.state == "pass" else "failed", wait=False)
+        # A health check's answer is waited for: one ended elsewhere since the last look must not
+        # quarantine or release its device (a run's record is refused by the database's own guard).
+        health_check = job.task == HEALTH_TASK
+        status = "succeeded" if result.state == "pass" else "failed"
+        if not jobq.finish(conn, job.id, status, wait=health_check) and health_check:
+            self.say(f"job {job.id} on {job.device}: ended elsewhere meanwhile; its check is not counted")
+            return False
         jobq.record_run(conn, record)
         self.stats.finished += 1
         digest = f" sha256 {result.bundle_sha256[:16]}" if result.bundle_sha256 else ""
@@ -541,7 +547,7 @@ class Agent:
             f"job {job.id} on {job.device}: {result.state}"
             f"{f' ({result.verdict})' if result.verdict else ''}{digest}"
         )
-        if job.task == HEALTH_TASK:
+        if health_check:
             detail = result.note or result.verdict or result.state
             change = health.record_check(conn, job.device, result.state == "pass", detail)
             if change.quarantined:

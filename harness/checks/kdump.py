@@ -28,7 +28,7 @@ _PANIC = re.compile(r"@@P (\d+) \|(.*)$")
 def listing_script(targets: list[str]) -> str:
     """POSIX sh (busybox too): every file one folder down each target, "@@K size header-hex |path", and for
     each kernel log among them "@@P lines-naming-a-crash |path"."""
-    dirs = " ".join(shlex.quote(t.rstrip("/") or "/") for t in targets)
+    dirs = " ".join(shlex.quote(t.rstrip("/")) for t in targets)
     words = shlex.quote(CRASH_WORDS.pattern)
     return f"""for t in {dirs}; do
   [ -d "$t" ] || {{ echo "@@T-MISSING |$t"; continue; }}

@@ -8,6 +8,8 @@ those whose parent has another name are the service (sshd's listener, not each s
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -97,10 +99,10 @@ def parse_samples(text: str) -> Sampling:
         ppids[pid] = ppid
         if comm_by_pid.get(ppid) == comm:
             continue  # a worker of the service (a session's sshd), not the service itself
-        figure = next(((v, name) for v, name in zip(values, SOURCES, strict=True) if v != "-"), None)
-        if figure is None:
+        readable = [i for i, v in enumerate(values) if v != "-"]
+        if not readable:
             continue
-        sample = Sample(rnd, up, int(figure[0]), figure[1])
+        sample = Sample(rnd, up, int(values[readable[0]]), SOURCES[readable[0]])
         processes.setdefault(pid, Process(pid, comm)).samples.append(sample)
     return Sampling(rounds, processes, ppids)
 
@@ -135,42 +137,45 @@ class Judgement:
     def figures(self) -> str:
         if self.first_kib is None:
             return f"{self.service}: no samples"
-        return (f"{self.service} (pid {', '.join(map(str, self.pids))}): {self.source} {self.first_kib} -> "
-                f"{self.last_kib} KiB ({self.growth_kib:+d} KiB) over {self.seconds:g} s")
+        pids = ", ".join(map(str, self.pids))
+        return (f"{self.service} (pid {pids}): {self.source} {self.first_kib} -> "
+                f"{self.last_kib} KiB ({self.growth_kib:+d} KiB) over {self.seconds:.1f} s")
 
 
 def steady_rise(values: list[int]) -> bool:
-    rising = all(b >= a for a, b in zip(values, values[1:], strict=False))
-    return len(values) >= 2 and values[-1] > values[0] and rising
+    """No value lower than the one before, and the last above the first (so at least two)."""
+    return values[-1] > values[0] and all(b >= a for a, b in itertools.pairwise(values))
 
 
 def judge_service(service: str, sampling: Sampling, wanted_rounds: int, bound: Bound) -> Judgement:
-    """One service over the sampling: absent, restarted (its pid changed), too few samples, leaking, or
-    steady (problem None)."""
+    """One service over the sampling: absent, restarted (a pid gone and another come), too few samples,
+    leaking (any of its processes), or steady (problem None)."""
     procs = sampling.of(service)
     if not procs:
         return Judgement(service, (), None, None, 0.0, "", f"{service}: not running (no process named "
                          f"{comm_of(service)!r} in /proc)")
-    pids = tuple(sorted(p.pid for p in procs))
-    # The service's main process: the one seen longest (a restart shows as a second pid).
-    main = max(procs, key=lambda p: (len(p.samples), -p.pid))
-    values = [s.kib for s in main.samples]
-    first, last = main.samples[0], main.samples[-1]
-    seconds = round(last.uptime - first.uptime, 2)
-    made = Judgement(service, pids, first.kib, last.kib, seconds, first.source, None)
-    if len(pids) > 1 and len({s.round for p in procs for s in p.samples}) > len(main.samples):
-        return _with(made, f"{service}: restarted during the sampling (pids {', '.join(map(str, pids))})")
-    if len(main.samples) < max(MIN_SAMPLES, wanted_rounds):
-        count = len(main.samples)
-        return _with(made, f"{service}: too few samples ({count} of {wanted_rounds}) to judge a trend")
-    if steady_rise(values) and last.kib - first.kib > bound.allowed(first.kib):
-        return _with(made, f"{made.figures()}: a steady rise beyond the bound of "
-                           f"{bound.allowed(first.kib):g} KiB")
-    return made
+    ordered = sorted(procs, key=lambda p: p.pid)
+    rounds = {s.round for p in procs for s in p.samples}
+    if any(len(p.samples) < len(rounds) for p in procs):
+        pids = ", ".join(str(p.pid) for p in ordered)
+        return dataclasses.replace(_judged(service, max(ordered, key=lambda p: len(p.samples))),
+                                   problem=f"{service}: restarted during the sampling (pids {pids})")
+    if len(rounds) < max(MIN_SAMPLES, wanted_rounds):
+        return dataclasses.replace(_judged(service, ordered[0]), problem=(
+            f"{service}: too few samples ({len(rounds)} of {wanted_rounds}) to judge a trend"))
+    for proc in ordered:
+        made = _judged(service, proc)
+        allowed = bound.allowed(proc.samples[0].kib)
+        if steady_rise([s.kib for s in proc.samples]) and made.growth_kib > allowed:
+            return dataclasses.replace(made, problem=f"{made.figures()}: a steady rise beyond the bound of "
+                                                     f"{allowed:g} KiB")
+    return _judged(service, ordered[0])
 
 
-def _with(j: Judgement, problem: str) -> Judgement:
-    return Judgement(j.service, j.pids, j.first_kib, j.last_kib, j.seconds, j.source, problem)
+def _judged(service: str, proc: Process) -> Judgement:
+    first, last = proc.samples[0], proc.samples[-1]
+    seconds = last.uptime - first.uptime
+    return Judgement(service, (proc.pid,), first.kib, last.kib, seconds, first.source, None)
 
 
 def judge(services: list[str], sampling: Sampling, wanted_rounds: int, bound: Bound) -> list[Judgement]:

@@ -288,7 +288,7 @@ class AdbTransport:
 
     def _sync(self, transfer: Callable[[socket.socket], None], deadline: Deadline, timeout: float,
               what: str) -> None:
-        self.features()
+        self.features(max(min(deadline.remaining(), 10.0), 0.5))
         sock = self.host.open_service(self.serial, "sync:", max(deadline.remaining(), 0.001))
         try:
             transfer(sock)

@@ -37,8 +37,11 @@ def _arm(sock: socket.socket, deadline: Deadline | None) -> socket.socket:
     return sock
 
 
+MAX_FAIL_MESSAGE = 4096  # what of a device's FAIL reason is read (the socket is closed after it)
+
+
 def _read_fail(sock: socket.socket, length: int, deadline: Deadline | None = None) -> str:
-    return recv_exact(sock, length, deadline).decode("utf-8", errors="replace")
+    return recv_exact(sock, min(length, MAX_FAIL_MESSAGE), deadline).decode("utf-8", errors="replace")
 
 
 def sync_stat(sock: socket.socket, remote: str, deadline: Deadline | None = None) -> SyncStat:

@@ -162,21 +162,29 @@ def _send(reader: _StreamReader, writer: _Writer, resolve: Callable[[str], Path]
         error = f"couldn't create file: {exc.strerror}"
     mtime = 0
     # The host streams all DATA before it reads a reply, so a failure is reported after DONE.
-    while True:
-        ident, value = SYNC_HEADER.unpack(reader.read_exact(SYNC_HEADER.size))
-        if ident == b"DONE":
-            mtime = value
-            break
-        if ident != b"DATA" or value > SYNC_MAX_DATA:
-            error = error or f"invalid data message {ident!r}"
-            break
-        chunk = reader.read_exact(value)
-        slow_down()
-        if out is not None and error is None:
-            try:
-                out.write(chunk)
-            except OSError as exc:
-                error = f"write failed: {exc.strerror}"
+    try:
+        while True:
+            ident, value = SYNC_HEADER.unpack(reader.read_exact(SYNC_HEADER.size))
+            if ident == b"DONE":
+                mtime = value
+                break
+            if ident != b"DATA" or value > SYNC_MAX_DATA:
+                error = error or f"invalid data message {ident!r}"
+                break
+            chunk = reader.read_exact(value)
+            slow_down()
+            if out is not None and error is None:
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    error = f"write failed: {exc.strerror}"
+    except _Closed:
+        # The host went away mid-file: as adbd does, the partial file goes with it.
+        if out is not None:
+            out.close()
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     if out is not None:
         out.close()
     if error is None:
