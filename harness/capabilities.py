@@ -29,6 +29,8 @@ CAPABILITIES: dict[str, str] = {
     "cpuidle": "CPU idle states",
     "dvfs": "CPU frequency scaling (DVFS)",
     "thermal": "thermal trip points and cooling devices (throttling)",
+    # Destructive: the stability suite lets the watchdog fire, so the device resets by itself.
+    "watchdog-reboot": "a hardware watchdog that resets the device when no longer fed",
     # Declared only where a forced kernel crash is acceptable: the capture test crashes the device.
     "kdump-capture": "a kernel crash is captured by kdump (the test forces one and reboots the device)",
 }

@@ -17,6 +17,7 @@ from .config_check import Where, device_where, int_range, one_of, string, sugges
 from .errors import ConfigError
 from .lab.lab_config import LabConfig, parse_lab
 from .links import LINKS
+from .power import parse_power
 from .profiles import profile_names
 from .secrets import weakness
 from .specs import DEVICE_KINDS, LINK_KINDS, Declared, DeviceSpec
@@ -90,7 +91,7 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
         raise where.fail(name, "device names use letters, digits, '.', '_' and '-'")
     profiles = profile_names()
     simple = table(
-        {k: v for k, v in raw.items() if k not in LINK_KINDS and k != "declared"}
+        {k: v for k, v in raw.items() if k not in LINK_KINDS and k not in ("declared", "power")}
         if isinstance(raw, dict)
         else raw,
         where,
@@ -116,7 +117,8 @@ def _device(name: str, raw: Any, path: Path) -> DeviceSpec:
     if primary and primary not in links:
         raise where.child("primary").fail(primary, f"no [{primary}] table for this device")
     declared = _declared(raw["declared"], where.child("declared")) if "declared" in raw else Declared()
-    spec = DeviceSpec(name=name, source=path, declared=declared, links=links, **simple)
+    power = parse_power(raw["power"], where.child("power"), path.parent) if "power" in raw else None
+    spec = DeviceSpec(name=name, source=path, declared=declared, links=links, power=power, **simple)
     _warn_weak_passwords(spec, links, where)
     return spec
 

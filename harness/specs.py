@@ -14,6 +14,7 @@ from .links.adb import AdbSpec
 from .links.hdc import HdcSpec
 from .links.serial import SerialSpec
 from .links.ssh import JumpSpec, SshSpec
+from .power import PowerSpec
 
 __all__ = ["DEVICE_KINDS", "LINK_KINDS", "AdbSpec", "Declared", "DeviceSpec", "HdcSpec", "JumpSpec",
            "SerialSpec", "SshSpec"]
@@ -53,6 +54,8 @@ class DeviceSpec:
     # Which link `run` uses when several are configured.
     primary: str | None = None
     source: Path | None = None
+    # How the lab cuts and restores the device's power (harness.power); None: it cannot.
+    power: PowerSpec | None = None
 
     def __post_init__(self) -> None:
         # The registry's order, whatever order the links were given in: it decides the default link.

@@ -51,6 +51,9 @@ class Requirement:
     capabilities: tuple[str, ...] = ()  # harness.capabilities names the device must declare
     source: str = ""  # the published rule it comes from (a vendor's rule, an oec-hardware case, a standard)
     suite: str = ""  # the suite that defines it
+    # What its test does to the device beyond reading it ("reboots the device", "cuts the device's
+    # power"): shown by `harness suites`, so a bench knows before a run; empty for read-only checks.
+    destructive: str = ""
 
     def applies_to(self, profile: str, kind: str) -> bool:
         return (not self.profiles or profile in self.profiles) and (not self.kinds or kind in self.kinds)
@@ -125,6 +128,7 @@ def _requirement_keys() -> dict[str, Checker]:
         "title_zh": text,
         "rationale": text,
         "source": text,
+        "destructive": string,
         "applies_to": table_of(applies_to),
     }
 

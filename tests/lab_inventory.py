@@ -54,6 +54,8 @@ profile = "openeuler"
 primary = "ssh"
 ssh = {{ host = "127.0.0.1", port = {p.euler_ssh}, {ssh} }}
 serial = {{ port = "socket://127.0.0.1:{p.euler_console}", user = "root", password = "{CONSOLE_PASSWORD}" }}
+declared = {{ capabilities = ["watchdog-reboot"] }}
+power = {{ socket = "state/run/euler-ft2000.sock", off_seconds = 0.2 }}
 [lab.devices.euler-ft2000]
 persona = "euler-ft2000"
 boot_time = {boot_time}
@@ -81,6 +83,8 @@ boot_time = {boot_time}
 kind = "board"
 profile = "openeuler"
 ssh = {{ host = "127.0.0.1", port = {p.nc_ssh}, {ssh} }}
+declared = {{ capabilities = ["watchdog-reboot"] }}
+power = {{ socket = "state/run/nonconforming-board.sock", off_seconds = 0.2 }}
 [lab.devices.nonconforming-board]
 persona = "nonconforming-board"
 boot_time = {boot_time}

@@ -211,3 +211,41 @@ def test_a_device_with_a_steady_stream_of_its_own_jobs_still_takes_an_older_tag_
     starts = {job: one_command(logs, job) for job in (first, *rest)}
     assert {d for d, _ in starts.values()} == {"host-c-05"}
     assert sorted(starts, key=lambda j: starts[j][1].start) == [first, *rest]  # by age, own and tag alike
+
+
+def test_an_agent_whose_host_name_was_taken_while_it_was_frozen_stops_its_run_and_records_nothing(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    # The old agent is frozen past the host timeout; a new agent of the same host name takes the queue
+    # and resumes the job. Thawed, the old one must neither finish its copy of the run nor record it
+    # (it would mark the job done under the new run's feet).
+    inventory = three_labs.inventories["host-b"]
+    since = time.time()
+    old_agent = probe_agent(queue_db, inventory, "host-b", tmp_path / "old.log", "--job-seconds", "10")
+    new_agent = None
+    frozen = False
+    try:
+        old_agent.wait_registered()
+        [job] = [int(j["id"]) for j in submit(queue_db, "--device", "host-b-06")]  # type: ignore[call-overload]
+        poll_until(lambda: began(inventory, since, job), 60, interval=0.05, what="the job's command to start")
+        os.kill(old_agent.proc.pid, signal.SIGSTOP)
+        frozen = True
+        sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-b'")
+        new_agent = probe_agent(queue_db, inventory, "host-b", tmp_path / "new.log", "--job-seconds", "10")
+        new_agent.wait_registered()
+        poll_until(lambda: f"job {job} on host-b-06: marked running, not running here" in new_agent.text(), 60,
+                   interval=0.1, what="the new agent to take the job back")
+        os.kill(old_agent.proc.pid, signal.SIGCONT)
+        frozen = False
+        assert old_agent.proc.wait(60) == 0  # it stops: the host is no longer its own
+        wait_state(queue_db, job, "pass", timeout=120)
+    finally:
+        if frozen:
+            os.kill(old_agent.proc.pid, signal.SIGCONT)
+        old_agent.stop()
+        if new_agent is not None:
+            new_agent.stop()
+    assert "another agent has taken this host's name" in old_agent.text()
+    assert f"job {job} on host-b-06: pass" not in old_agent.text()
+    assert f"job {job} on host-b-06: pass" in new_agent.text()
+    # The old copy of the run was stopped: only the new agent's ran to its end.
+    assert completed_jobs(command_logs(inventory, since))[(job, "host-b-06")] == 1

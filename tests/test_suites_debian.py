@@ -52,9 +52,11 @@ def outcomes(tmp_path_factory):
                 "suites/crypto",
                 "suites/os-services",
                 # Never the whole stability suite: its reboot cycles would reboot this machine. The
-                # kdump module SKIPs (kdump-capture undeclared) before it could crash anything.
+                # kdump module SKIPs (kdump-capture undeclared) before it could crash anything, and the
+                # recovery module (watchdog-reboot undeclared, no power table) before it could reset it.
                 "suites/stability/test_memleak.py",
                 "suites/stability/test_kdump.py",
+                "suites/stability/test_recovery.py",
                 "--device",
                 "debian-loop",
                 "--inventory",
@@ -209,3 +211,13 @@ def test_debian_is_never_crashed_for_kdump(outcomes):
     for name in ("test_crash_is_captured", "test_dump_is_a_memory_image", "test_crash_log_saved"):
         kind, message = outcomes[name]
         assert kind == "skipped" and "does not declare the capability" in message, (name, kind, message)
+
+
+def test_debian_is_never_reset_nor_cut_off(outcomes):
+    for name in ("test_unfed_watchdog_resets_the_device", "test_device_recovers_from_the_watchdog_reset"):
+        kind, message = outcomes[name]
+        assert kind == "skipped" and "does not declare the capability" in message, (name, kind, message)
+    for name in ("test_synced_file_survives_the_power_cut", "test_journal_recovers_cleanly_after_the_power_cut",
+                 "test_fsck_finds_no_error_after_the_power_cut", "test_device_recovers_from_the_power_cut"):
+        kind, message = outcomes[name]
+        assert kind == "skipped" and "the lab has no power control of this device" in message, (name, kind, message)

@@ -132,6 +132,22 @@ def test_cli_json_lists_suites_requirements_and_tests():
             assert req["source"] == SUITES[suite["id"]].requirements[req["id"]].source
 
 
+def test_the_destructive_requirements_say_what_they_do_to_the_device():
+    out = subprocess.run([sys.executable, "-m", "harness", "suites", "--json"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    marked = {r["id"]: r["destructive"] for s in json.loads(out)["suites"] for r in s["requirements"]
+              if r["destructive"] is not None}
+    assert marked == {"STAB-BOOT-001": "reboots the device", "STAB-BOOT-002": "reboots the device",
+                      **dict.fromkeys(("STAB-WDT-001", "STAB-WDT-002"), "lets the watchdog reset the device"),
+                      **dict.fromkeys(("STAB-PWR-001", "STAB-PWR-002", "STAB-PWR-003", "STAB-PWR-004"),
+                                      "cuts the device's power"),
+                      **dict.fromkeys(("STAB-KDUMP-001", "STAB-KDUMP-002", "STAB-KDUMP-003"),
+                                      "crashes the kernel (kdump captures it)")}
+    table = subprocess.run([sys.executable, "-m", "harness", "suites"], capture_output=True, text=True,
+                           timeout=60, check=True, env={**os.environ, "COLUMNS": "400"}).stdout
+    assert "destructive: cuts the device's power" in table
+
+
 def test_every_requirement_names_its_source():
     bare = [r.id for s in SUITES.values() for r in s.requirements.values() if not r.source.strip()]
     assert not bare, f"requirements without a source: {bare}"

@@ -126,6 +126,7 @@ class Agent:
         self._quit = threading.Event()
         self._registered = False
         self._stop_asked = False
+        self._superseded_seen = False
 
     def say(self, line: str) -> None:
         self._say(f"agent {self.config.host}: {line}")
@@ -226,7 +227,7 @@ class Agent:
         if check:
             self.db.run(lambda c: self._check_runs(c, check))
         self._record_finished()
-        if self._sweep.ready(now):
+        if self._sweep.ready(now) and not self._superseded_seen:
             self.db.run(self._recover_orphans)
         if self.signals:
             return
@@ -271,6 +272,9 @@ class Agent:
         self._recover_orphans(conn)
 
     def _reconnected(self, conn: Conn) -> None:
+        if not registry.heartbeat(conn, self.config.host, self.instance):
+            self._superseded()  # before adopting anything: the jobs are the other agent's now
+            return
         if not jobq.worker_heartbeat(conn, self._worker()):
             self.worker_id = jobq.register_worker(conn)
             jobq.adopt(conn, list(self.running), self.worker_id)
@@ -279,13 +283,28 @@ class Agent:
 
     def _beat(self, conn: Conn) -> None:
         if not registry.heartbeat(conn, self.config.host, self.instance):
-            # Another agent took this host name while we were away: it owns the queue now.
-            self.say("another agent has taken this host's name: starting no more jobs")
-            self.signals = max(self.signals, 1)
+            self._superseded()
             return
         if not jobq.worker_heartbeat(conn, self._worker()):
             self.worker_id = jobq.register_worker(conn)
             jobq.adopt(conn, list(self.running), self.worker_id)
+
+    def _superseded(self) -> None:
+        """Another agent took this host name while we were away (past the host timeout): it owns the
+        queue and has requeued our jobs as orphans, so they may be running again under it. Ours are
+        stopped and their results dropped: recording them would overwrite the new runs' records."""
+        if self._superseded_seen:
+            return
+        self._superseded_seen = True
+        self.signals = max(self.signals, 1)
+        self.say(f"another agent has taken this host's name: starting no more jobs; stopping "
+                 f"{len(self.running)} running and recording none of them")
+        for run in self.running.values():
+            run.ended_elsewhere = True
+            if run.handle is not None:
+                run.handle.stop()
+        for done in self.pending:
+            done.ended_elsewhere = True
 
     def _recover_orphans(self, conn: Conn) -> None:
         mine = set(self.running) | {f.job.id for f in self.pending}

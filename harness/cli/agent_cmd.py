@@ -232,7 +232,10 @@ def cancel(job_ids: tuple[int, ...], force: bool, owner: str | None, db_url: str
         elif done.action == "cancel":
             click.echo(f"job {job_id}: cancelled")
         elif done.action == "end":
-            click.echo(f"job {job_id}: {done.note}; marked error, its device is free")
+            # The device's lock is free for the next job; a host only cut off may still be running this
+            # one (its agent stops it when it is back): say so, the admin vouches for the host.
+            click.echo(f"job {job_id}: {done.note}; marked error and its device freed for the next job"
+                       " (if that host is only cut off, its run may still be going until its agent is back)")
         elif done.action == "abort" and not done.host_alive:
             click.echo(f"job {job_id}: stalled (its host is silent); its agent stops it if it returns"
                        " (--force ends it now)")

@@ -33,6 +33,7 @@ def suites_record(root: Path) -> dict[str, list[dict[str, Any]]]:
                         "title_en": r.title_en,
                         "title_zh": r.title_zh,
                         "source": r.source,
+                        "destructive": r.destructive or None,
                         "tests": covered.get(r.id, []),
                     }
                     for r in suite.requirements.values()
@@ -61,6 +62,8 @@ def suites_command(as_json: bool, root: Path | None) -> int:
             shown = escape("\n".join(t.rsplit("::", 1)[-1] for t in tests)) if tests else "[red]none[/]"
             title = escape(f"{req['title_en']}\n{req['title_zh']}")
             source = escape(req["source"]) if req["source"] else "[red]none[/]"
-            table.add_row(f"{suite['id']} {suite['version']}", req["id"], req["level"], title, source, shown)
+            level = req["level"] + (f"\n[yellow]destructive: {escape(req['destructive'])}[/]"
+                                    if req["destructive"] else "")
+            table.add_row(f"{suite['id']} {suite['version']}", req["id"], level, title, source, shown)
     Console(soft_wrap=False).print(table)
     return 0

@@ -91,6 +91,10 @@ class LabConfig:
                               "or python -m harness.lab.hdc.build, then link it there)")
         return path
 
+    def control_socket(self, name: str) -> Path:
+        """The device process's control socket (status, faults, reboot and the lab's power switch)."""
+        return self.state_dir / "run" / f"{name}.sock"
+
     def device_dir(self, name: str) -> Path:
         return self.state_dir / "devices" / name
 
@@ -155,6 +159,11 @@ def _lab_device(name: str, raw: Any, where: Where, spec: DeviceSpec, config: Lab
             raise where.at(kind).fail(
                 LINKS.get(kind).describe(spec.links[kind]),
                 f"the lab does not simulate {kind} links (it simulates {', '.join(SIMULATED_LINKS)})")
+    if spec.power is not None and spec.power.socket is not None:
+        served = config.control_socket(name)
+        if spec.power.socket.resolve() != served.resolve():
+            raise where.at("power.socket").fail(
+                str(spec.power.socket), f"a simulated device's power switch is its control socket {served}")
     return LabDevice(
         name=name, persona=persona, boot_time=boot_time, faults=faults,
         ssh_port=_ssh_port(spec, where), adb_port=_adb_port(spec, where, config),

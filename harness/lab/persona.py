@@ -17,6 +17,7 @@ from typing import Any
 from harness.config_check import (
     Checker,
     Where,
+    boolean,
     list_of,
     map_of,
     one_of,
@@ -86,6 +87,17 @@ class Defect:
 
 
 @dataclass(frozen=True)
+class Recovery:
+    """How the device behaves when it resets without a shutdown (its watchdog, a power cut)."""
+
+    # An unfed /dev/watchdog resets the device after its sysfs timeout (False: the BSP never wired the
+    # reset, the watchdog counts down and nothing happens).
+    watchdog_resets: bool = False
+    # Kernel lines of the boot after an unclean stop (the journal replay, or the errors found).
+    unclean_boot_messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Persona:
     id: str
     os_profile: str
@@ -119,6 +131,7 @@ class Persona:
     # Symbolic links the device has (path under / -> target), made in its root at boot: kept out of
     # files/ because a link into the host's /usr dangles in the checkout, which copies and wheels refuse.
     symlinks: dict[str, str] = field(default_factory=dict)
+    recovery: Recovery = field(default_factory=Recovery)
     # Key system services the device runs from boot: a process under each name (what a memory check
     # samples), and the planted leaks among them (KiB a second).
     services: tuple[str, ...] = ()
@@ -244,6 +257,7 @@ def _persona_keys() -> dict[str, Checker]:
                              "failed": list_of(string, "unit names")}),
         "locales": list_of(string, "locale names"),
         "symlinks": _composable_links,
+        "recovery": table_of({"watchdog_resets": boolean, "unclean_boot_messages": _lines}),
         "services": table_of({"running": list_of(_service_name, "process names"),
                               "leaks": map_of(_leak_rate, "KiB a second")}, required=("running",)),
     }
@@ -322,6 +336,8 @@ def _persona_from(data: dict[str, Any], folder: Path, where: Where) -> Persona:
         systemd=SystemdUnits(**data["systemd"]) if "systemd" in data else None,
         locales=tuple(data.get("locales", ())),
         symlinks=dict(data.get("symlinks", {})),
+        recovery=Recovery(data.get("recovery", {}).get("watchdog_resets", False),
+                          tuple(data.get("recovery", {}).get("unclean_boot_messages", ()))),
         services=tuple(data.get("services", {}).get("running", ())),
         service_leaks=dict(data.get("services", {}).get("leaks", {})),
         folder=folder,

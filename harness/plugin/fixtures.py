@@ -14,6 +14,7 @@ import pytest
 
 from ..errors import ConfigError, NotReady, TransportError
 from ..identity import Identity
+from ..power import open_switch
 from ..profiles import Profile
 from ..results.model import Evidence, Metric
 from ..secrets import mask_output
@@ -143,6 +144,56 @@ class Dut:
         self._transfer(f"[reboot] wait up to {budget:g}s", reboot)
         return self._link.reprobe()  # journaled: a reboot into another build shows in the results
 
+    def power_cycle_and_wait(self, timeout: float | None = None) -> Identity:
+        """Cut the device's power through the lab's switch (devices.toml `power`), hold it off for the
+        switch's off_seconds, restore it and wait until the device answers (default: the boot budget).
+        A device with no power control is the caller's SKIP; a switch that fails is lab trouble."""
+        power = self.spec.power
+        if power is None:
+            raise ConfigError(f"device {self.name} has no power control (devices.toml power = {{...}})")
+        self._link.ensure()
+        budget = timeout if timeout is not None else self._link.boot_timeout
+        self._link.needs_reconnect = True
+        switch = open_switch(power)
+
+        def cycle(transport: Transport) -> None:
+            transport.close()  # the link dies with the power; do not wait for it to notice
+            switch.power_off()
+            time.sleep(power.off_seconds)  # the hold time the switch's table asks for, not a wait on an event
+            switch.power_on()
+            transport.wait_ready(budget)
+
+        what = f"[power cycle] {power.describe()}, off {power.off_seconds:g}s, wait up to {budget:g}s"
+        self._transfer(what, cycle)
+        return self._link.reprobe()
+
+    def wait_rebooted(self, command: str, settled: Callable[[CommandResult], bool],
+                      timeout: float) -> CommandResult | None:
+        """After something on the device should reset it by itself (a watchdog left unfed): drop the
+        link and ask `command` over fresh connections until `settled(result)` says waiting is over (the
+        device is in another boot, or waited for long enough), or `timeout` passes (None). The answer
+        that settled it is recorded as evidence."""
+        self._link.ensure()
+        self._link.needs_reconnect = True
+        deadline = Deadline(timeout)
+        transport = self.transport
+
+        def probe() -> CommandResult | None:
+            transport.close()  # a link into the old boot would hang once the device resets
+            try:
+                transport.wait_ready(max(1.0, min(deadline.remaining(), 30.0)))
+                result = transport.run(command, max(1.0, min(deadline.remaining(), 30.0)))
+            except TransportError:
+                return None
+            return result if settled(result) else None
+
+        try:
+            result = poll_until(probe, timeout, interval=1.0, what=f"{self.name} to reboot by itself")
+        except TimeoutError:
+            return None
+        self._record(command, time.time(), result.duration, result.exit_code, result.stdout, result.stderr)
+        self._link.reprobe()
+        return result
     def reset_and_wait(self, trigger: str, timeout: float | None = None) -> tuple[str, str]:
         """Make the device reset by itself (a forced kernel crash, a watchdog left unfed): run `trigger`
         detached a moment after the command returns, wait until the link drops or the boot id changes,

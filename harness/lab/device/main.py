@@ -30,11 +30,12 @@ MAX_REQUEST = 64 * 1024
 
 
 def control_socket_path(config: LabConfig, name: str) -> Path:
-    return config.state_dir / "run" / f"{name}.sock"
+    return config.control_socket(name)
 
 
 class ControlServer:
-    """JSON lines over a unix socket: {"op": "status" | "reboot" | "set_faults", "faults": {...}}."""
+    """JSON lines over a unix socket: {"op": "status" | "reboot" | "set_faults" | "power_off" | "power_on",
+    "faults": {...}}."""
 
     def __init__(self, device: SimulatedDevice, path: Path) -> None:
         self.device, self.path = device, path
@@ -81,6 +82,13 @@ class ControlServer:
                 return {"ok": True, "status": self.device.status()}
             if op == "reboot":
                 self.device.reboot()
+                return {"ok": True}
+            # The lab's power switch of this device (devices.toml power = { socket = <this socket> }).
+            if op == "power_off":
+                self.device.cut_power()
+                return {"ok": True}
+            if op == "power_on":
+                self.device.restore_power()
                 return {"ok": True}
             return {"ok": False, "error": f"unknown op {op!r}"}
         except (ValueError, TypeError, AttributeError) as exc:

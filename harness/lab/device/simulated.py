@@ -24,6 +24,9 @@ from harness.specs import DeviceSpec
 
 REBOOT_REQUEST = "reboot-request"
 CONSOLE_LEVEL = "console-level"
+# /dev/watchdog of a persona that has one links here: what was written to it when it was last closed.
+WATCHDOG = "watchdog"
+WATCHDOG_TIMEOUT = "sys/class/watchdog/watchdog0/timeout"
 # Links answer before boot-completed is set, as adbd and sshd do on a real device.
 MAX_BOOT_COMPLETE_DELAY = 0.2
 
@@ -52,6 +55,8 @@ class SimulatedDevice:
         self._power = threading.Lock()  # one power cycle at a time
         self._cycle = _Cycle(0, threading.Event())
         self._closed = False
+        self._watchdog: threading.Timer | None = None
+        self._unclean = False  # the last stop was a reset or a power cut, not a shutdown
         self.ssh: SimulatedSshServer | None = None
         self.adbd: LabAdbd | None = None
         self.hdcd: LabHdcd | None = None
@@ -99,16 +104,39 @@ class SimulatedDevice:
     def reboot(self) -> None:
         """Power-cycle the whole device. Returns once it is down (every link dropped, the sandbox cut):
         a client that asked never sees the old boot answer again. The boot runs on its own thread."""
+        cycle = self._power_off()
+        if cycle is not None:
+            threading.Thread(target=self._power_cycle, args=(cycle,), name="device-boot", daemon=True).start()
+
+    def cut_power(self) -> None:
+        """The lab cuts the power: every link drops and the sandbox dies at once, and nothing boots
+        until restore_power(). The next boot is an unclean one (its kernel log says so)."""
+        with self._lock:
+            self._unclean = True
+        self._power_off()
+
+    def restore_power(self) -> None:
+        """The lab restores the power: the device boots (on its own thread, as after a reboot)."""
+        with self._lock:
+            if self._closed or self.state != "off":
+                return
+            cycle = self._cycle
+        threading.Thread(target=self._power_cycle, args=(cycle,), name="device-boot", daemon=True).start()
+
+    def _power_off(self) -> _Cycle | None:
         with self._lock:
             if self._closed:
-                return
+                return None
             self._cycle.abort.set()  # a boot in progress stops waiting and lets go of the power lock
             cycle = self._cycle = _Cycle(self._cycle.number + 1, threading.Event())
+            watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()  # the reset stops the watchdog with everything else
         with self._power:
             if cycle.abort.is_set():
-                return  # a newer reboot (or the shutdown) took over
+                return None  # a newer reboot (or the shutdown) took over
             self._links_down()
-        threading.Thread(target=self._power_cycle, args=(cycle,), name="device-boot", daemon=True).start()
+        return cycle
 
     def _power_cycle(self, cycle: _Cycle) -> None:
         with self._power:
@@ -121,6 +149,13 @@ class SimulatedDevice:
         with self._lock:
             self.state = "booting"
         self.sandbox.reboot()  # a power cycle: fresh namespaces, /tmp and /.sim forgotten
+        with self._lock:
+            unclean, self._unclean = self._unclean, False
+        if (self.sandbox.root / "dev" / WATCHDOG).is_symlink():
+            (self.sandbox.control_dir / WATCHDOG).touch()  # the node exists from boot, as a driver's does
+        if unclean and self.persona.recovery.unclean_boot_messages:
+            with (self.sandbox.control_dir / "log.kmsg").open("a") as kmsg:
+                kmsg.writelines(f"{line}\n" for line in self.persona.recovery.unclean_boot_messages)
         self.props.booting()
         boot = self.boot_time + faults.slow_boot_s
         if self.console is not None:
@@ -182,6 +217,9 @@ class SimulatedDevice:
         with self._lock:
             self._closed = True
             self._cycle.abort.set()
+            watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
         self._watcher.stop()
         with self._power:
             self._links_down()
@@ -193,6 +231,42 @@ class SimulatedDevice:
     def _control_file(self, name: str) -> None:
         if name == REBOOT_REQUEST and self.sandbox.reboot_requested() is not None:
             self.reboot()
+        elif name == WATCHDOG:
+            self._watchdog_closed()
+
+    def _watchdog_closed(self) -> None:
+        """/dev/watchdog was written and closed: the magic 'V' last stops it, anything else leaves it
+        counting (Documentation/watchdog/watchdog-api.rst). A persona whose watchdog resets it is
+        reset once the timeout passes unfed; one whose BSP never wired the reset keeps running."""
+        try:
+            written = (self.sandbox.control_dir / WATCHDOG).read_bytes()
+        except OSError:
+            return
+        if not written:
+            return  # made at boot, or opened and closed with nothing written
+        with self._lock:
+            running = self._watchdog
+            if written.endswith(b"V"):
+                self._watchdog = None
+            elif running is None and self.persona.recovery.watchdog_resets and self.state == "up":
+                self._watchdog = threading.Timer(self._watchdog_timeout(), self._watchdog_expired)
+                self._watchdog.daemon = True
+                self._watchdog.start()
+                return
+        if written.endswith(b"V") and running is not None:
+            running.cancel()
+
+    def _watchdog_timeout(self) -> float:
+        try:
+            return float((self.sandbox.root / WATCHDOG_TIMEOUT).read_text().strip())
+        except (OSError, ValueError):
+            return 60.0  # the kernel's common default
+
+    def _watchdog_expired(self) -> None:
+        with self._lock:
+            self._watchdog = None
+            self._unclean = True
+        self.reboot()
 
     def _console_level(self) -> int:
         try:

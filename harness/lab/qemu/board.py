@@ -8,6 +8,7 @@ SSH answers again after the boot. Only a power-off ends the process; `restart()`
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
@@ -21,6 +22,7 @@ from ...errors import ConfigError, NotReady
 from ...secrets import mask_transcript
 from ...specs import Declared, DeviceSpec, SerialSpec, SshSpec
 from ...waiting import Deadline, free_port, poll_until
+from .cpio import CpioArchive
 from .image import BoardImage, build_image, default_state_dir
 from .provision import BoardIdentity, provision
 
@@ -61,13 +63,25 @@ class QemuBoard:
         cpu: str = "cortex-a57",
         image: BoardImage | None = None,
         boot_timeout: float = BOOT_TIMEOUT,
+        disk_mb: int | None = None,
+        watchdog: bool = False,
+        files: dict[str, bytes] | None = None,
+        board_dir: Path | None = None,
         kdump: bool = False,
     ) -> None:
-        """`kdump`: reserve crash memory (crashkernel=), give the board a virtio disk for /var/crash (a
-        fresh one at every start) and the kdump parts, so a forced crash is captured by a crash kernel."""
+        """`files`: more files of the board's own root (path -> bytes), there at every boot as its image
+        holds them (what a test writes over SSH is gone after a reset, the initramfs being RAM);
+        `disk_mb`: a virtio disk of that size holding ext4 (made once with the host's mkfs.ext4,
+        kept in the board's folder like its keys), mounted as /data; `watchdog`: an i6300esb on the
+        PCI bus whose expiry resets the machine (QEMU's -action watchdog=reset); `kdump`: reserve crash
+        memory (crashkernel=), give the board a virtio disk for /var/crash (a fresh one at every start)
+        and the kdump parts, so a forced crash is captured by a crash kernel."""
         if kdump and memory_mb < KDUMP_MIN_MEMORY_MB:
             raise ConfigError(f"a kdump board needs memory_mb >= {KDUMP_MIN_MEMORY_MB} "
                               f"({KDUMP_CRASH_MEMORY} of it for the crash kernel), got {memory_mb}")
+        if kdump and disk_mb:
+            # Each is /dev/vda to the board (kdump's /var/crash archive, or the ext4 data disk).
+            raise ConfigError("a board takes either kdump or disk_mb, not both")
         self.kdump = kdump
         self.state_dir = state_dir or default_state_dir()
         self.name = name
@@ -75,7 +89,12 @@ class QemuBoard:
         self.cpus = cpus
         self.cpu = cpu
         self.boot_timeout = boot_timeout
-        self.board_dir = self.state_dir / "boards" / name
+        self.disk_mb = disk_mb
+        self.files = dict(files or {})
+        self.watchdog = watchdog
+        # Keys, disk, initrd and logs; a test gives its own folder, so that two runs of it at once (two
+        # checkouts on one machine) never boot from each other's initrd or share a disk.
+        self.board_dir = board_dir or self.state_dir / "boards" / name
         self._password = password
         self._image = image
         self._identity: BoardIdentity | None = None
@@ -120,6 +139,10 @@ class QemuBoard:
     def console_log(self) -> Path:
         """Everything the board wrote on its console since the last start (QEMU writes it)."""
         return self.board_dir / "console.log"
+
+    @property
+    def disk(self) -> Path:
+        return self.board_dir / "disk.img"
 
     @property
     def kernel_release(self) -> str:
@@ -174,13 +197,32 @@ class QemuBoard:
             QEMU, "-machine", "virt", "-accel", "tcg", "-cpu", self.cpu,
             "-m", str(self.memory_mb), "-smp", str(self.cpus),
             "-nographic", "-monitor", "none", "-nodefaults",
-            "-kernel", str(self.image.kernel), "-initrd", str(initrd),
+            "-kernel", str(self.board_dir / "vmlinuz"), "-initrd", str(initrd),
             "-append", "console=ttyAMA0 rdinit=/init",
             "-chardev", console, "-serial", "chardev:console",
             "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:{LOOPBACK}:{self.ssh_port}-:22",
             "-device", "virtio-net-device,netdev=n0",
             "-device", "virtio-rng-device",
-        ]
+        ] + ([
+            "-drive", f"if=none,id=disk0,format=raw,file={self.disk}",
+            "-device", "virtio-blk-device,drive=disk0",
+        ] if self.disk_mb else []) + (
+            ["-device", "i6300esb", "-action", "watchdog=reset"] if self.watchdog else [])
+
+    def _make_disk(self) -> None:
+        if not self.disk_mb or self.disk.exists():
+            return
+        mkfs = shutil.which("mkfs.ext4") or "/usr/sbin/mkfs.ext4"
+        partial = self.disk.with_suffix(".partial")
+        with partial.open("wb") as f:
+            f.truncate(self.disk_mb << 20)
+        try:
+            subprocess.run([mkfs, "-q", "-F", "-L", "data", str(partial)], check=True, capture_output=True,
+                           timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            partial.unlink(missing_ok=True)
+            raise ConfigError(f"cannot make the board's ext4 disk with {mkfs}: {exc}") from None
+        partial.rename(self.disk)
 
     def _kdump_args(self, command: list[str]) -> list[str]:
         if not self.kdump:
@@ -204,10 +246,23 @@ class QemuBoard:
         initrd = self.board_dir / "initrd.cpio.gz"
         # Gzip'd cpio archives back to back: the kernel unpacks the board's files over the base.
         kdump_parts = image.kdump_overlay.read_bytes() if self.kdump else b""
-        initrd.write_bytes(image.initramfs.read_bytes() + kdump_parts + overlay)
+        own = CpioArchive()
+        for path, data in self.files.items():
+            own.add_file(path, data)
+        initrd.write_bytes(image.initramfs.read_bytes() + kdump_parts + overlay
+                           + (own.to_gzip() if self.files else b""))
         if self.kdump:
             with self.kdump_disk.open("wb") as disk:  # empty: tar finds no archive, /var/crash starts empty
                 disk.truncate(KDUMP_DISK_BYTES)
+        # The board's own kernel beside its initrd: a power-on boots again from these two, whatever has
+        # become of the shared image cache since (another checkout's newer image replaces it).
+        kernel = self.board_dir / "vmlinuz"
+        kernel.unlink(missing_ok=True)
+        try:
+            os.link(image.kernel, kernel)
+        except OSError:
+            shutil.copyfile(image.kernel, kernel)
+        self._make_disk()
         for attempt in range(1, PORT_ATTEMPTS + 1):
             started = time.monotonic()
             self._launch(initrd)
@@ -227,11 +282,12 @@ class QemuBoard:
         log.info("board %s booted in %.1fs (ssh %s:%d, console %s)", self.name, self.boot_seconds,
                  self.ssh_host, self.ssh_port, self.serial_url)
 
-    def _launch(self, initrd: Path) -> None:
+    def _launch(self, initrd: Path, *, same_ports: bool = False) -> None:
         # free_port() only finds ports free now; QEMU binds them a moment later (see PORT_ATTEMPTS).
-        self.serial_port, self.ssh_port = free_port(), free_port()
-        while self.ssh_port == self.serial_port:
-            self.ssh_port = free_port()
+        if not same_ports:
+            self.serial_port, self.ssh_port = free_port(), free_port()
+            while self.ssh_port == self.serial_port:
+                self.ssh_port = free_port()
         with (self.board_dir / "qemu.log").open("wb") as qemu_log:
             self._proc = subprocess.Popen(self._kdump_args(self.command(initrd)), stdin=subprocess.DEVNULL,
                                           stdout=qemu_log, stderr=subprocess.STDOUT)
@@ -288,6 +344,22 @@ class QemuBoard:
             return (self.board_dir / "qemu.log").read_text(errors="replace")[-500:].strip()
         except OSError:
             return ""
+
+    # -- the power, as a lab's relay has it ---------------------------------------------------------
+    def power_off(self) -> None:
+        """Cut the power: SIGKILL QEMU, so the guest gets no shutdown and its disk keeps only what had
+        reached it (what QEMU had written to the image file), as a board that loses its supply."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def power_on(self) -> None:
+        """Restore the power: QEMU again on the same ports (the inventory names them), booting; returns
+        at once (the harness waits for the board as after any boot)."""
+        if self.alive:
+            return
+        self._launch(self.board_dir / "initrd.cpio.gz", same_ports=True)
 
     def restart(self) -> None:
         """Start again after QEMU ended (a power-off on the board) or to get a cold boot."""

@@ -29,6 +29,7 @@ from .cpio import CpioArchive
 from .initramfs import (
     INIT_DIR,
     SSH_FILES,
+    TOOL_FILES,
     ImageBuildError,
     add_busybox,
     add_init_files,
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 # The modules that decide what goes into an image: editing them gives a new image.
 BUILDER_MODULES = ("image.py", "initramfs.py", "cpio.py", "elf.py", "apt.py", "kdump.py")
 KERNEL_META = "linux-image-arm64"
-USERLAND = ["busybox-static", "openssh-server", "openssh-sftp-server"]
+USERLAND = ["busybox-static", "openssh-server", "openssh-sftp-server", "e2fsprogs"]
 # Debian names shared-library packages after their soname: lib<name><digits>[g|t64], zlib1g, ...
 _SHARED_LIBRARY_PACKAGE = re.compile(r"(lib|zlib)[a-z0-9.+-]*[0-9](g|t64)?")
 
@@ -149,7 +150,7 @@ def _build_locked(state: Path, max_list_age: float | None) -> BoardImage:
     for pkg in userland:
         if pkg.name != "busybox-static":
             add_package_files(archive, debs[pkg.name], libraries=is_shared_library_package(pkg.name),
-                              extra=SSH_FILES)
+                              extra={**SSH_FILES, **TOOL_FILES})
     add_modules(archive, kernel)
     add_kernel_config(archive, kernel)
     check_files(archive)

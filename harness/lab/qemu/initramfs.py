@@ -23,9 +23,16 @@ from .elf import ElfFile, is_elf, module_info
 INIT_DIR = Path(__file__).parent / "init"
 TRIPLET = "aarch64-linux-gnu"
 LIB_DIR = f"usr/lib/{TRIPLET}"
-# The virt machine's virtio-mmio network card and entropy source; their dependencies follow.
-KERNEL_MODULES = ("virtio_mmio", "virtio_net", "virtio_rng")
+# The virt machine's virtio-mmio network card and entropy source, its virtio disk with ext4 (crc32c for
+# the journal's checksums is looked up by name, not a module dependency) and the i6300esb PCI watchdog
+# the stability suite lets fire; their dependencies follow.
+KERNEL_MODULES = ("virtio_mmio", "virtio_net", "virtio_rng", "virtio_blk", "crc32c_generic", "ext4",
+                  "i6300esb")
+# Module parameters (rcS passes them to insmod): a 10 s heartbeat keeps the watchdog test short.
+MODULE_PARAMS = {"i6300esb": "heartbeat=10"}
 SSH_FILES = {"usr/sbin/sshd": 0o755, "usr/lib/openssh/sftp-server": 0o755}
+# Programs taken from other packages (their shared libraries come with the library closure).
+TOOL_FILES = {"sbin/e2fsck": 0o755}
 # Shared objects straight in a library directory (not gconv, PAM or audit plugins below it).
 _LIBRARY = re.compile(rf"(usr/)?lib/({TRIPLET}/)?[^/]+\.so(\.[0-9.]+)?")
 # Files of ./init that are scripts (the rest are plain data).
@@ -142,7 +149,8 @@ def add_modules(archive: CpioArchive, kernel: KernelParts) -> None:
     for name, data in kernel.modules:
         archive.add_file(f"{base}/{name}.ko", data)
     # rcS loads these with busybox insmod, in this order (no depmod data in the image).
-    archive.add_file("etc/modules-load", "".join(f"{base}/{n}.ko\n" for n, _ in kernel.modules).encode())
+    archive.add_file("etc/modules-load", "".join(
+        f"{base}/{n}.ko {MODULE_PARAMS.get(n, '')}".rstrip() + "\n" for n, _ in kernel.modules).encode())
 
 
 def add_kernel_config(archive: CpioArchive, kernel: KernelParts) -> None:
@@ -166,6 +174,6 @@ def check_libraries(archive: CpioArchive) -> None:
 
 
 def check_files(archive: CpioArchive) -> None:
-    for required in ("bin/busybox", *SSH_FILES, "usr/lib/ld-linux-aarch64.so.1", "etc/inittab"):
+    for required in ("bin/busybox", *SSH_FILES, *TOOL_FILES, "usr/lib/ld-linux-aarch64.so.1", "etc/inittab"):
         if not archive.has(required):
             raise ImageBuildError(f"the image has no /{required}")

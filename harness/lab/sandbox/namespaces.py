@@ -18,6 +18,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -38,6 +39,17 @@ ASH_PRELUDE = f"/{rootfs.PERSONA_DATA_DIR}/ashrc"
 # PID 1 of the device: says it is ready, then blocks on stdin (EOF when the Sandbox's owner closes it or
 # dies). It ignores SIGCHLD so that orphans re-parented to it are reaped by the kernel, not left as zombies.
 _ANCHOR = ["/bin/sh", "-c", f"printf '{READY_LINE.decode().strip()}\\n'; exec env --ignore-signal=CHLD cat"]
+
+
+# A time namespace whose boot clock starts at the device's power-on, so /proc/uptime restarts at every
+# boot as on a real device (the stability suite reads it after a reset). Kernels without them: the host's.
+TIME_NAMESPACES = os.path.exists("/proc/self/ns/time")
+
+
+def _boot_clock() -> list[str]:
+    if not TIME_NAMESPACES:
+        return []
+    return ["--time", f"--boottime=-{int(time.clock_gettime(time.CLOCK_BOOTTIME))}"]
 
 
 class SandboxUnavailable(HarnessError):
@@ -196,7 +208,8 @@ class Sandbox:
         throw-away device for one command (its files are the same, its processes are not)."""
         t = self._tools
         return [t["unshare"], "--user", "--map-root-user", "--mount", "--uts", "--ipc", "--net", "--pid",
-                "--fork", "--kill-child", "--", t["env"], "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                *_boot_clock(), "--fork", "--kill-child", "--",
+                t["env"], "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                 "/bin/sh", "-c", SETUP_SCRIPT, "sandbox-setup", str(self.root), self.persona.hostname,
                 *self._confine([t["env"], "-i", *self._device_env(), *inner])]
 
@@ -209,7 +222,8 @@ class Sandbox:
         # --preserve-credentials: an unprivileged owner may not call setgroups in its namespace; its
         # uid already maps to root there.
         enter = [t["nsenter"], f"--target={self._anchor_pid}", "--user", "--mount", "--uts", "--ipc", "--net",
-                 "--pid", "--root", f"--wdns={wd}", "--preserve-credentials", "--"]
+                 "--pid", *(["--time"] if TIME_NAMESPACES else []), "--root", f"--wdns={wd}",
+                 "--preserve-credentials", "--"]
         return [*enter, *self._confine([*session, t["env"], "-i", *self._device_env(term), *inner])]
 
     def _device_env(self, term: str = "dumb") -> list[str]:

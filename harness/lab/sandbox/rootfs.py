@@ -75,6 +75,10 @@ def build_rootfs(persona: Persona, root: Path) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")):
         (root / "dev" / name).symlink_to(target)
+    if (persona.files_dir / "sys/class/watchdog/watchdog0").is_dir():
+        # The watchdog's node: what is written to it lands where the device process watches
+        # (harness.lab.device.simulated: a persona's [recovery] says whether it resets the device).
+        (root / "dev" / "watchdog").symlink_to(f"/{SIM_DIR}/watchdog")
 
     _compose_etc(persona, root)
     for name in HOST_ETC_BINDS:

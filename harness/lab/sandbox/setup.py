@@ -28,6 +28,9 @@ for n in null zero full random urandom tty; do step "bind /dev/$n" mount --bind 
 step "bind /dev/pts" mount --bind /dev/pts "$R/dev/pts"
 step "mount a tmpfs on /dev/shm" mount -t tmpfs -o nosuid,nodev,size=16m shm "$R/dev/shm"
 step "mount a fresh /proc for the device's PID namespace" mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+# Every boot its own boot id, as the kernel gives a real device (the host's would survive a reboot).
+cat /proc/sys/kernel/random/uuid > "$R/.sim/boot_id" || fail "draw the boot id"
+step "give the boot its id" mount --bind "$R/.sim/boot_id" "$R/proc/sys/kernel/random/boot_id"
 while read -r kind path; do
     case $kind in
         host) ro_bind "$path" "$R$path" "the host's $path" ;;
