@@ -32,6 +32,7 @@ id = "DEMO-2"
 level = "MUST"
 title_en = "Storage is fast enough"
 title_zh = "存储速度达标"
+destructive = "cuts the <device's> power"
 
 [[requirements]]
 id = "DEMO-3"

@@ -108,3 +108,26 @@ def test_a_lease_committed_while_a_gate_waits_for_the_device_is_seen_by_that_gat
         waiter.join(30)
         [(decision, _)] = gates
         assert not decision.go and "alice" in (decision.note or "")
+
+
+def test_a_run_record_ended_by_hand_is_final_whatever_an_agent_records_after(
+    queue_db: str,  # noqa: F811
+) -> None:
+    with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as conn:
+        ensure_schema(conn)
+        conn.execute("INSERT INTO harness_hosts (name, instance, pid) VALUES ('e', 'i', 1)")
+        conn.execute("INSERT INTO harness_devices (name, host) VALUES ('e-a', 'e')")
+        [job] = jobq.submit_many(conn, [jobq.JobRequest(device="e-a", host="e")])
+        jobq.record_run(conn, jobq.RunRecord(job_id=job, device="e-a", state="running", host="e", started=True))
+        jobq.record_run(conn, jobq.RunRecord(job_id=job, device="e-a", state="error", ended=True,
+                                             ended_by="admin", note="ended by admin"))
+        # The returning agent's result, its hand-back and a restart: none of them lands.
+        for late in (
+            jobq.RunRecord(job_id=job, device="e-a", state="pass", host="e", verdict="CERTIFIED", ended=True),
+            jobq.RunRecord(job_id=job, device="e-a", state="queued", host="e", note="handed back"),
+            jobq.RunRecord(job_id=job, device="e-a", state="running", host="e", started=True),
+        ):
+            jobq.record_run(conn, late)
+        row = conn.execute("SELECT state, verdict, note, ended_by, starts FROM harness_job_runs WHERE job_id = %s",
+                           (job,)).fetchone()
+        assert row == {"state": "error", "verdict": None, "note": "ended by admin", "ended_by": "admin", "starts": 1}

@@ -101,6 +101,12 @@ def test_matrix_groups_by_suite_and_shows_each_source(results: ResultsDocument, 
     assert heading < matrix.index('<td class="mono">DEMO-1</td>')
     assert "演示套件" in matrix[heading : matrix.index('<td class="mono">DEMO-1</td>')]
     assert "oec-hardware: kernel &lt;version &amp; source&gt;" in matrix  # escaped, on its row
+    # A requirement whose test cuts the power says so on its row (and only that one), escaped.
+    assert matrix.count('class="muted destructive"') == 1
+    assert "破坏性操作</span>: cuts the &lt;device&#39;s&gt; power" in matrix
+    [device, *_] = results.to_dict()["devices"]
+    assert {r["id"]: r.get("destructive") for r in device["requirements"]} == {
+        "DEMO-1": None, "DEMO-2": "cuts the <device's> power", "DEMO-3": None}
     # A document written before requirements named their suite still renders, under one unnamed group.
     data = results.to_dict()
     for device in data["devices"]:

@@ -14,6 +14,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from .numbers import is_count
+
 COMM_LENGTH = 15  # TASK_COMM_LEN - 1: what /proc/PID/comm keeps of a longer name
 MIN_SAMPLES = 3  # two points make any change look steady
 # The figure judged, first readable of: RssAnon (the service's own anonymous memory, where a leak lands),
@@ -87,7 +89,7 @@ def parse_samples(text: str) -> Sampling:
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("@@M-END "):
-            rounds = int(line.split()[1]) if line.split()[1].isdigit() else 0
+            rounds = int(line.split()[1]) if is_count(line.split()[1]) else 0
             continue
         m = _LINE.match(line)
         if m:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import struct
 
+from .numbers import is_count
+
 SA_LIST_HEADER = "System ability list:"
 # init's ServiceStatus as it writes startup.service.ctl.<name> (base/startup/init service states).
 SERVICE_STATES = {"0": "idle", "1": "starting", "2": "running", "3": "ready", "4": "stopping", "5": "stopped",
@@ -57,7 +59,7 @@ def api_level_problem(value: str | None, minimum: int) -> str | None:
     """const.ohos.apiversion is an integer no lower than the minimum."""
     if value is None:
         return "const.ohos.apiversion is not set"
-    if not value.strip().isdigit():
+    if not is_count(value.strip()):
         return f"const.ohos.apiversion is {value.strip()!r}, not an API level number"
     if int(value) < minimum:
         return f"API level {int(value)} is below the minimum {minimum}"
@@ -101,7 +103,7 @@ HCB_ROOT = {False: 10, True: 16}  # "root" node: prefix, "root\0", its length (u
 
 def hcb_problem(head: str, size: str) -> str | None:
     """What hdf_devmgr would reject in an HCS blob, from `od -An -tx1 -N20 FILE` and `wc -c < FILE`."""
-    if not size.strip().isdigit():
+    if not is_count(size.strip()):
         return f"the HCS blob's size is unreadable (wc -c said {' '.join(size.split())[:80]!r})"
     length = int(size)
     if not HCB_HEADER <= length <= HCB_MAX:

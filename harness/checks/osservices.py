@@ -10,6 +10,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from .numbers import is_count
+
 # Profiles whose OS is a systemd Linux with a package manager (the family "linux").
 LINUX_PROFILES = ("openeuler", "kylin", "uos", "deepin", "anolis", "generic-linux")
 FILE_MARK = "@@harness-file@@ "  # starts the line naming each file in a `files_script` dump
@@ -249,7 +251,7 @@ def crash_reservation_problem(cmdline: str | None, crash_size: str | None) -> st
         return ("/sys/kernel/kexec_crash_size is missing: the kernel has no kexec crash support "
                 "(CONFIG_CRASH_DUMP)")
     size = crash_size.strip()
-    if not size.isdigit() or int(size) == 0:
+    if not is_count(size) or int(size) == 0:
         return f"crashkernel={crashkernel(cmdline)} is asked for but /sys/kernel/kexec_crash_size is {size!r}"
     return None
 

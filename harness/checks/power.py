@@ -8,6 +8,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from .numbers import is_count
 from .sysfs import Tree
 
 CPU = "/sys/devices/system/cpu"
@@ -97,7 +98,7 @@ def cpu_list(text: str | None) -> set[int]:
         if re.fullmatch(r"\d+-\d+", part):
             low, high = (int(x) for x in part.split("-"))
             cpus |= set(range(low, high + 1))
-        elif part.isdigit():
+        elif is_count(part):
             cpus.add(int(part))
     return cpus
 
@@ -184,7 +185,7 @@ def operating_points(tree: Tree) -> list[str]:
         base = f"{CPU}/cpufreq/{policy}"
         low, high = tree.int_value(f"{base}/cpuinfo_min_freq"), tree.int_value(f"{base}/cpuinfo_max_freq")
         listed = (tree.value(f"{base}/scaling_available_frequencies") or "").split()
-        table = [int(f) for f in listed if f.isdigit()]
+        table = [int(f) for f in listed if is_count(f)]
         if low is None or high is None or low >= high:
             problems.append(f"{policy} has a single operating point or none ({low}..{high} kHz)")
         elif table and any(not low <= f <= high for f in table):

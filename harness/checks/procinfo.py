@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .numbers import is_count
+
 
 @dataclass(frozen=True)
 class CpuInfo:
@@ -23,7 +25,7 @@ def parse_cpuinfo(text: str) -> CpuInfo:
         if not sep:
             continue
         key, value = key.strip().lower(), value.strip()
-        if key == "processor" and value.isdigit():
+        if key == "processor" and is_count(value):
             processors += 1
         elif key in ("model name", "cpu model") and not model:
             model = value
@@ -94,5 +96,5 @@ def parse_df_available_kb(text: str) -> int | None:
         return None
     fields = rows[-1]
     # A long device name wraps onto its own line in some df versions; the numbers follow.
-    numbers = [f for f in fields if f.isdigit()]
+    numbers = [f for f in fields if is_count(f)]
     return int(numbers[2]) if len(numbers) >= 3 else None

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from . import kconfig
+from .numbers import is_count
 
 # Profiles whose OS is expected to carry the national algorithms; any other device opts in with a tag.
 DOMESTIC_PROFILES = ("openeuler", "kylin", "uos", "deepin", "anolis", "openharmony")
@@ -57,7 +58,7 @@ def parse_proc_crypto(text: str) -> list[KernelAlg]:
         if fields.get("name"):
             prio = fields.get("priority", "0")
             algs.append(KernelAlg(fields["name"], fields.get("driver", ""), fields.get("module", ""),
-                                  fields.get("type", ""), int(prio) if prio.isdigit() else 0,
+                                  fields.get("type", ""), int(prio) if is_count(prio) else 0,
                                   fields.get("selftest", "")))
     return algs
 

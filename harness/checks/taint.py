@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .numbers import is_count
+
 
 @dataclass(frozen=True)
 class TaintFlag:
@@ -41,7 +43,7 @@ _BY_LETTER = {f.letter: f for f in TAINT_FLAGS}
 def parse_taint(text: str) -> int:
     """The decimal mask as the kernel prints it. Raises ValueError on anything else."""
     value = text.strip()
-    if not value.isdigit():
+    if not is_count(value):
         raise ValueError(f"not a taint mask: {value!r}")
     return int(value)
 

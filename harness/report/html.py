@@ -115,6 +115,7 @@ def _matrix(devices: list[DeviceResult], suites: list[SuiteEntry]) -> list[dict[
                 "title_en": r.title_en,
                 "title_zh": r.title_zh,
                 "source": r.source,
+                "destructive": r.destructive,
                 "suite": r.suite,
             }
             row = rows.setdefault(r.id, blank)

@@ -24,6 +24,7 @@ STRINGS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "identity_changed": ("the device build changed during the run", "运行期间设备构建发生变化"),
     "matrix": ("Requirement matrix", "需求矩阵"),
     "req_source": ("Source", "依据"),
+    "req_destructive": ("Destructive", "破坏性操作"),
     "requirement": ("Requirement", "需求"),
     "level": ("Level", "级别"),
     "req_title": ("Title", "名称"),

@@ -65,6 +65,7 @@ def requirement_from_dict(data: dict[str, Any]) -> RequirementResult:
         defined=bool(data.get("defined", True)),
         suite=data.get("suite", ""),
         source=data.get("source", ""),
+        destructive=data.get("destructive", ""),
     )
 
 

@@ -58,9 +58,12 @@ class RequirementResult:
     defined: bool = True  # False: a test names an id no suite.toml defines
     suite: str = ""  # the suite defining it (for an undefined or implicit one: the suite of its tests)
     source: str = ""  # the published rule it traces to
+    destructive: str = ""  # what its test does to the device (suite.toml `destructive`), if more than reading
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.destructive:
+            del d["destructive"]  # a read-only requirement's record stays as it was before the key existed
         d["status"] = str(self.status)
         d["waived_status"] = str(self.waived_status) if self.waived_status else None
         return d
@@ -149,6 +152,7 @@ def requirement_statuses(
                 defined=defined,
                 suite=req.suite,
                 source=req.source,
+                destructive=req.destructive,
             )
         )
     return results
