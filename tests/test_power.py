@@ -76,3 +76,16 @@ def test_a_failing_switch_is_lab_trouble(tmp_path: Path) -> None:
     missing = SocketSwitch(PowerSpec(socket=tmp_path / "no.sock"))
     with pytest.raises(PowerError, match="did not answer"):
         missing.power_off()
+
+
+def test_a_simulated_devices_power_socket_must_be_its_control_socket(tmp_path: Path) -> None:
+    from .lab_inventory import write_lab
+
+    inventory, _ = write_lab(tmp_path, only=("euler-ft2000",))
+    parse_inventory(inventory.read_text(), inventory)  # as written: state/run/euler-ft2000.sock
+    inventory.write_text(inventory.read_text().replace("state/run/euler-ft2000.sock", "state/run/other.sock"))
+    with pytest.raises(ConfigError) as caught:
+        parse_inventory(inventory.read_text(), inventory)
+    message = str(caught.value)
+    assert "\n" not in message and "device 'euler-ft2000', key 'power.socket'" in message, message
+    assert f"power switch is its control socket {tmp_path / 'state/run/euler-ft2000.sock'}" in message, message

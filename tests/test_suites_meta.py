@@ -148,6 +148,27 @@ def test_the_destructive_requirements_say_what_they_do_to_the_device():
     assert "destructive: cuts the device's power" in table
 
 
+def _marked_reboots(module: Path) -> dict[str, bool]:
+    """test function name -> whether it carries @pytest.mark.reboots."""
+    marked = {}
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+            marked[node.name] = any(isinstance(d, ast.Attribute) and d.attr == "reboots" for d in node.decorator_list)
+    return marked
+
+
+def test_a_test_that_reboots_carries_the_marker_exactly_when_its_requirement_is_destructive():
+    # `-m "not reboots"` and `harness suites` tell the same story about which tests touch the device.
+    for suite in SUITES.values():
+        for module in sorted(suite.path.glob("test_*.py")):
+            marked = _marked_reboots(module)
+            for test, reqs in requirement_markers(module).items():
+                name = test.rsplit("::", 1)[-1].split("[")[0]
+                destructive = {bool(suite.requirements[r].destructive) for r in reqs if r in suite.requirements}
+                if destructive:
+                    assert destructive == {marked.get(name, False)}, (module.name, test, reqs)
+
+
 def test_every_requirement_names_its_source():
     bare = [r.id for s in SUITES.values() for r in s.requirements.values() if not r.source.strip()]
     assert not bare, f"requirements without a source: {bare}"

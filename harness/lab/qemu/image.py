@@ -161,7 +161,7 @@ def _build_locked(state: Path, max_list_age: float | None) -> BoardImage:
     (building / "vmlinuz").write_bytes(kernel.vmlinuz)
     base = archive.to_gzip()
     (building / "initramfs.cpio.gz").write_bytes(base)
-    tools, _ = kdump.tools_archive(debs, extras, debs[kernel_pkg.name], is_shared_library_package)
+    tools = kdump.tools_archive(debs, extras, debs[kernel_pkg.name], is_shared_library_package)
     (building / kdump.OVERLAY).write_bytes(kdump.overlay(tools, kernel.vmlinuz, base))
     packages = {p.name: p.version for p in [kernel_pkg, *userland, *extras]}
     (building / "image.json").write_text(json.dumps(

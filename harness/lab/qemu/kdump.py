@@ -13,20 +13,21 @@ from pathlib import Path
 
 from .apt import PackageInfo, deb_members
 from .cpio import CpioArchive
-from .initramfs import ImageBuildError, KernelParts, add_package_files, kernel_parts
+from .initramfs import KERNEL_MODULES, ImageBuildError, add_package_files, kernel_parts
 
 PACKAGES = ["kexec-tools", "makedumpfile"]
 # Where each program is in its package, and where the board has it.
 PROGRAMS = {"sbin/kexec": "usr/sbin/kexec", "sbin/vmcore-dmesg": "usr/sbin/vmcore-dmesg",
             "usr/bin/makedumpfile": "usr/bin/makedumpfile"}
-MODULES = ("virtio_blk",)  # the disk kdump writes to
+# The disk kdump writes to, where the base image does not load its driver already.
+MODULES = tuple(m for m in ("virtio_blk",) if m not in KERNEL_MODULES)
 CRASH_KERNEL = "boot/vmlinuz-kdump"
 CRASH_INITRD = "boot/initrd-kdump.img"
 OVERLAY = "kdump.cpio.gz"
 
 
 def tools_archive(debs: dict[str, Path], packages: list[PackageInfo], kernel_deb: Path,
-                  is_library: Callable[[str], bool]) -> tuple[CpioArchive, KernelParts]:
+                  is_library: Callable[[str], bool]) -> CpioArchive:
     archive = CpioArchive()
     for pkg in packages:
         if is_library(pkg.name):
@@ -38,12 +39,13 @@ def tools_archive(debs: dict[str, Path], packages: list[PackageInfo], kernel_deb
     missing = [target for target in PROGRAMS.values() if not archive.has(target)]
     if missing:
         raise ImageBuildError(f"the kdump packages hold no /{', /'.join(missing)}")
-    kernel = kernel_parts(kernel_deb, MODULES)
-    base = f"usr/lib/modules/{kernel.release}/kdump"
-    for name, data in kernel.modules:
+    modules = kernel_parts(kernel_deb, MODULES).modules if MODULES else []
+    base = "usr/lib/modules/kdump"
+    for name, data in modules:
         archive.add_file(f"{base}/{name}.ko", data)
-    archive.add_file("etc/kdump-modules", "".join(f"/{base}/{n}.ko\n" for n, _ in kernel.modules).encode())
-    return archive, kernel
+    # Also what tells rcS that the board does kdump.
+    archive.add_file("etc/kdump-modules", "".join(f"/{base}/{n}.ko\n" for n, _ in modules).encode())
+    return archive
 
 
 def overlay(tools: CpioArchive, vmlinuz: bytes, base_initramfs: bytes) -> bytes:
