@@ -14,7 +14,9 @@ event timestamps and the devices' own command logs:
   the same run: the same jobs driven straight over one kept SSH connection per device, no queue.
 
 `--tag arm64` (every simulated board has it) submits every job for "any device tagged arm64" instead of
-a named device: the agents claim a device for each when it starts (the tag queue's path)."""
+a named device: the agents claim a device for each when it starts (the tag queue's path). With
+`--tag-every N` only every Nth job is, the others named, interleaved: each device always has jobs of its
+own queued, and the submit-to-start wait of each kind says whether the tag jobs get their turn by age."""
 
 from __future__ import annotations
 
@@ -88,6 +90,9 @@ def main() -> None:
         "touches nothing, so the figures are the scheduler's own",
     )
     parser.add_argument("--tag", default=None, help="Submit the jobs for any device with this tag")
+    parser.add_argument("--tag-every", type=int, default=1, metavar="N",
+                        help="With --tag: only every Nth job for the tag, the others for named devices "
+                        "(interleaved), so every device has jobs of its own queued: the wait of each kind")
     opts = parser.parse_args()
     missing = available()
     if missing:
@@ -162,10 +167,11 @@ def main() -> None:
             t0 = time.monotonic()
             # One statement for all of them, as `harness submit` does.
             requests = [names[n % devices] for n in range(total)]
-            if opts.tag:
-                batch = [jobq.JobRequest(device="", host="", tag=opts.tag, submitter="bench")] * total
-            else:
-                batch = [jobq.JobRequest(device=n, host=n.split("-")[0], submitter="bench") for n in requests]
+            tagged = jobq.JobRequest(device="", host="", tag=opts.tag or "", submitter="bench")
+            named = iter(requests)  # the named jobs spread evenly over every device
+            batch = [tagged if opts.tag and n % max(1, opts.tag_every) == 0
+                     else jobq.JobRequest(device=(d := next(named)), host=d.split("-")[0], submitter="bench")
+                     for n in range(total)]
             jobq.submit_many(conn, batch)
             submit_s = time.monotonic() - t0
             while conn.execute(
@@ -173,7 +179,7 @@ def main() -> None:
             ).fetchone()["n"]:  # type: ignore[index]
                 time.sleep(0.2)  # polls the queue's end (the measurements come from timestamps)
             events = conn.execute(
-                "SELECT j.id, j.args->>'device' AS device, j.status,"
+                "SELECT j.id, j.args->>'device' AS device, j.args->>'tag' AS tag, j.status,"
                 " extract(epoch FROM (SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id"
                 "  AND e.type = 'deferred')) AS deferred,"
                 " extract(epoch FROM (SELECT min(at) FROM procrastinate_events e WHERE e.job_id = j.id"
@@ -223,6 +229,12 @@ def main() -> None:
             f"hand-over to the next job of a device: p50 {pct(handover, 0.5) * 1000:.0f} ms, "
             f"p99 {pct(handover, 0.99) * 1000:.0f} ms"
         )
+        if opts.tag and opts.tag_every > 1:  # the fairness between a device's own jobs and its tags'
+            for kind, of_kind in (("named", [e for e in events if not e["tag"]]),
+                                  ("tag", [e for e in events if e["tag"]])):
+                waits = [float(e["started"] - e["deferred"]) for e in of_kind]
+                print(f"submit-to-start, {kind} jobs ({len(of_kind)}): p50 {pct(waits, 0.5):.2f}s, "
+                      f"p99 {pct(waits, 0.99):.2f}s")
         print(
             f"scheduler overhead per job: median {statistics.median(overhead) * 1000:.0f} ms, "
             f"max {max(overhead) * 1000:.0f} ms over devices (target <= {OVERHEAD_TARGET_MS:.0f} ms)"
