@@ -381,29 +381,25 @@ class Agent:
                 if not fetched:
                     return 0
                 gates = leases.check_gates(conn, [(d, j.task, j.id) for d, j in fetched])
-                tagged = [(d, j, starts) for (d, j), (gate, starts) in zip(fetched, gates, strict=True)
-                          if j.tag and not j.device and gate.go]
-                back = [j for (_, j), (gate, _) in zip(fetched, gates, strict=True)
-                        if j.tag and not j.device and not gate.go]
-                claimed = dict(zip((j.id for _, j, _ in tagged),
-                                   jobq.claim(conn, [(j.id, d) for d, j, _ in tagged], self.config.host)
-                                   if tagged else [], strict=True))
+                # A tag job (no device yet) that passed its device's gate claims that device.
+                asks = [(j.id, d) for (d, j), (gate, _) in zip(fetched, gates, strict=True)
+                        if j.tag and not j.device and gate.go]
+                won = {j for (j, _), ok in zip(asks, jobq.claim(conn, asks, self.config.host), strict=True)
+                       if ok} if asks else set()
                 for (device, job), (gate, starts) in zip(fetched, gates, strict=True):
                     if job.tag and not job.device:
-                        if not claimed.get(job.id):
-                            continue  # back to its tag's queue, below
+                        if job.id not in won:
+                            jobq.hand_back(conn, job.id, wait=False)  # back to its tag's queue
+                            continue
                         job = replace(job, device=device)
                     if self._gate_step(conn, job, gate, starts):
                         started.append(job)
-                back += [j for _, j, _ in tagged if not claimed[j.id]]
-                for job in back:
-                    jobq.hand_back(conn, job.id, wait=False)
         except psycopg.errors.UniqueViolation:
             # A device got a running job between the check and the claim: the whole batch stays queued.
             self.say("a device of this host took a job meanwhile; its jobs wait for the next round")
             return 0
         for job in started:
-            if claimed.get(job.id):
+            if job.id in won:
                 self.say(f"job {job.id}: for any device tagged {job.tag!r}, takes {job.device}")
             self._launch(job)
         return len(fetched)
