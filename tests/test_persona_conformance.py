@@ -200,7 +200,9 @@ def test_nonconforming_board_fails_exactly_on_its_planted_defects(tmp_path: Path
     assert not errors, _explain(run, errors)
     failed = run.with_outcome("FAIL")
     [leak] = run.messages["STAB-MEM-001"]
-    assert "systemd-journald (pid " in leak and "a steady rise beyond the bound of 512 KiB" in leak, leak
+    # Its leak, or (the leaker restarts at 64 MiB, as a service killed for its size would) the restart.
+    assert "systemd-journald" in leak and ("a steady rise beyond the bound of " in leak
+                                           or "restarted during the sampling" in leak), leak
     [kdump] = run.messages["STAB-KDUMP-001"]
     assert "no crash was forced, it could not be captured: /sys/kernel/kexec_crash_loaded is '0'" in kdump, kdump
     assert failed == expected, (
