@@ -213,6 +213,27 @@ def test_a_device_with_a_steady_stream_of_its_own_jobs_still_takes_an_older_tag_
     assert sorted(starts, key=lambda j: starts[j][1].start) == [first, *rest]  # by age, own and tag alike
 
 
+
+def test_a_job_of_its_hosts_queue_for_a_device_the_agent_does_not_serve_is_ended_as_an_error(
+        queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
+    # No fetch of the agent's asks for such a device (it fetches for its own free devices), so the sweep
+    # must end the job, or it would wait for ever.
+    inventory = tagged_inventory(three_labs, "solo", slice(5, 6))
+    agent = probe_agent(queue_db, inventory, "host-solo", tmp_path / "solo.log")
+    try:
+        agent.wait_registered()
+        # Registered to this host once, no longer in its inventory.
+        sql(queue_db, "INSERT INTO harness_devices (name, host) VALUES ('host-c-gone', 'host-solo')")
+        with psycopg.connect(conninfo(queue_db), autocommit=True, row_factory=dict_row) as conn:
+            [gone, mine] = jobq.submit_many(conn, [jobq.JobRequest(device="host-c-gone", host="host-solo"),
+                                                   jobq.JobRequest(device="host-c-05", host="host-solo")])
+        ended = wait_state(queue_db, gone, "error", timeout=60)
+        wait_state(queue_db, mine, "pass", timeout=60)
+    finally:
+        agent.stop()
+    assert ended["note"] == "host host-solo has no device 'host-c-gone'", ended
+
+
 def test_an_agent_whose_host_name_was_taken_while_it_was_frozen_stops_its_run_and_records_nothing(
         queue_db: str, three_labs: Labs, tmp_path: Path) -> None:  # noqa: F811
     # The old agent is frozen past the host timeout; a new agent of the same host name takes the queue
