@@ -62,7 +62,7 @@ def kdump_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KdumpRun]:
     work = tmp_path_factory.mktemp("qemu-kdump")
     state = default_state_dir()
     with QemuBoard(state, name="kdump-board", image=build_image(state), memory_mb=1024, kdump=True,
-                   boot_timeout=180) as board:
+                   boot_timeout=180, board_dir=work / "board") as board:  # its own: two runs never share a disk
         inventory = work / "devices.toml"
         inventory.write_text(inventory_text(board))
         run_dir = work / "run"

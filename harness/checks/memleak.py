@@ -32,9 +32,15 @@ def comm_of(name: str) -> str:
 def sample_script(services: list[str], samples: int, interval_s: float) -> str:
     """POSIX sh (busybox and toybox too): `samples` rounds, `interval_s` apart by the device's `sleep`,
     each round one line per matching process: "@@M round uptime pid ppid comm anon_kb pss_kb rss_kb" ("-"
-    where unreadable). Only shell builtins per process, so a round forks nothing per process."""
+    where unreadable). Only shell builtins per process, so a round forks nothing per process. A process
+    in a PID namespace below the sampler's (NSpid longer than its own: a container's, or a simulated
+    device's on a lab host) is not one of this system's services and is left out."""
     names = shlex.quote(" " + " ".join(comm_of(s) for s in services) + " ")
     return f"""names={names}
+own=0
+{{ while read -r k v; do
+  case "$k" in NSpid:) set -- $v; own=$# ;; esac
+done < /proc/self/status; }} 2>/dev/null
 n=0
 while [ "$n" -lt {int(samples)} ]; do
   n=$((n+1))
@@ -44,12 +50,13 @@ while [ "$n" -lt {int(samples)} ]; do
     case "$names" in *" $c "*) ;; *) continue ;; esac
     st=''; {{ read -r st < "$d/stat"; }} 2>/dev/null || continue
     set -- ${{st##*) }}
-    anon=-; pss=-; rss=-
+    ppid=$2; anon=-; pss=-; rss=-; ns=0
     {{ while read -r k v _; do case "$k" in Pss:) pss=$v ;; esac; done < "$d/smaps_rollup"; }} 2>/dev/null
     {{ while read -r k v _; do
-      case "$k" in VmRSS:) rss=$v ;; RssAnon:) anon=$v ;; esac
+      case "$k" in VmRSS:) rss=$v ;; RssAnon:) anon=$v ;; NSpid:) set -- $v; ns=$# ;; esac
     done < "$d/status"; }} 2>/dev/null
-    echo "@@M $n $up ${{d#/proc/}} $2 $c $anon $pss $rss"
+    [ "$own" -gt 0 ] && [ "$ns" -gt "$own" ] && continue
+    echo "@@M $n $up ${{d#/proc/}} $ppid $c $anon $pss $rss"
   done
   [ "$n" -lt {int(samples)} ] && sleep {interval_s:g}
 done

@@ -351,12 +351,14 @@ class SshTransport:
             action(sftp, deadline)
         except ssh_sftp.Damaged as exc:
             raise TransferError(f"{what}: {exc}") from None
-        except ssh_sftp.TransferTimeout:
-            self._sftp = None  # a half-finished transfer leaves the SFTP session in an unknown state
-            with contextlib.suppress(*LINK_ERRORS):
+        except (ssh_sftp.TransferTimeout, paramiko.SFTPError, *LINK_ERRORS) as exc:
+            # A transfer cut anywhere (a read timed out inside paramiko's prefetch, say) can leave the
+            # SFTP session mid-packet: the next request would read the rest as "garbage". Never reuse it.
+            self._sftp = None
+            with contextlib.suppress(Exception):
                 sftp.close()
-            raise TransferError(f"{what}: timed out after {timeout:g}s") from None
-        except LINK_ERRORS as exc:
+            if isinstance(exc, ssh_sftp.TransferTimeout | TimeoutError) or deadline.expired:
+                raise TransferError(f"{what}: timed out after {timeout:g}s") from None
             if _link_broken(self._transport):
                 raise self._lost(f"{what}: connection dropped", self._transport) from None
             raise TransferError(f"{what}: {ssh_sftp.reason(exc)}") from None

@@ -36,7 +36,12 @@ SERVICES_DIR = "services"
 _SERVICE = """#!/bin/sh
 step={step}; leak_kib={leak_kib}; cap_kib=65536
 if [ "$leak_kib" -eq 0 ]; then
-  while :; do sleep 3600; done
+  # Idle in the shell itself, with no child: a `sleep` of its own would show in every process list
+  # of the device (and among the commands a test waits to see gone). A FIFO held open both ways is
+  # never written: the read blocks for good.
+  f=/run/.service-$$; rm -f "$f"; mkfifo "$f" && exec 3<>"$f"; rm -f "$f"
+  read -r _ <&3
+  exit 0
 fi
 pad=$(head -c $((leak_kib * 1024)) /dev/zero | tr '\\0' x)
 i=0
