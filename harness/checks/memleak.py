@@ -34,7 +34,8 @@ def sample_script(services: list[str], samples: int, interval_s: float) -> str:
     each round one line per matching process: "@@M round uptime pid ppid comm anon_kb pss_kb rss_kb" ("-"
     where unreadable). Only shell builtins per process, so a round forks nothing per process. A process
     in a PID namespace below the sampler's (NSpid longer than its own: a container's, or a simulated
-    device's on a lab host) is not one of this system's services and is left out."""
+    device's on a lab host), or in another user namespace where that can be told, is not one of this
+    system's services and is left out."""
     names = shlex.quote(" " + " ".join(comm_of(s) for s in services) + " ")
     return f"""names={names}
 own=0
@@ -56,6 +57,9 @@ while [ "$n" -lt {int(samples)} ]; do
       case "$k" in VmRSS:) rss=$v ;; RssAnon:) anon=$v ;; NSpid:) set -- $v; ns=$# ;; esac
     done < "$d/status"; }} 2>/dev/null
     [ "$own" -gt 0 ] && [ "$ns" -gt "$own" ] && continue
+    # Another user namespace (a container; a lab host's simulated device): not this system's service.
+    [ -e "$d/ns/user" ] && [ /proc/self/ns/user -ef /proc/self/ns/user ] 2>/dev/null &&
+      ! [ "$d/ns/user" -ef /proc/self/ns/user ] && continue
     echo "@@M $n $up ${{d#/proc/}} $ppid $c $anon $pss $rss"
   done
   [ "$n" -lt {int(samples)} ] && sleep {interval_s:g}
