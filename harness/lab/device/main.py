@@ -14,62 +14,32 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.inventory import load_inventory
+from harness.lab.control_socket import JsonLineServer
 from harness.lab.device.simulated import SimulatedDevice
 from harness.lab.faults import Faults
 from harness.lab.lab_config import LabConfig
-
-MAX_REQUEST = 64 * 1024
 
 
 def control_socket_path(config: LabConfig, name: str) -> Path:
     return config.control_socket(name)
 
 
-class ControlServer:
+class ControlServer(JsonLineServer):
     """JSON lines over a unix socket: {"op": "status" | "reboot" | "set_faults" | "power_off" | "power_on",
     "faults": {...}}."""
 
     def __init__(self, device: SimulatedDevice, path: Path) -> None:
-        self.device, self.path = device, path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(str(path))
-        os.chmod(path, 0o600)
-        self.sock.listen(8)
+        super().__init__(path)
+        self.device = device
 
-    def serve_in_background(self) -> None:
-        threading.Thread(target=self._accept, name="device-control", daemon=True).start()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rwb") as stream:
-            while line := stream.readline(MAX_REQUEST):
-                stream.write(json.dumps(self.handle(line)).encode() + b"\n")
-                stream.flush()
+    def serve_in_background(self, name: str = "device-control") -> None:
+        super().serve_in_background(name)
 
     def handle(self, line: bytes) -> dict[str, Any]:
         try:
