@@ -18,6 +18,7 @@ from harness.agent import queue as jobq
 from harness.agent.dburl import conninfo
 from harness.waiting import poll_until
 from tests.agent_fixtures import (  # noqa: F401  (fixtures)
+    AgentProcess,
     Labs,
     agent_pg,
     harness,
@@ -47,6 +48,15 @@ def wait_state(db: str, job_id: int, *states: str, timeout: float = 60) -> dict[
 def began(inventory: Path, since: float, job_id: int) -> bool:
     return any(f"harness-job {job_id} run begin" in c.cmd for cs in command_logs(inventory, since).values()
                for c in cs)
+
+
+def start_one_job_then_freeze(db: str, agent: AgentProcess, inventory: Path, since: float, device: str) -> int:
+    """Submit a job for `device`, wait for its command to start on the device, then SIGSTOP the agent
+    (the caller SIGCONTs it, in a finally too). The job's id."""
+    [job] = [int(j["id"]) for j in submit(db, "--device", device)]  # type: ignore[call-overload]
+    poll_until(lambda: began(inventory, since, job), 60, interval=0.05, what="the job's command to start")
+    os.kill(agent.proc.pid, signal.SIGSTOP)
+    return job
 
 
 def one_command(logs: dict[str, list], job_id: int):  # -> (device, LoggedCommand)
@@ -153,9 +163,7 @@ def test_a_stalled_job_ended_by_hand_is_stopped_by_its_agent_when_it_returns_and
     stopped = False
     try:
         agent.wait_registered()
-        [old] = [int(j["id"]) for j in submit(queue_db, "--device", "host-a-04")]  # type: ignore[call-overload]
-        poll_until(lambda: began(inventory, since, old), 60, interval=0.05, what="the job's command to start")
-        os.kill(agent.proc.pid, signal.SIGSTOP)
+        old = start_one_job_then_freeze(queue_db, agent, inventory, since, "host-a-04")
         stopped = True
 
         def silent() -> bool:  # (again, should a heartbeat sent just before the stop land after it)
@@ -246,9 +254,7 @@ def test_an_agent_whose_host_name_was_taken_while_it_was_frozen_stops_its_run_an
     frozen = False
     try:
         old_agent.wait_registered()
-        [job] = [int(j["id"]) for j in submit(queue_db, "--device", "host-b-06")]  # type: ignore[call-overload]
-        poll_until(lambda: began(inventory, since, job), 60, interval=0.05, what="the job's command to start")
-        os.kill(old_agent.proc.pid, signal.SIGSTOP)
+        job = start_one_job_then_freeze(queue_db, old_agent, inventory, since, "host-b-06")
         frozen = True
         sql(queue_db, "UPDATE harness_hosts SET heartbeat_at = now() - interval '1 hour' WHERE name = 'host-b'")
         new_agent = probe_agent(queue_db, inventory, "host-b", tmp_path / "new.log", "--job-seconds", "10")
