@@ -41,12 +41,9 @@ def register(value: str, env: str | None = None) -> None:
             _env_names.add(env)
 
 
-def _values() -> tuple[str, ...]:
-    return _by_length  # a tuple replaced whole under the lock: reading it needs none
-
-
 def known_values() -> tuple[str, ...]:
-    """Every registered secret, longest first (for a caller that looks for them in text of its own)."""
+    """Every registered secret, longest first (for a caller that looks for them in text of its own).
+    A tuple replaced whole under the lock: reading it needs none."""
     return _by_length
 
 
@@ -60,12 +57,12 @@ def _token(value: str) -> re.Pattern[str]:
 
 
 def carries_secret(command: str) -> bool:
-    return any(value in command and _token(value).search(command) for value in _values())
+    return any(value in command and _token(value).search(command) for value in known_values())
 
 
 def mask_command(command: str) -> str:
     """A command line with every known secret that stands in it as a value masked."""
-    for value in _values():
+    for value in known_values():
         if value in command:
             command = _token(value).sub(MASK, command)
     return command
@@ -74,7 +71,7 @@ def mask_command(command: str) -> str:
 def mask_transcript(text: str) -> str:
     """A console transcript (what was typed at the login prompt and its echo): every known secret
     masked wherever it is."""
-    for value in _values():
+    for value in known_values():
         text = text.replace(value, MASK)
     return text
 
@@ -88,7 +85,7 @@ def redact(text: str) -> str:
     """Free text: a known secret masked where an assignment to a secret-holding variable carries it."""
     if not text:
         return text
-    values = [value for value in _values() if value in text]
+    values = [value for value in known_values() if value in text]
     if not values:
         return text
     with _lock:
@@ -110,7 +107,7 @@ def redact(text: str) -> str:
 
 
 def redact_bytes(data: bytes) -> bytes:
-    if not any(value.encode() in data for value in _values()):
+    if not any(value.encode() in data for value in known_values()):
         return data
     return redact(data.decode("utf-8", errors="surrogateescape")).encode("utf-8", errors="surrogateescape")
 
@@ -119,7 +116,7 @@ def mask_output(data: AnyStr, command: str) -> AnyStr:
     """What a command printed: in full masking when the command carried a secret, else as free text."""
     if isinstance(data, bytes):
         if carries_secret(command):
-            for value in _values():
+            for value in known_values():
                 data = data.replace(value.encode(), MASK.encode())
             return data
         return redact_bytes(data)
