@@ -7,6 +7,11 @@ process of its own (as `harness lab up` runs them), so the boards' CPU is not ch
 workers it forks (os.wait4: the runner's CPU plus that of every descendant it reaped):
 - harness CPU per test: (CPU of D devices x T tests - CPU of D devices x 1 test) / (D x (T - 1)), the
   cost of one more test without the run's start-up; the start-up's CPU is printed beside it;
+- the floor, measured the same way beside it: D processes forked from one that imported pytest and
+  paramiko (as the runner forks its workers), each a plain pytest (no harness plugin) whose test runs
+  the same command over a bare paramiko client (the harness's cipher order, TCP_NODELAY): what pytest
+  and the SSH library alone cost on this machine, at the same device count and latency (an idle gap
+  before each answer makes every instruction after it dearer: caches and clocks go cold);
 - wall time of D devices x T tests over 1 device x T tests, with 20 ms latency per command and none;
 - memory per device worker: the peak over samples of (the workers' summed PSS) / D (PSS splits the
   pages the forked workers share with the runner, which RSS would count D times);
@@ -50,6 +55,54 @@ for line in sys.stdin:
     server.faults = Faults(latency_ms=float(line.split()[1]))
     print("ok", flush=True)
 server.stop()
+"""
+# The floor: one process that imports pytest and paramiko, then forks a plain pytest per board (argv:
+# a JSON list of board ports, the suite folder); its exit code is the worst of theirs.
+FLOOR = """
+import json, os, sys
+os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # as the harness's workers: pytest's own plugins only
+import paramiko, pytest
+ports, suite = json.loads(sys.argv[1]), sys.argv[2]
+pids = []
+for port in ports:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            os.environ["FLOOR_PORT"] = str(port)
+            code = int(pytest.main(["-p", "no:cacheprovider", "-q", "--rootdir", suite, suite]))
+        finally:
+            os._exit(code)
+    pids.append(pid)
+sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids))
+"""
+FLOOR_TEST = """
+import os, socket
+import paramiko, pytest
+from harness.transports.ssh_connect import cipher_order
+
+
+@pytest.fixture(scope="session")
+def link():
+    sock = socket.create_connection(("127.0.0.1", int(os.environ["FLOOR_PORT"])))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    transport = paramiko.Transport(sock)
+    options = transport.get_security_options()
+    options.ciphers = cipher_order(tuple(options.ciphers))
+    transport.connect(username="root", password=PASSWORD)  # a board of this bench, on loopback
+    yield transport
+    transport.close()
+
+
+@pytest.mark.parametrize("n", range(TESTS))
+def test_cmd(link, n):
+    chan = link.open_session()
+    chan.exec_command("true")
+    assert chan.recv_exit_status() == 0
+    chan.close()
 """
 # The lines `harness run --plain` prints of its own: progress, the summary table, where the run went.
 OWN_LINE = re.compile(r"^(\[[\w.-]+\] |running on \d+ device|run \S+ finished: |[┏┃┡│└]|/\S+\.zip$)")
@@ -97,6 +150,14 @@ def write_suite(root: Path, tests: int) -> Path:
     return suite.parent
 
 
+def write_floor_suite(root: Path, tests: int) -> Path:
+    suite = root / f"floor-{tests}"
+    suite.mkdir(parents=True)
+    (suite / "test_floor.py").write_text(
+        FLOOR_TEST.replace("PASSWORD", repr(PASSWORD)).replace("TESTS", str(tests)))
+    return suite
+
+
 def write_inventory(path: Path, boards: list[Board]) -> list[str]:
     names = [f"board{i:02d}" for i in range(len(boards))]
     path.write_text("".join(
@@ -139,11 +200,17 @@ class RunFigures:
     stray: list[str]
 
 
-def run_once(work: Path, suites: Path, boards: list[Board], devices: list[str], run_id: str) -> RunFigures:
-    argv = [sys.executable, "-m", "harness", "-i", str(work / "devices.toml"), "run", "bench",
-            "--suites-root", str(suites), "--reports", str(work / "reports"), "--run-id", run_id,
-            "--plain", *(a for d in devices for a in ("--device", d))]
-    out_path = work / f"{run_id}.out"
+def run_floor(work: Path, suite: Path, boards: list[Board], run_id: str) -> RunFigures:
+    """The floor's processes over `boards`, measured as a harness run is."""
+    argv = [sys.executable, "-c", FLOOR, json.dumps([b.port for b in boards]), str(suite)]
+    figures = measure(argv, work / f"{run_id}.out", boards, len(boards))
+    tests = len(boards) * int(suite.name.split("-")[1])
+    return dataclasses.replace(figures, tests=tests, stray=[])
+
+
+def measure(argv: list[str], out_path: Path, boards: list[Board], devices: int) -> RunFigures:
+    """Run argv to its end: wall time, its CPU and its descendants' (wait4), the boards' CPU, the
+    peak summed PSS of its descendants per device. A failed run ends the benchmark."""
     boards_before = sum(b.cpu() for b in boards)
     with open(out_path, "w") as out:
         t0 = time.monotonic()
@@ -167,26 +234,45 @@ def run_once(work: Path, suites: Path, boards: list[Board], devices: list[str], 
     code, usage = status[0]
     printed = out_path.read_text(errors="replace").splitlines()
     if os.waitstatus_to_exitcode(code) != 0:
-        raise SystemExit(f"run {run_id} exited {os.waitstatus_to_exitcode(code)}: {printed[-5:]}")
+        raise SystemExit(f"{out_path.stem} exited {os.waitstatus_to_exitcode(code)}: {printed[-5:]}")
+    return RunFigures(wall=wall, cpu=usage.ru_utime + usage.ru_stime, board_cpu=board_cpu, tests=0,
+                      worker_pss_mb=peak / 1024 / devices, stray=printed)
+
+
+def run_once(work: Path, suites: Path, boards: list[Board], devices: list[str], run_id: str) -> RunFigures:
+    argv = [sys.executable, "-m", "harness", "-i", str(work / "devices.toml"), "run", "bench",
+            "--suites-root", str(suites), "--reports", str(work / "reports"), "--run-id", run_id,
+            "--plain", *(a for d in devices for a in ("--device", d))]
+    figures = measure(argv, work / f"{run_id}.out", boards, len(devices))
     tests = 0
     for device in devices:
         journal = work / "reports" / run_id / "journal" / f"{device}.jsonl"
         tests += sum(1 for raw in journal.read_text().splitlines() if json.loads(raw)["type"] == "result")
-    return RunFigures(wall=wall, cpu=usage.ru_utime + usage.ru_stime, board_cpu=board_cpu, tests=tests,
-                      worker_pss_mb=peak / 1024 / len(devices),
-                      stray=[line for line in printed if not OWN_LINE.match(line)])
+    return dataclasses.replace(figures, tests=tests,
+                               stray=[line for line in figures.stray if not OWN_LINE.match(line)])
+
+
+def bare_link(board: Board):  # -> paramiko.Transport (imported here: the boards do not need it)
+    """A bare paramiko client to `board`, set up as the harness's link is (TCP_NODELAY, its ciphers)."""
+    import socket
+
+    import paramiko
+
+    from harness.transports.ssh_connect import cipher_order
+
+    sock = socket.create_connection(("127.0.0.1", board.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    transport = paramiko.Transport(sock)
+    options = transport.get_security_options()
+    options.ciphers = cipher_order(tuple(options.ciphers))
+    transport.connect(username="root", password=PASSWORD)  # a board of this bench, on loopback
+    return transport
 
 
 def link_cpu_per_command_ms(board: Board, commands: int = 300) -> float:
-    """The baseline: CPU of a bare paramiko client per `true` on the same kind of board (one session
-    per command, as the harness does), in this process."""
-    import paramiko
-
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a board of this bench, on loopback
-    client.connect("127.0.0.1", board.port, "root", PASSWORD, look_for_keys=False, allow_agent=False)
-    transport = client.get_transport()
-    assert transport is not None
+    """The serial baseline: CPU of a bare paramiko client per `true` on the same kind of board (one
+    session per command, as the harness does), back to back in this process."""
+    transport = bare_link(board)
     before = resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(commands):
         channel = transport.open_session()
@@ -194,7 +280,7 @@ def link_cpu_per_command_ms(board: Board, commands: int = 300) -> float:
         channel.recv_exit_status()
         channel.close()
     after = resource.getrusage(resource.RUSAGE_SELF)
-    client.close()
+    transport.close()
     return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / commands * 1000
 
 
@@ -230,6 +316,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         work = Path(tmp)
         many, one_test = write_suite(work, args.tests), write_suite(work, 1)
+        floor_many, floor_one = write_floor_suite(work, args.tests), write_floor_suite(work, 1)
         with open(work / "boards.log", "wb") as board_log:
             boards = [Board(board_log) for _ in range(max(counts))]
             try:
@@ -239,8 +326,8 @@ def main() -> None:
                       f"processes; the harness's CPU from wait4")
                 stray: list[str] = []
                 link_ms = link_cpu_per_command_ms(boards[0])
-                print(f"baseline: a bare paramiko client costs {link_ms:.2f} ms CPU per command "
-                      f"(in the harness's per-test CPU below: each test runs one command)")
+                print(f"a bare paramiko client back to back: {link_ms:.2f} ms CPU per command; the floor "
+                      f"below: pytest with that client, no harness, the same boards and latency")
                 for latency in (args.latency_ms, 0.0):
                     for b in boards:
                         b.set_latency(latency)
@@ -248,21 +335,25 @@ def main() -> None:
                     base: RunFigures | None = None
                     for count in counts:
                         used = boards[:count]
-                        fulls, starts = [], []
+                        fulls, starts, floors, floor_starts = [], [], [], []
                         for r in range(args.rounds):
                             run_id = f"d{count}-l{latency:g}-r{r}"
                             fulls.append(run_once(work, many, used, names[:count], run_id))
                             starts.append(run_once(work, one_test, used, names[:count], run_id + "-start"))
+                            floors.append(run_floor(work, floor_many, used, run_id + "-floor"))
+                            floor_starts.append(run_floor(work, floor_one, used, run_id + "-floor-start"))
                         full, start = least(fulls), least(starts)
+                        floor, floor_start = least(floors), least(floor_starts)
                         base = base or full
                         more_tests = count * (args.tests - 1)
                         per_test_ms = (full.cpu - start.cpu) / more_tests * 1000
+                        floor_ms = (floor.cpu - floor_start.cpu) / more_tests * 1000
                         board_ms = (full.board_cpu - start.board_cpu) / more_tests * 1000
                         stray += full.stray + start.stray
                         ratio = full.wall / base.wall
                         print(f"  {count:3d} device(s): wall {full.wall:6.2f} s = {ratio:4.2f}x 1 device; "
                               f"harness CPU per test {per_test_ms:5.2f} ms = "
-                              f"{per_test_ms / link_ms:.1f}x the link's (start-up "
+                              f"{per_test_ms / floor_ms:.2f}x the floor's {floor_ms:.2f} ms (start-up "
                               f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS; "
                               f"{full.tests} results")
                         if count > 1:

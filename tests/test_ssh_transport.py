@@ -35,6 +35,7 @@ from harness.links.ssh import SshSpec
 from harness.secrets import Secret
 from harness.specs import JumpSpec
 from harness.transports.ssh import SshTransport
+from harness.transports.ssh_connect import cipher_order
 from harness.waiting import poll_until
 
 PASSWORD = "pw-Correct-horse-42"
@@ -309,6 +310,31 @@ def _client_port_seen_by_target(transport: SshTransport) -> int:
 
 def test_direct_connection_comes_from_this_process(ssh: SshTransport) -> None:
     assert _socket_owner(_client_port_seen_by_target(ssh)) == os.getpid()
+
+
+def test_aes_gcm_is_taken_where_the_server_offers_it(sshd: SshPeer) -> None:
+    # OpenSSH offers AES-GCM (the cheaper packets for paramiko); dropbear builds without it by default
+    # and the link takes the next of paramiko's ciphers.
+    with SshTransport(sshd.spec()) as transport:
+        assert transport.run("true", timeout=10).exit_code == 0
+        link = transport._transport
+        assert link is not None
+        expected = "aes128-ctr" if isinstance(sshd, DropbearServer) else "aes128-gcm@openssh.com"
+        assert (link.local_cipher, link.remote_cipher) == (expected, expected)
+
+
+def test_a_server_without_aes_gcm_is_still_reached() -> None:
+    with OpenSshServer(password=PASSWORD, config=("Ciphers aes256-ctr",)) as server, \
+            SshTransport(server.spec()) as transport:
+        assert transport.run("echo hi", timeout=10).stdout == b"hi\n"
+        assert transport._transport is not None and transport._transport.remote_cipher == "aes256-ctr"
+
+
+def test_cipher_order_puts_aead_first_and_keeps_the_rest_in_order() -> None:
+    offered = ("aes128-ctr", "aes256-ctr", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com")
+    assert cipher_order(offered) == ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr",
+                                     "aes256-ctr")
+    assert cipher_order(("aes128-ctr", "3des-cbc")) == ("aes128-ctr", "3des-cbc")  # nothing added
 
 
 def test_jump_host_connection_goes_through_the_jump(sshd: SshPeer) -> None:

@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-import select
 import shlex
 import threading
 import time
@@ -36,6 +35,7 @@ from . import ssh_sftp
 from .base import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, BoundedBuffer, CommandResult, OutputCallback
 from .ssh_channel import (
     LINK_ERRORS,
+    StreamsReady,
     drain,
     parse_stopper,
     refused,
@@ -52,10 +52,9 @@ from .ssh_connect import HostKeyCheck, SshEndpoint, connect_endpoint, resolve
 STOP_GRACE = 1.0
 # Generous: a look at an emulated or busy board's /proc can take seconds.
 KILL_TIMEOUT = 20.0
-# paramiko's channel fileno is one pipe for stdout and stderr together, set and cleared by two threads
-# without a lock: it can be left clear while data waits (seen on dropbear with both streams busy, the
-# window then full and nothing more coming to set it). The wait on it is bounded by this, so such a
-# lost wake-up costs this long, never a hang; an ordinary wake-up is as immediate as before.
+# A wait for a channel's output (ssh_channel.StreamsReady) is bounded by this, a belt over the braces of
+# its lock: were a wake-up ever lost, it would cost this long, never a hang (paramiko's own fileno pipe
+# did lose them, on dropbear with both streams busy and the window full).
 EVENT_RECHECK = 0.1
 # Between two looks at whether the processes are gone (each look is a command on the device).
 STOP_POLL = 0.05
@@ -217,8 +216,8 @@ class SshTransport:
         err: BoundedBuffer,
         on_output: OutputCallback | None,
     ) -> int:
-        # The channel's fileno is a pipe paramiko sets when data, EOF or close arrives: select on it
-        # sleeps until something happens, with no polling interval to add latency.
+        # Sleeps until data, EOF or close arrives, with no polling interval to add latency.
+        ready = StreamsReady(chan)
         while True:
             drain(chan, out, err, on_output)
             if chan.eof_received or chan.closed:
@@ -226,7 +225,7 @@ class SshTransport:
                 break
             if deadline.expired:
                 self._timed_out(chan, cmd, timeout, out, err, on_output)
-            select.select([chan], [], [], min(deadline.remaining(), EVENT_RECHECK))
+            ready.wait(min(deadline.remaining(), EVENT_RECHECK))
         # Output ended; the exit status may still be on its way (or the command closed its output
         # and keeps running).
         if not chan.status_event.wait(deadline.remaining()):
@@ -288,9 +287,10 @@ class SshTransport:
         try:
             chan.exec_command(stopper_command(tag, signal_name, known))
             deadline = Deadline(KILL_TIMEOUT)
+            ready = StreamsReady(chan)
             while not (chan.eof_received or chan.closed) and not deadline.expired:
                 drain(chan, out, err, None)
-                select.select([chan], [], [], min(deadline.remaining(), EVENT_RECHECK))
+                ready.wait(min(deadline.remaining(), EVENT_RECHECK))
             drain(chan, out, err, None)
             if not chan.status_event.wait(deadline.remaining()) or chan.exit_status != 0:
                 return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 
 import paramiko
 from paramiko.common import MSG_CHANNEL_REQUEST, cMSG_CHANNEL_REQUEST
@@ -73,6 +74,46 @@ def start_exec(chan: paramiko.Channel, command: str) -> None:
     msg.add_string(command)
     chan._event_pending()  # type: ignore[attr-defined]
     transport._send_user_message(msg)  # type: ignore[attr-defined]
+
+
+class StreamsReady:
+    """One wait for both of a channel's streams: until either has data or has ended (EOF or close).
+
+    paramiko's BufferedPipe sets or clears an event as data arrives or is read and when its stream
+    ends. Channel.fileno hands it an OS pipe per stream joined into one (two descriptors a channel, a
+    write and a read per state change), whose two halves are set and cleared by two threads without a
+    lock, so a wake-up can be lost. Here each stream's state is a flag under one lock, set and cleared
+    by paramiko under the stream's own lock as its data comes and goes."""
+
+    def __init__(self, chan: paramiko.Channel) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._ready = [False, False]
+        chan.in_buffer.set_event(_StreamFlag(self, 0))  # type: ignore[arg-type]
+        chan.in_stderr_buffer.set_event(_StreamFlag(self, 1))  # type: ignore[arg-type]
+
+    def mark(self, stream: int, ready: bool) -> None:
+        with self._changed:
+            self._ready[stream] = ready
+            if ready:
+                self._changed.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """True once either stream is ready; False after `timeout` seconds without."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._ready[0] or self._ready[1], timeout)
+
+
+class _StreamFlag:
+    """The event paramiko's BufferedPipe drives (set, clear) for one stream of a StreamsReady."""
+
+    def __init__(self, owner: StreamsReady, stream: int) -> None:
+        self._owner, self._stream = owner, stream
+
+    def set(self) -> None:
+        self._owner.mark(self._stream, True)
+
+    def clear(self) -> None:
+        self._owner.mark(self._stream, False)
 
 
 def refused(chan: paramiko.Channel) -> bool:

@@ -80,12 +80,14 @@ class OpenSshServer:
 
     `password` (root only) gives the login user that password inside sshd's private namespace, so
     password logins can be tested; PasswordAuthentication is on either way, so a wrong password is a
-    real refusal by sshd."""
+    real refusal by sshd. `config`: sshd_config lines added after the defaults."""
 
     program = "sshd"  # the name its processes show
 
-    def __init__(self, *, password: str | None = None, start_timeout: float = 10.0) -> None:
+    def __init__(self, *, password: str | None = None, start_timeout: float = 10.0,
+                 config: tuple[str, ...] = ()) -> None:
         self.host = "127.0.0.1"
+        self.extra_config = config  # more sshd_config lines ("Ciphers aes128-ctr"), after the defaults
         self.port = 0
         self.user = getpass.getuser()
         self.password = Secret(inline=password) if password else Secret()
@@ -142,6 +144,7 @@ class OpenSshServer:
             "LoginGraceTime 30",
             "Subsystem sftp internal-sftp",
             "LogLevel INFO",
+            *self.extra_config,
         ]
         self.config.write_text("\n".join(lines) + "\n")
         host_pub = self.host_key.with_suffix(".pub").read_text().split()
