@@ -4,6 +4,7 @@ Pure functions over ids and paths, so the selection is the same on every machine
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +46,20 @@ def suite_dir_of(path: Path) -> Path | None:
     return None
 
 
+@functools.cache
+def suite_folder(test_file: Path) -> Path | None:
+    """suite_dir_of, once per test file in a worker: every collected test asks (a parametrized file
+    holds hundreds), and the suites do not move during a run."""
+    return suite_dir_of(test_file)
+
+
 def suite_test_id(path: Path, nodeid: str) -> tuple[str, str]:
     """(test id relative to the suites root, suite id) for a collected item.
 
     The suites root is the parent of the folder holding suite.toml; the suite id is the first component
     of the test id. Without a suite.toml the pytest node id is kept and its first folder is the suite."""
     _, _, name = nodeid.partition("::")
-    suite_dir = suite_dir_of(path)
+    suite_dir = suite_folder(path)
     if suite_dir is None:
         first = nodeid.split("::", 1)[0]
         suite = first.split("/", 1)[0] if "/" in first else Path(first).stem

@@ -21,16 +21,11 @@ from ..errors import ConfigError
 from ..identity import Identity
 from ..specs import DeviceSpec
 from ..suites import Suite, load_suite
-from .selection import suite_dir_of
+from .selection import suite_folder
 
 NEEDS_DEVICE = (
     "this test needs a device: give --device NAME (and --inventory PATH, or set $HARNESS_INVENTORY)"
 )
-
-
-@cache
-def suite_folder(test_file: Path) -> Path | None:
-    return suite_dir_of(test_file)
 
 
 @cache
