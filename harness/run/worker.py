@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import gc
 import os
 import select
@@ -22,6 +23,9 @@ PR_SET_PDEATHSIG = 1
 # A journal line longer than this is not progress we can use (evidence is bounded well below it).
 MAX_LINE = 8 * 1024 * 1024
 READ_SIZE = 64 * 1024
+# The progress pipe's capacity (Linux's default is 64 KiB): the runner reads it in batches
+# (workers.PROGRESS_BATCH), and a worker must not wait on a full pipe between two.
+PIPE_SIZE = 1024 * 1024
 PLUGIN = "harness.plugin"
 # pytest settings every worker gets. importlib mode lets two suites hold test files with the same name.
 # pytest-timeout, if installed, stays out: the per-test timeout is the harness's own (--test-timeout), and
@@ -206,6 +210,8 @@ class Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         _prepare_fork()
         read_fd, write_fd = os.pipe()
+        with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size for others than root
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         parent = os.getpid()
         try:
             log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
