@@ -13,7 +13,8 @@ workers it forks (os.wait4: the runner's CPU plus that of every descendant it re
   and the SSH library alone cost on this machine, at the same device count and latency (an idle gap
   before each answer makes every instruction after it dearer: caches and clocks go cold);
 - wall time of D devices x T tests over 1 device x T tests, with 20 ms latency per command and none;
-- memory per device worker: the peak over samples of (the workers' summed PSS) / D (PSS splits the
+- memory per device worker: the peak over samples of (the workers' summed PSS) / D, and of their USS
+  (the pages each worker alone holds: what one more device costs the host) / D (PSS splits the
   pages the forked workers share with the runner, which RSS would count D times);
 - stray output: lines `harness run --plain` printed that are neither its progress nor its summary;
 - the CPU floor of each many-device run: no run ends before its CPU, spread over the cores, is spent,
@@ -182,12 +183,16 @@ def _descendants(root_pid: int) -> list[int]:
     return found
 
 
-def _pss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS, USS) of a process in KiB: its share of every page it maps, and the pages only it maps."""
+    pss = uss = 0
     with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
+                pss = int(line.split()[1])
+            elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                uss += int(line.split()[1])
+    return pss, uss
 
 
 @dataclass
@@ -197,6 +202,7 @@ class RunFigures:
     board_cpu: float  # seconds, the boards of the run (their processes and the commands they ran)
     tests: int
     worker_pss_mb: float  # peak summed PSS of the workers / devices
+    worker_uss_mb: float  # peak summed USS of the workers / devices: what one more device adds
     stray: list[str]
 
 
@@ -215,12 +221,14 @@ def measure(argv: list[str], out_path: Path, boards: list[Board], devices: int) 
     with open(out_path, "w") as out:
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        peak = 0
+        peak = peak_uss = 0
         status: list[tuple[int, resource.struct_rusage]] = []
 
         def sample_until_exit() -> bool:
-            nonlocal peak
-            peak = max(peak, sum(_pss_kb(p) for p in _descendants(proc.pid)))
+            nonlocal peak, peak_uss
+            sizes = [_memory_kb(p) for p in _descendants(proc.pid)]
+            peak = max(peak, sum(pss for pss, _ in sizes))
+            peak_uss = max(peak_uss, sum(uss for _, uss in sizes))
             pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 status.append((code, usage))
@@ -236,7 +244,8 @@ def measure(argv: list[str], out_path: Path, boards: list[Board], devices: int) 
     if os.waitstatus_to_exitcode(code) != 0:
         raise SystemExit(f"{out_path.stem} exited {os.waitstatus_to_exitcode(code)}: {printed[-5:]}")
     return RunFigures(wall=wall, cpu=usage.ru_utime + usage.ru_stime, board_cpu=board_cpu, tests=0,
-                      worker_pss_mb=peak / 1024 / devices, stray=printed)
+                      worker_pss_mb=peak / 1024 / devices, worker_uss_mb=peak_uss / 1024 / devices,
+                      stray=printed)
 
 
 def run_once(work: Path, suites: Path, boards: list[Board], devices: list[str], run_id: str) -> RunFigures:
@@ -354,7 +363,8 @@ def main() -> None:
                         print(f"  {count:3d} device(s): wall {full.wall:6.2f} s = {ratio:4.2f}x 1 device; "
                               f"harness CPU per test {per_test_ms:5.2f} ms = "
                               f"{per_test_ms / floor_ms:.2f}x the floor's {floor_ms:.2f} ms (start-up "
-                              f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS; "
+                              f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS, "
+                              f"{full.worker_uss_mb:4.1f} MB its own; "
                               f"{full.tests} results")
                         if count > 1:
                             print("        " + cpu_floor(count, args.tests, cores, per_test_ms, board_ms,
