@@ -60,6 +60,7 @@ MODULES: dict[str, list[str]] = {
     "harness/checks/ohos_services.py": ["tests/test_checks_ohos_services.py"],
     "harness/checks/memleak.py": ["tests/test_checks_stability.py"],
     "harness/checks/kdump.py": ["tests/test_checks_stability.py"],
+    "harness/checks/recovery.py": ["tests/test_checks_recovery.py"],
     "harness/capabilities.py": ["tests/test_capabilities.py"],
 }
 

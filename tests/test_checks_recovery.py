@@ -122,3 +122,69 @@ def test_the_marker_reads_back_whole_or_says_what_happened() -> None:
         "No such file or directory"]
     assert recovery.marker_intact("abc", 0, "\0\0\0\n") == [
         "the marker file changed across the power cut: expected 'abc', read '\\x00\\x00\\x00'"]
+
+
+def watchdog_tree(**dogs: dict[str, str]) -> sysfs.Tree:
+    return sysfs.Tree({f"/sys/class/watchdog/{name}/{key}": f"={value}"
+                       for name, files in dogs.items() for key, value in files.items()})
+
+
+def test_nowayout_is_read_as_the_kernel_says_it_or_not_at_all() -> None:
+    tree = watchdog_tree(watchdog0={"timeout": "30", "nowayout": "1"}, watchdog1={"timeout": "60"})
+    assert recovery.watchdogs(tree) == [recovery.Watchdog("watchdog0", None, 30, True, None),
+                                        recovery.Watchdog("watchdog1", None, 60, None, None)]
+
+
+def test_the_watchdog_behind_dev_watchdog_is_armed_else_the_first_listed() -> None:
+    both = watchdog_tree(watchdog1={"timeout": "0", "state": "active"}, watchdog0={"timeout": "1"})
+    # A one-second timeout is a timeout; watchdog1's troubles are not the armed one's.
+    assert recovery.watchdog_usable(both, "/dev/watchdog /dev/watchdog0 /dev/watchdog1") == (
+        recovery.Watchdog("watchdog0", None, 1, None, None), [])
+    assert recovery.watchdog_usable(both, "/dev/watchdog0") == (
+        None, ["no /dev/watchdog to open (sysfs lists watchdog0, watchdog1)"])
+    only = watchdog_tree(watchdog1={"timeout": "20"})
+    assert recovery.watchdog_usable(only, "/dev/watchdog") == (
+        recovery.Watchdog("watchdog1", None, 20, None, None), [])
+
+
+def test_the_reset_deadline_and_the_uptime_restart_at_their_edges() -> None:
+    after = BootMark("4e1a239a-9669-4d1b-84b3-2db2994aa10a", 5.0)
+    # Reset exactly timeout + slack after arming: still within.
+    assert recovery.rebooted_by_itself(BEFORE, after, 30.0, 10, 15) == []
+    assert recovery.rebooted_by_itself(BEFORE, after, 30.5, 10, 15) == [
+        "the device reset 26s after the watchdog was armed, past its 10s timeout (+15s allowed)"]
+    # Up exactly as long as since the arming: that boot began before the wait, not by the reset.
+    assert recovery.rebooted_by_itself(BEFORE, BootMark(after.boot_id, 30.0), 30.0, 10, 15) == [
+        "up 30s, longer than the 30s since the watchdog was armed: the uptime did not restart"]
+
+
+def test_device_text_in_problems_is_bounded() -> None:
+    long_error = "EXT4-fs error (device vda): " + "x" * 300
+    log = "\n".join([long_error] * 12 + ["EXT4-fs (vda): recovery complete"])
+    problems = recovery.clean_recovery(log)
+    # At most ten error lines, each cut to 200 characters of the device's text.
+    assert problems == [f"filesystem error in the kernel log: {long_error[:200]}"] * 10
+    shown = "y" * 300
+    assert recovery.marker_intact("abc", 1, shown) == [
+        f"the marker file written and synced before the power cut is gone (exit 1): {shown[:200]}"]
+    assert recovery.marker_intact("abc", 0, shown) == [
+        f"the marker file changed across the power cut: expected 'abc', read {shown[:200]!r}"]
+    output = "z" * 400
+    assert recovery.fsck_result(4, output) == [f"e2fsck -n found filesystem errors (exit 4): {output[:300]}"]
+    assert recovery.fsck_result(8, output) == [f"e2fsck could not check the filesystem (exit 8): {output[:300]}"]
+
+
+def test_mount_points_at_their_edges() -> None:
+    # Four fields are enough (source, point, type, options); fewer is no mount line.
+    assert recovery.parse_mounts("/dev/vda /data ext4 rw,relatime\n/dev/vdb /x ext4\n") == [
+        recovery.Mount("/dev/vda", "/data", "ext4", ("rw", "relatime"))]
+    root = recovery.Mount("/dev/root", "/", "ext4", ("rw",))
+    # A point written with a trailing slash, and one whose name ends in X, still hold their files.
+    slashed = recovery.Mount("/dev/vda", "/data/", "ext4", ("rw",))
+    assert recovery.mount_of([root, slashed], "/data/m") == slashed
+    boxed = recovery.Mount("/dev/sdb1", "/media/BOX", "vfat", ("rw",))
+    assert recovery.mount_of([root, boxed], "/media/BOX/m") == boxed
+    # Mounted over: the last mount at a point is the one the path is on.
+    under = recovery.Mount("/dev/vda", "/data", "ext4", ("rw",))
+    over = recovery.Mount("tmpfs", "/data", "tmpfs", ("rw",))
+    assert recovery.mount_of([root, under, over], "/data/m") == over

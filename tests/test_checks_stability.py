@@ -90,6 +90,27 @@ def test_the_bound_is_the_larger_of_the_floor_and_the_percentage() -> None:
     assert "beyond the bound of 1000 KiB" in (memleak.judge(["sshd"], big, 4, BOUND)[0].problem or "")
 
 
+def test_figures_name_every_pid_of_a_judgement() -> None:
+    j = memleak.Judgement("sshd", (10, 11), 1000, 1200, 6.0, "Pss", None)
+    assert j.figures() == "sshd (pid 10, 11): Pss 1000 -> 1200 KiB (+200 KiB) over 6.0 s"
+    assert memleak.Judgement("cron", (), None, None, 0.0, "", "x").figures() == "cron: no samples"
+
+
+def test_the_script_matches_the_last_service_named_as_the_first(tmp_path: Path) -> None:
+    # Run by this machine's /bin/sh: the kernel names the shell running it "sh" (comm is the name it was
+    # executed by, a link's own); the service named last must be matched as well as the first.
+    shell = "sh"
+    script = memleak.sample_script(["no-such-service", shell], 3, 0.1)
+    proc = subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    sampling = memleak.parse_samples(out)
+    assert sampling.rounds == 3 and proc.pid in sampling.processes, out
+    assert len(sampling.processes[proc.pid].samples) == 3
+    script = memleak.sample_script([shell, "no-such-service"], 1, 0.1)
+    assert script.startswith(f"names=' {shell} no-such-service '\n")
+
+
 def test_steady_rise() -> None:
     assert memleak.steady_rise([1, 1, 2])
     assert memleak.steady_rise([1, 2, 2])
@@ -102,11 +123,14 @@ def test_steady_rise() -> None:
 
 def test_too_few_samples_or_a_restart_is_never_a_pass() -> None:
     [j] = memleak.judge(["sshd"], sampling_of(series(1000, 1000)), 4, BOUND)
-    assert j.problem == "sshd: too few samples (2 of 4) to judge a trend"
+    assert j == memleak.Judgement("sshd", (10,), 1000, 1000, 2.0, "RssAnon",
+                                  "sshd: too few samples (2 of 4) to judge a trend")
     restarted = sampling_of(series(1000, 1000, pid=10), memleak.Process(
         11, "sshd", [memleak.Sample(3, 106.0, 900, "RssAnon"), memleak.Sample(4, 108.0, 900, "RssAnon")]))
     [j] = memleak.judge(["sshd"], restarted, 4, BOUND)
-    assert j.problem == "sshd: restarted during the sampling (pids 10, 11)"
+    # The figures are the longest-lived pid's, under the service's own name.
+    assert j == memleak.Judgement("sshd", (10,), 1000, 1000, 2.0, "RssAnon",
+                                  "sshd: restarted during the sampling (pids 10, 11)")
     # Two processes of one name for the whole run are no restart: each is judged, the leaking one fails.
     both = sampling_of(series(1000, 1000, 1000, 1000, pid=10), series(500, 600, 700, 800, pid=11))
     assert memleak.judge(["sshd"], both, 4, BOUND)[0] == memleak.Judgement("sshd", (10,), 1000, 1000, 6.0,
