@@ -440,6 +440,16 @@ def test_a_device_sees_only_its_own_listening_sockets(devices: dict[str, Sandbox
         assert "127.0.0.1" in sh(box, "ip -4 addr show lo 2>/dev/null || echo 127.0.0.1")
 
 
+def test_a_device_has_a_unique_local_ipv6_address_and_route_of_its_own(devices: dict[str, Sandbox]) -> None:
+    box = devices["kylin-v10"]
+    if "eth0" not in sh(box, "cat /proc/net/if_inet6"):
+        pytest.skip("this kernel gave the sandbox no veth pair: the device has loopback only")
+    # /proc/net/if_inet6: address, ifindex, prefix length, scope (00: global, which a ULA is), flags, name.
+    table = [line.split() for line in sh(box, "cat /proc/net/if_inet6").splitlines()]
+    assert ["fd000010000000020000000000000015", "40", "00", "eth0"] in [[t[0], t[2], t[3], t[5]] for t in table]
+    assert "default via fd00:10:0:2::2 dev eth0" in sh(box, "ip -6 route")
+
+
 def test_the_package_holds_no_dangling_link() -> None:
     """A link into the host's tree (a persona's /etc/localtime into /usr/share/zoneinfo) dangles in the
     checkout, and the wheel build and every copy of the tree refuse it: personas declare such links in
