@@ -60,29 +60,36 @@ server.stop()
 # The floor: one process that imports pytest and paramiko, then forks a plain pytest per board (argv:
 # a JSON list of board ports, the suite folder); its exit code is the worst of theirs.
 FLOOR = """
-import json, os, sys
+import gc, json, os, sys
 os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # as the harness's workers: pytest's own plugins only
 import paramiko, pytest
+from harness.transports.ssh_channel import start_exec
 ports, suite = json.loads(sys.argv[1]), sys.argv[2]
+gc.freeze()  # as the runner does before it forks
 pids = []
 for port in ports:
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
+            log = os.open(os.path.join(suite, f"floor-{port}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
             os.environ["FLOOR_PORT"] = str(port)
-            code = int(pytest.main(["-p", "no:cacheprovider", "-q", "--rootdir", suite, suite]))
+            code = int(pytest.main(["-p", "no:cacheprovider", "-q", "--import-mode=importlib",
+                                    "--rootdir", suite, suite]))
         finally:
             os._exit(code)
     pids.append(pid)
-sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids))
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+if any(codes):
+    print("floor workers failed:", codes, "(logs: floor-PORT.log beside the suite)")
+    sys.exit(1)
 """
 FLOOR_TEST = """
 import os, socket
 import paramiko, pytest
+from harness.transports.ssh_channel import start_exec
 from harness.transports.ssh_connect import cipher_order
 
 
@@ -101,7 +108,7 @@ def link():
 @pytest.mark.parametrize("n", range(TESTS))
 def test_cmd(link, n):
     chan = link.open_session()
-    chan.exec_command("true")
+    start_exec(chan, "true")  # as the harness sends it: not waiting for the reply
     assert chan.recv_exit_status() == 0
     chan.close()
 """
@@ -301,6 +308,12 @@ def least(runs: list[RunFigures]) -> RunFigures:
                                stray=[line for f in runs for line in f.stray])
 
 
+def ratio_text(value: float, base: float) -> str:
+    """value/base as "1.23x", or "n/a" where run-to-run noise left the base at or near nothing
+    (too few tests or rounds for a difference of two runs)."""
+    return f"{value / base:.2f}x" if base > 0.05 else "n/a (more --tests)"
+
+
 def cpu_floor(devices: int, tests: int, cores: int, harness_ms: float, board_ms: float,
               start_cpu: float, one_device_wall: float) -> str:
     """What this machine can give at best: a run cannot end before its CPU, spread over every core, is
@@ -362,7 +375,7 @@ def main() -> None:
                         ratio = full.wall / base.wall
                         print(f"  {count:3d} device(s): wall {full.wall:6.2f} s = {ratio:4.2f}x 1 device; "
                               f"harness CPU per test {per_test_ms:5.2f} ms = "
-                              f"{per_test_ms / floor_ms:.2f}x the floor's {floor_ms:.2f} ms (start-up "
+                              f"{ratio_text(per_test_ms, floor_ms)} the floor's {floor_ms:.2f} ms (start-up "
                               f"{start.cpu:.2f} s CPU); per worker {full.worker_pss_mb:5.1f} MB PSS, "
                               f"{full.worker_uss_mb:4.1f} MB its own; "
                               f"{full.tests} results")

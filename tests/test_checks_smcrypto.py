@@ -122,6 +122,12 @@ def test_scope_is_the_domestic_profiles_or_a_tag():
     assert reason and "android" in reason and "'sm-crypto'" in reason
 
 
+def test_only_a_device_tagged_as_on_the_lab_hosts_kernel_skips_the_kernel_checks():
+    assert smcrypto.shared_kernel_reason(("arm64", "sm-crypto")) is None
+    reason = smcrypto.shared_kernel_reason(("arm64", smcrypto.SHARED_KERNEL_TAG))
+    assert reason and "lab host's kernel" in reason and f"'{smcrypto.SHARED_KERNEL_TAG}'" in reason
+
+
 def test_openharmony_library_symbols():
     found = smcrypto.exported_sm_symbols("EVP_sm3\nEVP_sm4_cbc\nEVP_sm4_ecb\nEVP_sha256\n")
     assert found == {"EVP_sm3", "EVP_sm4_cbc", "EVP_sm4_ecb"}

@@ -21,6 +21,7 @@ import pytest
 
 from harness.lab.persona import list_personas, load_persona
 from harness.lab.sandbox.namespaces import Sandbox, SandboxUnavailable
+from harness.lab.sandbox.rootfs import host_library
 from harness.waiting import Deadline, poll_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -438,6 +439,38 @@ def test_a_device_sees_only_its_own_listening_sockets(devices: dict[str, Sandbox
         tables = sh(box, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
         assert port_hex not in tables
         assert "127.0.0.1" in sh(box, "ip -4 addr show lo 2>/dev/null || echo 127.0.0.1")
+
+
+def test_a_device_has_a_unique_local_ipv6_address_and_route_of_its_own(devices: dict[str, Sandbox]) -> None:
+    box = devices["kylin-v10"]
+    if "eth0" not in sh(box, "cat /proc/net/if_inet6"):
+        pytest.skip("this kernel gave the sandbox no veth pair: the device has loopback only")
+    # /proc/net/if_inet6: address, ifindex, prefix length, scope (00: global, which a ULA is), flags, name.
+    table = [line.split() for line in sh(box, "cat /proc/net/if_inet6").splitlines()]
+    assert ["fd000010000000020000000000000015", "40", "00", "eth0"] in [[t[0], t[2], t[3], t[5]] for t in table]
+    assert "default via fd00:10:0:2::2 dev eth0" in sh(box, "ip -6 route")
+
+
+def test_an_openharmony_device_carries_the_hosts_real_openssl_as_its_system_library(
+        devices: dict[str, Sandbox]) -> None:
+    host = host_library("libcrypto.so.3")
+    if host is None:
+        pytest.skip("this host has no libcrypto.so.3 under /usr: the device's link dangles (CRYPTO-OHOS-001 FAILs)")
+    box = devices["ohos-rk3568"]
+    assert sh(box, "readlink /system/lib64/libcrypto_openssl.z.so").strip() == host
+    symbols = sh(box, "grep -ao 'EVP_sm[34][a-z0-9_]*' /system/lib64/libcrypto_openssl.z.so | sort -u").split()
+    assert {"EVP_sm3", "EVP_sm4_cbc"} <= set(symbols), symbols
+
+
+def test_a_host_library_is_found_in_the_first_folder_that_has_it(tmp_path: Path) -> None:
+    (tmp_path / "lib" / "x86_64-linux-gnu").mkdir(parents=True)
+    (tmp_path / "lib64").mkdir()
+    (tmp_path / "lib64" / "libcrypto.so.3").write_bytes(b"\x7fELF")
+    dirs = (f"{tmp_path}/lib/*-linux-gnu", f"{tmp_path}/lib64")
+    assert host_library("libcrypto.so.3", dirs) == str(tmp_path / "lib64" / "libcrypto.so.3")
+    (tmp_path / "lib" / "x86_64-linux-gnu" / "libcrypto.so.3").write_bytes(b"\x7fELF")
+    assert host_library("libcrypto.so.3", dirs) == str(tmp_path / "lib" / "x86_64-linux-gnu" / "libcrypto.so.3")
+    assert host_library("libnothing.so.1", dirs) is None
 
 
 def test_the_package_holds_no_dangling_link() -> None:

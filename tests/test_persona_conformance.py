@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks.coverage import requirement_markers
+from harness.checks.smcrypto import SHARED_KERNEL_TAG
 from harness.lab.persona import Persona, load_persona
 from harness.lab.sandbox.namespaces import Sandbox
 from harness.lab.ssh.server import SimulatedSshServer
@@ -30,11 +31,6 @@ REPO = Path(__file__).resolve().parent.parent
 # Suites the personas are not run against, each with the reason (a new suite runs unless it is named here).
 LEFT_OUT = {
     "stability": "it reboots the device, which needs the full lab's reboot handling (tests/test_lab.py)",
-    # The two below came after the personas: they FAIL there until the personas are given what they check.
-    "crypto": "the personas' kernels list no SM2/SM3/SM4 and no AF_ALG hash or skcipher, and ohos-rk3568 "
-              "has no OpenHarmony crypto library (CRYPTO-K-*, CRYPTO-OHOS-001)",
-    "network": "a sandbox has no routable IPv6 address and the Linux personas no /etc/resolv.conf "
-               "(NET-IP6-003, NET-DNS-001)",
 }
 SUITE_PATHS = {id_: suite.path for id_, suite in sorted(discover_suites(REPO / "suites").items())
                if id_ not in LEFT_OUT}
@@ -49,7 +45,8 @@ SUITE_PATHS.update(EXTRA_PATHS)
 DECLARED_CAPABILITIES = {"nonconforming-board": ["kdump-capture"]}
 CONFORMING = ("ohos-rk3568", "handset-hmos", "euler-ft2000", "kylin-v10")
 # Requirements whose outcome depends on the machine the lab runs on, left out of the outcome checks: none
-# (each device has its own network namespace, so SEC-NET-002's port inventory sees only its own sockets).
+# (each device has its own network namespace, so SEC-NET-002's port inventory sees only its own sockets,
+# and the kernel crypto API, the host's, is SKIPped on every persona: they are tagged SHARED_KERNEL_TAG).
 HOST_DEPENDENT: frozenset[str] = frozenset()
 PASSWORD_ENV = "HARNESS_CONFORMANCE_PW"
 PASSWORD = "conformance-board-pw"
@@ -99,6 +96,7 @@ profile = "{persona.os_profile}"
 vendor = "{persona.vendor}"
 model = "{persona.model}"
 soc = "{persona.soc}"
+tags = {json.dumps([SHARED_KERNEL_TAG])}
 
 [devices.{persona.id}.declared]
 os_name = "{os_name}"
@@ -189,6 +187,27 @@ def test_conforming_persona_passes_every_suite(name: str, tmp_path: Path) -> Non
     # Its key services run from boot and keep their memory; kdump capture is not declared: a SKIP.
     assert "STAB-MEM-001" in passed
     assert run.outcomes["STAB-KDUMP-001"] == {"SKIP"}
+    # Its own network namespace has a unique-local IPv6 address (NET-IP6-003).
+    assert "NET-IP6-003" in passed
+    persona = load_persona(name)
+    if persona.os_profile in ("openeuler", "kylin"):
+        assert {"NET-DNS-001", "CRYPTO-U-SM3-002", "CRYPTO-U-SM4-002"} <= passed, sorted(passed)
+    if persona.os_profile == "openharmony":
+        assert "CRYPTO-OHOS-001" in passed
+    _kernel_crypto_skipped_for_the_shared_kernel(run, persona)
+
+
+KERNEL_CRYPTO = ("CRYPTO-K-SM3-001", "CRYPTO-K-SM4-001", "CRYPTO-K-SM2-001", "CRYPTO-K-SELF-001",
+                 "CRYPTO-K-ACCEL-001", "CRYPTO-K-AFALG-001")
+
+
+def _kernel_crypto_skipped_for_the_shared_kernel(run: SuiteRun, persona: Persona) -> None:
+    """The kernel crypto API a sandbox shows is the lab host's: a SKIP naming that, never a PASS or FAIL
+    (a profile without national cryptography SKIPs them for that reason first)."""
+    for req in KERNEL_CRYPTO:
+        assert run.outcomes[req] == {"SKIP"}, (req, run.outcomes[req])
+        if persona.os_profile != "harmonyos":
+            assert all("shares the lab host's kernel" in m for m in run.messages[req]), run.messages[req]
 
 
 def test_nonconforming_board_fails_exactly_on_its_planted_defects(tmp_path: Path) -> None:
@@ -203,6 +222,7 @@ def test_nonconforming_board_fails_exactly_on_its_planted_defects(tmp_path: Path
     # Its leak, or (the leaker restarts at 64 MiB, as a service killed for its size would) the restart.
     assert "systemd-journald" in leak and ("a steady rise beyond the bound of " in leak
                                            or "restarted during the sampling" in leak), leak
+    _kernel_crypto_skipped_for_the_shared_kernel(run, persona)
     [kdump] = run.messages["STAB-KDUMP-001"]
     assert "no crash was forced, it could not be captured: /sys/kernel/kexec_crash_loaded is '0'" in kdump, kdump
     assert failed == expected, (

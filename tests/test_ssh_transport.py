@@ -23,6 +23,7 @@ import pytest
 from harness.errors import (
     AuthFailed,
     CommandTimeout,
+    ConfigError,
     ConnectionLost,
     HostKeyMismatch,
     NotReady,
@@ -35,6 +36,7 @@ from harness.links.ssh import SshSpec
 from harness.secrets import Secret
 from harness.specs import JumpSpec
 from harness.transports.ssh import SshTransport
+from harness.transports.ssh_channel import StreamsReady
 from harness.transports.ssh_connect import cipher_order
 from harness.waiting import poll_until
 
@@ -330,6 +332,30 @@ def test_a_server_without_aes_gcm_is_still_reached() -> None:
         assert transport._transport is not None and transport._transport.remote_cipher == "aes256-ctr"
 
 
+def test_ssh_config_ciphers_turn_aes_gcm_off_for_a_device_whose_gcm_is_broken(tmp_path: Path) -> None:
+    with OpenSshServer(password=PASSWORD) as server:
+        config = tmp_path / "ssh_config"
+        config.write_text(f"Host dut-09\n  HostName {server.host}\n  Ciphers -aes*-gcm@openssh.com\n")
+        with SshTransport(server.spec(host="dut-09", ssh_config=config)) as transport:
+            assert transport.run("echo hi", timeout=10).stdout == b"hi\n"
+            assert transport._transport is not None and transport._transport.remote_cipher == "aes128-ctr"
+        config.write_text(f"Host dut-09\n  HostName {server.host}\n  Ciphers chacha20-poly1305@openssh.com\n")
+        with pytest.raises(ConfigError, match="Ciphers 'chacha20-poly1305@openssh.com' leaves no cipher"):
+            SshTransport(server.spec(host="dut-09", ssh_config=config)).connect()
+
+
+def test_cipher_order_reads_ssh_config_ciphers_as_openssh_does() -> None:
+    offered = ("aes128-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+    gcm = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+    assert cipher_order(offered, "aes256-ctr,nonesuch,aes128-ctr") == ("aes256-ctr", "aes128-ctr")
+    assert cipher_order(offered, "-aes*-gcm@openssh.com") == ("aes128-ctr", "aes256-ctr")
+    assert cipher_order(offered, "^aes256-ctr") == ("aes256-ctr", *gcm, "aes128-ctr")
+    assert cipher_order(offered[:2], "+aes128-gcm@openssh.com,nonesuch") == ("aes128-ctr", "aes256-ctr")
+    assert cipher_order(offered, "+aes128-ctr") == (*gcm, "aes128-ctr", "aes256-ctr")
+    with pytest.raises(ConfigError, match="leaves no cipher"):
+        cipher_order(offered, "-*")
+
+
 def test_cipher_order_puts_aead_first_and_keeps_the_rest_in_order() -> None:
     offered = ("aes128-ctr", "aes256-ctr", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com")
     assert cipher_order(offered) == ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr",
@@ -484,3 +510,37 @@ def _ed25519_key(folder: Path) -> Path:
     path = folder / "host_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     return path
+
+
+class _Streams:
+    """What StreamsReady uses of a channel: its two paramiko BufferedPipes (the real ones)."""
+
+    def __init__(self) -> None:
+        self.in_buffer = paramiko.buffered_pipe.BufferedPipe()
+        self.in_stderr_buffer = paramiko.buffered_pipe.BufferedPipe()
+
+
+def test_streams_ready_keeps_a_wake_up_when_the_other_stream_runs_dry() -> None:
+    # paramiko's own fileno pipe loses this one: stderr has data, stdout is read empty, and the read
+    # clears the one pipe both share, so a select sleeps while stderr waits.
+    chan = _Streams()
+    ready = StreamsReady(chan)  # type: ignore[arg-type]
+    assert not ready.wait(0)
+    chan.in_buffer.feed(b"out")
+    chan.in_stderr_buffer.feed(b"err")
+    assert chan.in_buffer.read(100) == b"out"  # stdout empty again: paramiko clears its flag
+    assert ready.wait(0)  # stderr still waits
+    assert chan.in_stderr_buffer.read(100) == b"err"
+    assert not ready.wait(0)
+    chan.in_stderr_buffer.close()  # EOF or close: ready for good
+    assert ready.wait(0)
+
+
+def test_streams_ready_wakes_a_waiter_when_data_comes_from_another_thread() -> None:
+    chan = _Streams()
+    ready = StreamsReady(chan)  # type: ignore[arg-type]
+    feeder = threading.Thread(target=chan.in_buffer.feed, args=(b"late",))
+    feeder.start()
+    assert ready.wait(30)  # returns on the feed, whether it came before the wait or during it
+    feeder.join()
+    assert chan.in_buffer.read(100) == b"late"

@@ -12,6 +12,11 @@ from .numbers import is_count
 # Profiles whose OS is expected to carry the national algorithms; any other device opts in with a tag.
 DOMESTIC_PROFILES = ("openeuler", "kylin", "uos", "deepin", "anolis", "openharmony")
 TAG = "sm-crypto"
+# An inventory tag for a device whose kernel is not its own: a sandbox of the simulated lab runs on the
+# lab host's kernel, so /proc/crypto, /proc/modules and AF_ALG there show the host's kernel, never the
+# device's. Its kernel crypto requirements are SKIPped saying so (a host's SM3 is no device's PASS, and
+# its lack no device's FAIL); real devices and QEMU guests carry no such tag and are judged as before.
+SHARED_KERNEL_TAG = "shared-host-kernel"
 
 # Known-answer vectors from the standards themselves.
 SM3_ABC = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905-2016 A.1
@@ -68,6 +73,15 @@ def scope_reason(profile: str, tags: tuple[str, ...] | list[str]) -> str | None:
     if profile in DOMESTIC_PROFILES or TAG in tags:
         return None
     return f"profile {profile} does not carry national cryptography and the device declares no {TAG!r} tag"
+
+
+def shared_kernel_reason(tags: tuple[str, ...] | list[str]) -> str | None:
+    """Why the kernel crypto API cannot be judged on this device (it runs on the lab host's kernel), or
+    None when the kernel it shows is its own."""
+    if SHARED_KERNEL_TAG not in tags:
+        return None
+    return (f"the device shares the lab host's kernel (inventory tag {SHARED_KERNEL_TAG!r}): /proc/crypto, "
+            "its modules and AF_ALG are the host's, not the device's own kernel's")
 
 
 def kernel_offers(algs: list[KernelAlg], alg: str, config: dict[str, str] | None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import gc
 import os
 import select
@@ -23,9 +22,9 @@ PR_SET_PDEATHSIG = 1
 # A journal line longer than this is not progress we can use (evidence is bounded well below it).
 MAX_LINE = 8 * 1024 * 1024
 READ_SIZE = 64 * 1024
-# The progress pipe's capacity (Linux's default is 64 KiB): the runner reads it in batches
-# (workers.PROGRESS_BATCH), and a worker must not wait on a full pipe between two.
-PIPE_SIZE = 1024 * 1024
+# The most one read() takes from a worker's pipe at once (it drains the pipe up to this), so that one
+# worker streaming long lines cannot keep the runner from the others.
+DRAIN_LIMIT = 4 * 1024 * 1024
 PLUGIN = "harness.plugin"
 # pytest settings every worker gets. importlib mode lets two suites hold test files with the same name.
 # pytest-timeout, if installed, stays out: the per-test timeout is the harness's own (--test-timeout), and
@@ -201,6 +200,22 @@ def _worker_main(args: WorkerArgs, log_fd: int, write_fd: int, read_fd: int, par
         os._exit(code)
 
 
+def read_available(fd: int, limit: int) -> tuple[bytes, bool]:
+    """What a non-blocking pipe holds now, up to `limit` bytes, and whether its writer has closed it."""
+    chunks: list[bytes] = []
+    taken = 0
+    while taken < limit:
+        try:
+            chunk = os.read(fd, min(READ_SIZE, limit - taken))
+        except BlockingIOError:
+            return b"".join(chunks), False
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        taken += len(chunk)
+    return b"".join(chunks), False
+
+
 class Worker:
     """A running worker. `read()` returns the journal lines that arrived, or None once the pipe closed."""
 
@@ -210,8 +225,6 @@ class Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         _prepare_fork()
         read_fd, write_fd = os.pipe()
-        with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size for others than root
-            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         parent = os.getpid()
         try:
             log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -229,7 +242,10 @@ class Worker:
             raise
         finally:
             os.close(write_fd)
+        os.set_blocking(read_fd, False)  # read() drains what is there and returns
         self.fd: int | None = read_fd
+        self.last_read = 0  # bytes the last read() took: a full pipe means the worker is streaming
+        self._eof = False
         self._buf = bytearray()
         self._skipping = False  # inside an over-long line
 
@@ -242,8 +258,12 @@ class Worker:
         that is not one (over-long, or a record this version does not know) is left out: the
         journal file is the record, the pipe only shows progress."""
         assert self.fd is not None
-        chunk = os.read(self.fd, READ_SIZE)
-        if not chunk:
+        if self._eof:
+            self.close_pipe()
+            return None
+        chunk, self._eof = read_available(self.fd, DRAIN_LIMIT)
+        self.last_read = len(chunk)
+        if not chunk and self._eof:
             self.close_pipe()
             return None
         lines: list[JournalLine] = []

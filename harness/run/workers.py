@@ -23,8 +23,10 @@ from .worker import Worker, WorkerArgs
 INTERRUPT_GRACE = 20.0
 # Progress is read in batches at most this often: waking the runner for each test's line cost a lab
 # host more CPU than printing it (every wake-up after an idle gap starts on cold caches). A stop request
-# still wakes it at once; each worker's pipe holds far more than a batch's lines (worker.PIPE_SIZE).
+# still wakes it at once, and a worker that filled much of its pipe since the last batch (long lines)
+# is read again at once, so that no worker waits on a full pipe.
 PROGRESS_BATCH = 0.1
+STREAMING = 16 * 1024  # bytes in one read that end the pause (a 64 KiB pipe a quarter full)
 
 
 @dataclass
@@ -127,7 +129,7 @@ def run_workers(jobs: Sequence[tuple[WorkerArgs, Path]], progress: ProgressView,
             if deadline is None and (pause := next_batch - time.monotonic()) > 0 and stop_only.select(pause):
                 stops.drain()
                 continue  # a stop request: handled above, at once
-            next_batch = time.monotonic() + PROGRESS_BATCH
+            streaming = False
             for key, _ in sel.select(deadline.remaining() if deadline else None):
                 if key.data is None:
                     stops.drain()
@@ -138,8 +140,10 @@ def run_workers(jobs: Sequence[tuple[WorkerArgs, Path]], progress: ProgressView,
                     sel.unregister(key.fileobj)
                     open_pipes -= 1
                     continue
+                streaming = streaming or worker.last_read >= STREAMING
                 for line in lines:
                     progress.line(worker.device, line)
+            next_batch = time.monotonic() + (0.0 if streaming else PROGRESS_BATCH)
         for w in workers:
             if w.fd is not None:  # still open: the deadline ran out
                 outcome.killed.append(w.device)

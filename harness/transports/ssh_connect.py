@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fnmatch
 import getpass
 import hashlib
 import socket
@@ -33,6 +34,7 @@ class SshEndpoint:
     port: int
     user: str
     key_files: tuple[Path, ...] = ()
+    ciphers: str | None = None  # ssh_config's Ciphers for this host, as written
 
     @property
     def label(self) -> str:
@@ -85,6 +87,7 @@ def resolve(spec: SshSpec) -> tuple[SshEndpoint, SshEndpoint | None, paramiko.SS
         port=spec.port if spec.port != 22 else int(found.get("port", 22)),
         user=spec.user or found.get("user") or getpass.getuser(),
         key_files=spec_keys or tuple(Path(p).expanduser() for p in found.get("identityfile", [])),
+        ciphers=found.get("ciphers"),
     )
     jump_host, jump_port, jump_user = None, None, None
     if spec.jump is not None:
@@ -99,6 +102,7 @@ def resolve(spec: SshSpec) -> tuple[SshEndpoint, SshEndpoint | None, paramiko.SS
         port=jump_port if jump_port not in (None, 22) else int(jfound.get("port", 22)),
         user=jump_user or jfound.get("user") or target.user,
         key_files=tuple(Path(p).expanduser() for p in jfound.get("identityfile", [])) or target.key_files,
+        ciphers=jfound.get("ciphers"),
     )
     return target, jump, config
 
@@ -261,10 +265,29 @@ def _key_exchange(
 AEAD_FIRST = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
-def cipher_order(offered: tuple[str, ...]) -> tuple[str, ...]:
-    """paramiko's ciphers with the AEAD ones it has moved to the front, the rest in its own order."""
+def cipher_order(offered: tuple[str, ...], configured: str | None = None) -> tuple[str, ...]:
+    """The ciphers to propose, best first: paramiko's (`offered`) with the AEAD ones moved to the
+    front, or what ssh_config's `Ciphers` for the host says, read as OpenSSH reads it ("a,b": exactly
+    these; "+a,b": appended; "-a,b": removed, wildcards allowed; "^a,b": moved to the front), limited
+    to what paramiko can do (a device whose AES-GCM is broken: `Ciphers -aes*-gcm@openssh.com`)."""
     first = tuple(c for c in AEAD_FIRST if c in offered)
-    return first + tuple(c for c in offered if c not in first)
+    default = first + tuple(c for c in offered if c not in first)
+    if not configured:
+        return default
+    head, names = configured[0], [n.strip() for n in configured.lstrip("+-^").split(",") if n.strip()]
+    if head == "-":
+        chosen = tuple(c for c in default if not any(fnmatch.fnmatchcase(c, n) for n in names))
+    elif head == "+":
+        chosen = default + tuple(n for n in names if n in offered and n not in default)
+    elif head == "^":
+        front = tuple(n for n in names if n in offered)
+        chosen = front + tuple(c for c in default if c not in front)
+    else:
+        chosen = tuple(dict.fromkeys(n for n in names if n in offered))
+    if not chosen:
+        raise ConfigError(f"ssh_config Ciphers {configured!r} leaves no cipher this client has "
+                          f"(it has: {', '.join(offered)})")
+    return chosen
 
 
 def start_client(
@@ -283,7 +306,7 @@ def start_client(
     transport.auth_timeout = timeout
     options = transport.get_security_options()
     options.key_types = hostkeys.key_types(endpoint, tuple(options.key_types), pinned)
-    options.ciphers = cipher_order(tuple(options.ciphers))
+    options.ciphers = cipher_order(tuple(options.ciphers), endpoint.ciphers)
     try:
         key = _key_exchange(transport, endpoint, hostkeys, timeout)
         hostkeys.check(endpoint, key, pinned=pinned)

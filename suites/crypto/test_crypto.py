@@ -2,7 +2,8 @@
 the userland library (openssl's lists and known-answer tests; OpenHarmony's system crypto library).
 
 Expected of the domestic profiles; another device opts in with the tag "sm-crypto", else every test is
-a SKIP that says so."""
+a SKIP that says so. A device that shares the lab host's kernel (the simulated lab's sandboxes, inventory
+tag "shared-host-kernel") SKIPs the CRYPTO-K-* tests: the kernel they would read is not its own."""
 
 from __future__ import annotations
 
@@ -24,14 +25,24 @@ def _in_scope(dut):
 
 
 @pytest.fixture(scope="module")
-def kernel_algs(dut):
+def own_kernel(dut):
+    """The CRYPTO-K-* tests judge the device's kernel: a device on the lab host's kernel is a SKIP. Module
+    scope sets it up before the autouse scope check, so that reason comes first here too."""
+    tags = dut.spec.tags
+    reason = smcrypto.scope_reason(dut.profile.name, tags) or smcrypto.shared_kernel_reason(tags)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def kernel_algs(dut, own_kernel):
     text = reads.read_file(dut, "/proc/crypto", limit=reads.LARGE)
     assert text, "/proc/crypto is unreadable (kernel without CONFIG_CRYPTO or /proc not mounted)"
     return smcrypto.parse_proc_crypto(text)
 
 
 @pytest.fixture(scope="module")
-def kernel_config(dut, ident):
+def kernel_config(dut, ident, own_kernel):
     """The running kernel's config, or None when none of the profile's sources is for this kernel."""
     for path, text in reads.read_kernel_configs(dut, dut.profile.kernel_config_paths):
         if kconfig.config_is_for(text, ident.kernel, named_for_release=RELEASE in path):
@@ -40,7 +51,7 @@ def kernel_config(dut, ident):
 
 
 @pytest.fixture(scope="module")
-def module_files(dut, suite_data):
+def module_files(dut, suite_data, own_kernel):
     folder = reads.shell_path(suite_data["module_dir"])
     names = " -o ".join(f"-name '{p}'" for p in smcrypto.MODULE_PATTERNS)
     result = dut.run(f"find {folder} \\( {names} \\) 2>/dev/null", timeout=60)
@@ -53,22 +64,22 @@ def _kernel_offers(kernel_algs, kernel_config, module_files, alg):
 
 
 @pytest.mark.requirement("CRYPTO-K-SM3-001")
-def test_kernel_sm3(kernel_algs, kernel_config, module_files):
+def test_kernel_sm3(own_kernel, kernel_algs, kernel_config, module_files):
     _kernel_offers(kernel_algs, kernel_config, module_files, "sm3")
 
 
 @pytest.mark.requirement("CRYPTO-K-SM4-001")
-def test_kernel_sm4(kernel_algs, kernel_config, module_files):
+def test_kernel_sm4(own_kernel, kernel_algs, kernel_config, module_files):
     _kernel_offers(kernel_algs, kernel_config, module_files, "sm4")
 
 
 @pytest.mark.requirement("CRYPTO-K-SM2-001")
-def test_kernel_sm2(kernel_algs, kernel_config, module_files):
+def test_kernel_sm2(own_kernel, kernel_algs, kernel_config, module_files):
     _kernel_offers(kernel_algs, kernel_config, module_files, "sm2")
 
 
 @pytest.mark.requirement("CRYPTO-K-SELF-001")
-def test_kernel_selftests(kernel_algs):
+def test_kernel_selftests(own_kernel, kernel_algs):
     registered = smcrypto.national_algs(kernel_algs)
     if not registered:
         pytest.skip("no national algorithm is registered in /proc/crypto to have run a self-test")
@@ -77,7 +88,7 @@ def test_kernel_selftests(kernel_algs):
 
 
 @pytest.mark.requirement("CRYPTO-K-ACCEL-001")
-def test_kernel_uses_cpu_sm_instructions(dut, kernel_algs):
+def test_kernel_uses_cpu_sm_instructions(own_kernel, dut, kernel_algs):
     cpuinfo = reads.read_file(dut, "/proc/cpuinfo", limit=reads.LARGE)
     assert cpuinfo, "/proc/cpuinfo is unreadable"
     features = smcrypto.cpu_features(cpuinfo)
@@ -88,7 +99,7 @@ def test_kernel_uses_cpu_sm_instructions(dut, kernel_algs):
 
 
 @pytest.mark.requirement("CRYPTO-K-AFALG-001")
-def test_kernel_user_api(dut, kernel_config, module_files):
+def test_kernel_user_api(own_kernel, dut, kernel_config, module_files):
     assert kernel_config is not None, "no kernel config for the running kernel to read AF_ALG options from"
     loaded = smcrypto.loaded_modules(reads.read_file(dut, "/proc/modules", limit=reads.LARGE) or "")
     problems = smcrypto.user_api_problems(kernel_config, module_files, loaded)

@@ -80,14 +80,14 @@ class OpenSshServer:
 
     `password` (root only) gives the login user that password inside sshd's private namespace, so
     password logins can be tested; PasswordAuthentication is on either way, so a wrong password is a
-    real refusal by sshd. `config`: sshd_config lines added after the defaults."""
+    real refusal by sshd. `config`: sshd_config lines that take the place of the defaults."""
 
     program = "sshd"  # the name its processes show
 
     def __init__(self, *, password: str | None = None, start_timeout: float = 10.0,
                  config: tuple[str, ...] = ()) -> None:
         self.host = "127.0.0.1"
-        self.extra_config = config  # more sshd_config lines ("Ciphers aes128-ctr"), after the defaults
+        self.extra_config = config  # sshd_config lines ("Ciphers aes128-ctr") over the defaults
         self.port = 0
         self.user = getpass.getuser()
         self.password = Secret(inline=password) if password else Secret()
@@ -144,8 +144,8 @@ class OpenSshServer:
             "LoginGraceTime 30",
             "Subsystem sftp internal-sftp",
             "LogLevel INFO",
-            *self.extra_config,
         ]
+        lines = [*self.extra_config, *lines]  # sshd keeps a keyword's first value: these win
         self.config.write_text("\n".join(lines) + "\n")
         host_pub = self.host_key.with_suffix(".pub").read_text().split()
         self.known_hosts.write_text(f"[{self.host}]:{self.port} {host_pub[0]} {host_pub[1]}\n")

@@ -193,8 +193,32 @@ def _copy_persona_files(persona: Persona, root: Path) -> list[str]:
     return overlays
 
 
+# A link target "host-lib:NAME" is the host's shared library NAME wherever this host keeps it (Debian's
+# multiarch folder, Fedora's lib64): the device sees it read-only through the host's /usr.
+HOST_LIB_PREFIX = "host-lib:"
+HOST_LIB_DIRS = ("/usr/lib/*-linux-gnu", "/usr/lib64", "/usr/lib")
+
+
+def host_library(name: str, dirs: tuple[str, ...] = HOST_LIB_DIRS) -> str | None:
+    """The host's path of shared library `name` under /usr, or None when it has none."""
+    for pattern in dirs:
+        for folder in sorted(Path("/").glob(pattern.lstrip("/"))):
+            if (folder / name).is_file():
+                return str(folder / name)
+    return None
+
+
+def _link_target(target: str) -> str:
+    if not target.startswith(HOST_LIB_PREFIX):
+        return target
+    name = target.removeprefix(HOST_LIB_PREFIX)
+    # Absent from this host: the link dangles where the library would be, and the device lacks it.
+    return host_library(name) or f"/usr/lib/{name}"
+
+
 def _make_symlinks(persona: Persona, root: Path) -> None:
     for path, target in sorted(persona.symlinks.items()):
+        target = _link_target(target)
         link = root / path.lstrip("/")
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.exists() or link.is_symlink():

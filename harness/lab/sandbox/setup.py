@@ -43,11 +43,15 @@ step "set the hostname" hostname "$H"
 # The device's own network namespace: only its loopback, so its listening sockets are its own and
 # never the host's (a port inventory on the device must not see the lab machine's services).
 # Its NIC is a veth pair kept inside the namespace (a user namespace may create veth, not move it out):
-# eth0 is up with a QEMU-style address; a kernel without veth leaves the device with loopback only.
+# eth0 is up with a QEMU-style address, and a unique-local IPv6 one (RFC 4193; not QEMU's fec0::, a
+# deprecated site-local prefix) with a default route, as a device on an IPv6 network has; nodad: no
+# neighbour could answer the duplicate check. A kernel without veth leaves the device with loopback only.
 if command -v ip >/dev/null 2>&1; then
     step "bring up the device's loopback" ip link set lo up
     if ip link add eth0 type veth peer name lab0 2>/dev/null; then
-        ip link set lab0 up && ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
+        ip link set lab0 up && ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 &&
+            ip -6 addr add fd00:10:0:2::15/64 dev eth0 nodad 2>/dev/null &&
+            ip -6 route add default via fd00:10:0:2::2 dev eth0 onlink 2>/dev/null
     fi
 fi
 step "enter $R" cd "$R"
