@@ -113,8 +113,8 @@ def rebooted_by_itself(before: BootMark, after: BootMark | None, since_armed: fl
     reset_after = since_armed - after.uptime
     problems = []
     if after.uptime >= since_armed:
-        problems.append(f"up {after.uptime:.0f}s, no shorter than the {since_armed:.0f}s since the watchdog was "
-                        "armed: the uptime did not restart")
+        problems.append(f"up {after.uptime:.0f}s, no shorter than the {since_armed:.0f}s since the watchdog "
+                        "was armed: the uptime did not restart")
     elif reset_after > timeout + slack:
         problems.append(f"the device reset {reset_after:.0f}s after the watchdog was armed, past its "
                         f"{timeout:g}s timeout (+{slack:g}s allowed)")
