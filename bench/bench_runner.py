@@ -87,20 +87,16 @@ if any(codes):
     sys.exit(1)
 """
 FLOOR_TEST = """
-import os, socket
-import paramiko, pytest
+import os, sys
+sys.path.insert(0, BENCH_DIR)
+import pytest
+from bench_runner import bare_link
 from harness.transports.ssh_channel import start_exec
-from harness.transports.ssh_connect import cipher_order
 
 
 @pytest.fixture(scope="session")
 def link():
-    sock = socket.create_connection(("127.0.0.1", int(os.environ["FLOOR_PORT"])))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    transport = paramiko.Transport(sock)
-    options = transport.get_security_options()
-    options.ciphers = cipher_order(tuple(options.ciphers))
-    transport.connect(username="root", password=PASSWORD)  # a board of this bench, on loopback
+    transport = bare_link(int(os.environ["FLOOR_PORT"]))
     yield transport
     transport.close()
 
@@ -162,7 +158,8 @@ def write_floor_suite(root: Path, tests: int) -> Path:
     suite = root / f"floor-{tests}"
     suite.mkdir(parents=True)
     (suite / "test_floor.py").write_text(
-        FLOOR_TEST.replace("PASSWORD", repr(PASSWORD)).replace("TESTS", str(tests)))
+        FLOOR_TEST.replace("BENCH_DIR", repr(str(Path(__file__).resolve().parent)))
+        .replace("TESTS", str(tests)))
     return suite
 
 
@@ -268,15 +265,16 @@ def run_once(work: Path, suites: Path, boards: list[Board], devices: list[str], 
                                stray=[line for line in figures.stray if not OWN_LINE.match(line)])
 
 
-def bare_link(board: Board):  # -> paramiko.Transport (imported here: the boards do not need it)
-    """A bare paramiko client to `board`, set up as the harness's link is (TCP_NODELAY, its ciphers)."""
+def bare_link(port: int):  # -> paramiko.Transport (imported here: the boards do not need it)
+    """A bare paramiko client to the board on `port`, set up as the harness's link is (TCP_NODELAY, its
+    ciphers): the floor's link and the back-to-back baseline's."""
     import socket
 
     import paramiko
 
     from harness.transports.ssh_connect import cipher_order
 
-    sock = socket.create_connection(("127.0.0.1", board.port))
+    sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock)
     options = transport.get_security_options()
@@ -288,7 +286,7 @@ def bare_link(board: Board):  # -> paramiko.Transport (imported here: the boards
 def link_cpu_per_command_ms(board: Board, commands: int = 300) -> float:
     """The serial baseline: CPU of a bare paramiko client per `true` on the same kind of board (one
     session per command, as the harness does), back to back in this process."""
-    transport = bare_link(board)
+    transport = bare_link(board.port)
     before = resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(commands):
         channel = transport.open_session()

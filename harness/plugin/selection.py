@@ -1,6 +1,7 @@
 """Which tests a worker runs: ids relative to the suites root, --harness-only, --harness-shard K/N.
 
-Pure functions over ids and paths, so the selection is the same on every machine and testable alone."""
+Functions over ids and paths, so the selection is the same on every machine and testable alone; the
+one look at the disk is for a test file's suite.toml (suite_dir_of), made once per file (suite_folder)."""
 
 from __future__ import annotations
 
